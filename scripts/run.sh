@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# scripts/run.sh [sandbox-server serve args...]
+#
+# Sets up the machine (scripts/setup.sh docker images web), builds the web app (dist/) and the
+# server (release), then serves the playground on http://0.0.0.0:${PORT:-8080}.
+# Extra arguments go to `sandbox-server serve`; see `sandbox-server serve --help`.
+# State (sessions database, ...) lives in .state/.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+say() { printf 'run: %s\n' "$*"; }
+if [ -d "$HOME/.cargo/bin" ] && [[ ":$PATH:" != *":$HOME/.cargo/bin:"* ]]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+fi
+
+if [ -z "${PLAYGROUND_SETUP_DONE:-}" ]; then
+    ./scripts/setup.sh docker images web
+fi
+
+# A sudo user just added to group docker: continue in a shell that has the group.
+if [ "$(id -u)" != 0 ] && ! docker info >/dev/null 2>&1 &&
+    getent group docker | cut -d: -f4 | tr ',' '\n' | grep -qx "$(id -un)"; then
+    say "continuing with group docker (sg docker)"
+    exec env PLAYGROUND_SETUP_DONE=1 sg docker -c "$(printf '%q ' "$0" "$@")"
+fi
+
+# --- web app ----------------------------------------------------------------------------
+
+# Where trunk runs from: the repo root when it has Trunk.toml or index.html, else the crate.
+web_dir=
+if [ -f Trunk.toml ] || [ -f index.html ]; then
+    web_dir=.
+elif [ -f playground-web/index.html ]; then
+    web_dir=playground-web
+fi
+
+if [ -z "$web_dir" ]; then
+    say "web app: playground-web has no index.html/Trunk.toml yet, not building it"
+else
+    sources=()
+    for p in playground-web protocol Cargo.lock Trunk.toml index.html package-lock.json; do
+        [ -e "$p" ] && sources+=("$p")
+    done
+    if [ -f dist/index.html ] &&
+        [ -z "$(find "${sources[@]}" -newer dist/index.html -not -path '*/target/*' -print -quit)" ]; then
+        say "web app: dist/ is up to date"
+    else
+        say "web app: trunk build --release ($web_dir)"
+        if [ "$web_dir" = . ]; then
+            trunk build --release
+        else
+            (cd "$web_dir" && trunk build --release --dist "$ROOT/dist")
+        fi
+        [ -f dist/index.html ] || say "warning: trunk did not write dist/index.html (is Trunk.toml's dist 'dist'?)"
+    fi
+fi
+
+# --- server -----------------------------------------------------------------------------
+
+say "cargo build --release -p sandbox-server"
+cargo build --release -p sandbox-server
+
+args=(serve --listen "0.0.0.0:${PORT:-8080}" --data-dir .state)
+if [ -f dist/index.html ]; then
+    args+=(--static-dir dist)
+else
+    say "note: no dist/index.html, serving without the web app"
+fi
+mkdir -p .state
+say "serving on http://localhost:${PORT:-8080}"
+exec target/release/sandbox-server "${args[@]}" "$@"
