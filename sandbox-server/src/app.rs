@@ -1,0 +1,111 @@
+//! Wiring: connect to Docker, open the store, reconcile, serve until a signal.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::serve::ListenerExt;
+
+use crate::api::{router, AppState};
+use crate::config::Config;
+use crate::lessons::Catalog;
+use crate::metrics::Metrics;
+use crate::runtime::docker::DockerRuntime;
+use crate::sessions::Sessions;
+use crate::store::Store;
+
+/// How long open connections get to finish after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Runs the server until SIGTERM or Ctrl-C. Sessions stay in Docker and in the
+/// database, so the next start serves them again.
+pub async fn serve(config: Config, catalog: Arc<Catalog>) -> anyhow::Result<()> {
+    let config = Arc::new(config);
+    let runtime = DockerRuntime::connect(config.docker_profile, config.network_internal)
+        .await
+        .context("cannot reach the Docker Engine (is dockerd running? `scripts/setup.sh docker` starts it)")?;
+    let store = Store::open(&config.database_path())
+        .with_context(|| format!("opening {}", config.database_path().display()))?;
+    let metrics = Arc::new(Metrics::default());
+    let sessions = Arc::new(Sessions::new(
+        config.clone(),
+        Arc::new(runtime),
+        store,
+        catalog.clone(),
+        metrics.clone(),
+    ));
+    let report = sessions
+        .reconcile()
+        .await
+        .map_err(|e| anyhow::anyhow!("reconciling sessions with Docker: {e}"))?;
+    tracing::info!(
+        restored = report.restored,
+        removed = report.removed,
+        orphans_removed = report.orphans_removed,
+        "reconciled with Docker"
+    );
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let reaper = tokio::spawn(sessions.clone().run_reaper(stop_rx));
+
+    let state = AppState {
+        config: config.clone(),
+        sessions: sessions.clone(),
+        catalog,
+        metrics,
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?
+        // Keystrokes and acks are tiny: without this, Nagle plus delayed ACKs
+        // add tens of milliseconds to every echo.
+        .tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+    tracing::info!("listening on http://{}", config.listen);
+    // One signal fans out: the server stops accepting and closes terminals,
+    // and a grace timer starts for connections that linger.
+    let (signal_tx, mut signal_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = signal_tx.send(true);
+    });
+    let sessions_for_shutdown = sessions.clone();
+    let mut graceful_rx = signal_rx.clone();
+    let server = axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = graceful_rx.wait_for(|stop| *stop).await;
+        tracing::info!("shutting down: closing terminals; sessions stay for the next start");
+        let _ = stop_tx.send(true);
+        sessions_for_shutdown.shutdown().await;
+    });
+    let mut server = tokio::spawn(async move { server.await });
+    tokio::select! {
+        result = &mut server => result??,
+        _ = async {
+            let _ = signal_rx.wait_for(|stop| *stop).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => tracing::warn!("connections still open after {SHUTDOWN_GRACE:?}; exiting"),
+    }
+    reaper.abort();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing a SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

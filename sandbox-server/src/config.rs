@@ -1,0 +1,325 @@
+//! Server configuration: one flat TOML file, every key also an environment
+//! variable `PLAYGROUND_<KEY>` (upper case), and the common ones also CLI flags.
+//!
+//! Precedence, lowest first: built-in defaults, the TOML file, environment
+//! variables, CLI flags. Every limit the server enforces lives here so an
+//! operator can see and change it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// How nodes whose image asks for the `docker` profile (Docker-in-Docker) get
+/// the privileges `dockerd` needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DockerProfile {
+    /// Try `--privileged`; if the host refuses it, use `capabilities` from then on.
+    Auto,
+    /// `--privileged`: the usual way on normal hosts.
+    Privileged,
+    /// All capabilities but CAP_SYS_RESOURCE, seccomp/apparmor unconfined, host cgroup
+    /// namespace: for hosts whose bounding set makes `--privileged` fail.
+    Capabilities,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Directory for the session database (`sessions.sqlite3`).
+    pub data_dir: PathBuf,
+    /// Directory with the built web app (`trunk build` output); none serves only the API.
+    pub static_dir: Option<PathBuf>,
+    /// Directories with lessons, one sub-directory per lesson.
+    pub lessons_dirs: Vec<PathBuf>,
+    /// Docker image names without a `/` or `:` (as `base`) become `<image_prefix><name>:latest`.
+    pub image_prefix: String,
+
+    /// A session is removed this long after it was created.
+    pub session_lifetime_secs: u64,
+    /// A session with no terminal connected for this long is removed.
+    pub idle_timeout_secs: u64,
+    /// Learners get a notice in their terminals this long before their session expires.
+    pub expiry_warning_secs: u64,
+    /// How often expiry and idleness are checked.
+    pub reap_interval_secs: u64,
+
+    /// Live sessions at most; beyond it `POST /sessions` answers 503 with `Retry-After`.
+    pub max_sessions: usize,
+    /// Live sessions per client IP at most; beyond it 429.
+    pub max_sessions_per_ip: usize,
+    /// Take the client IP from the first `X-Forwarded-For` entry (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+    /// `Retry-After` seconds sent with 503 when the server is full.
+    pub retry_after_secs: u64,
+
+    /// Memory per node in MiB; swap is not allowed on top of it.
+    pub node_memory_mib: u64,
+    /// CPUs per node (fractions allowed).
+    pub node_cpus: f64,
+    /// Processes per node at most.
+    pub node_pids: i64,
+    /// Privilege profile for `docker`-profile nodes.
+    pub docker_profile: DockerProfile,
+    /// Session networks get no route out (nodes reach each other only).
+    pub network_internal: bool,
+
+    /// Largest WebSocket message accepted from a client, in bytes.
+    pub max_frame_bytes: usize,
+    /// Unacknowledged output bytes per client above which the PTY is not read.
+    pub flow_high_water_bytes: u64,
+    /// Unacknowledged output bytes per client below which reading resumes.
+    pub flow_low_water_bytes: u64,
+    /// Output frames queued per client; a client that falls this far behind is disconnected.
+    pub client_queue_frames: usize,
+    /// Command started as the terminal shell in a node.
+    pub shell: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".parse().expect("valid default address"),
+            data_dir: PathBuf::from(".state"),
+            static_dir: None,
+            lessons_dirs: vec![PathBuf::from("lessons")],
+            image_prefix: "playground/".into(),
+            session_lifetime_secs: 2 * 60 * 60,
+            idle_timeout_secs: 15 * 60,
+            expiry_warning_secs: 5 * 60,
+            reap_interval_secs: 10,
+            max_sessions: 40,
+            max_sessions_per_ip: 3,
+            trust_forwarded_for: false,
+            retry_after_secs: 60,
+            node_memory_mib: 512,
+            node_cpus: 1.0,
+            node_pids: 512,
+            docker_profile: DockerProfile::Auto,
+            network_internal: true,
+            max_frame_bytes: 64 * 1024,
+            flow_high_water_bytes: protocol::terminal::FLOW_HIGH_WATER,
+            flow_low_water_bytes: protocol::terminal::FLOW_LOW_WATER,
+            client_queue_frames: 4096,
+            shell: vec!["/bin/bash".into(), "-l".into()],
+        }
+    }
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// Keys whose default is "none", so they are missing from the defaults table.
+const OPTIONAL_STRING_KEYS: &[&str] = &["static_dir"];
+
+/// Prefix of the environment variables that override config keys.
+pub const ENV_PREFIX: &str = "PLAYGROUND_";
+
+impl Config {
+    /// Defaults, then `file` (when given), then `PLAYGROUND_*` variables from `env`.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut table = toml::Table::try_from(Config::default())
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            let from_file: toml::Table =
+                toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                    path: path.to_owned(),
+                    source,
+                })?;
+            // Check key names and types against the struct before merging, so a typo
+            // names the file rather than a merged table.
+            Config::deserialize(toml::Value::Table(merge(table.clone(), from_file.clone())))
+                .map_err(|source| ConfigError::Parse {
+                    path: path.to_owned(),
+                    source,
+                })?;
+            table = merge(table, from_file);
+        }
+        for (var, raw) in env {
+            let Some(key) = var.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            let key = key.to_ascii_lowercase();
+            if key == "config" {
+                continue;
+            }
+            // Optional keys are absent from the defaults table; they hold strings.
+            let optional = OPTIONAL_STRING_KEYS
+                .contains(&key.as_str())
+                .then(|| toml::Value::String(String::new()));
+            let Some(current) = table.get(&key).cloned().or(optional) else {
+                return Err(ConfigError::Env {
+                    var,
+                    message: "no such configuration key".into(),
+                });
+            };
+            let value = env_value(&current, &raw).map_err(|message| ConfigError::Env {
+                var: var.clone(),
+                message,
+            })?;
+            table.insert(key, value);
+        }
+        let config = Config::deserialize(toml::Value::Table(table))
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
+        if self.flow_low_water_bytes >= self.flow_high_water_bytes {
+            return bad("flow_low_water_bytes must be below flow_high_water_bytes");
+        }
+        if self.max_frame_bytes < 16 {
+            return bad("max_frame_bytes must be at least 16");
+        }
+        if self.node_cpus <= 0.0 || self.node_memory_mib < 16 || self.node_pids < 16 {
+            return bad("node_cpus must be positive, node_memory_mib and node_pids at least 16");
+        }
+        if self.shell.is_empty() {
+            return bad("shell must name a command");
+        }
+        if self.session_lifetime_secs == 0 || self.reap_interval_secs == 0 {
+            return bad("session_lifetime_secs and reap_interval_secs must be positive");
+        }
+        if self.client_queue_frames == 0 {
+            return bad("client_queue_frames must be positive");
+        }
+        Ok(())
+    }
+
+    /// The path of the session database.
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("sessions.sqlite3")
+    }
+
+    /// The full image reference for a lesson's image name.
+    pub fn image_ref(&self, name: &str) -> String {
+        if name.contains('/') || name.contains(':') {
+            name.to_owned()
+        } else {
+            format!("{}{}:latest", self.image_prefix, name)
+        }
+    }
+}
+
+fn merge(mut base: toml::Table, over: toml::Table) -> toml::Table {
+    for (k, v) in over {
+        base.insert(k, v);
+    }
+    base
+}
+
+/// Parses an environment value into the type the key already has.
+fn env_value(current: &toml::Value, raw: &str) -> Result<toml::Value, String> {
+    use toml::Value;
+    Ok(match current {
+        Value::String(_) => Value::String(raw.to_owned()),
+        Value::Integer(_) => Value::Integer(raw.trim().parse().map_err(|_| "expected an integer")?),
+        Value::Float(_) => Value::Float(raw.trim().parse().map_err(|_| "expected a number")?),
+        Value::Boolean(_) => Value::Boolean(match raw.trim() {
+            "1" | "true" | "yes" | "on" => true,
+            "0" | "false" | "no" | "off" => false,
+            _ => return Err("expected true or false".into()),
+        }),
+        // Lists: comma separated (`PLAYGROUND_LESSONS_DIRS=lessons,/srv/more`).
+        Value::Array(_) => Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| Value::String(s.to_owned()))
+                .collect(),
+        ),
+        _ => return Err("this key cannot be set from the environment".into()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = Config::load(None, vec![]).unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(c.node_memory_mib, 512);
+        assert_eq!(c.session_lifetime_secs, 7200);
+    }
+
+    #[test]
+    fn env_overrides_file_and_defaults() {
+        let dir = std::env::temp_dir().join(format!("pg-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(&file, "max_sessions = 7\nnode_cpus = 0.5\n").unwrap();
+        let c = Config::load(
+            Some(&file),
+            env(&[
+                ("PLAYGROUND_MAX_SESSIONS", "9"),
+                ("PLAYGROUND_LESSONS_DIRS", "a, b"),
+                ("PLAYGROUND_NETWORK_INTERNAL", "false"),
+                ("HOME", "/root"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.max_sessions, 9);
+        assert_eq!(c.node_cpus, 0.5);
+        assert!(!c.network_internal);
+        assert_eq!(c.lessons_dirs, vec![PathBuf::from("a"), PathBuf::from("b")]);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        let err = Config::load(None, env(&[("PLAYGROUND_MAX_SESION", "9")])).unwrap_err();
+        assert!(err.to_string().contains("PLAYGROUND_MAX_SESION"), "{err}");
+        let err = Config::load(None, env(&[("PLAYGROUND_MAX_SESSIONS", "many")])).unwrap_err();
+        assert!(err.to_string().contains("expected an integer"), "{err}");
+        let dir = std::env::temp_dir().join(format!("pg-config-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(&file, "max_sesions = 7\n").unwrap();
+        let err = Config::load(Some(&file), vec![]).unwrap_err();
+        assert!(err.to_string().contains("max_sesions"), "{err}");
+    }
+
+    #[test]
+    fn image_names_get_the_prefix() {
+        let c = Config::default();
+        assert_eq!(c.image_ref("base"), "playground/base:latest");
+        assert_eq!(c.image_ref("nginx:1.25"), "nginx:1.25");
+        assert_eq!(c.image_ref("reg.local/x"), "reg.local/x");
+    }
+}

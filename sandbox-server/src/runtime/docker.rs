@@ -1,0 +1,574 @@
+//! [`Runtime`] on a Docker Engine, through bollard, except the terminal
+//! stream itself, which is hijacked straight from the Engine's socket (see
+//! [`hijack_exec`]): raw PTY bytes, no decoding, 64 KiB reads.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use async_trait::async_trait;
+use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HostConfig, HostConfigCgroupnsModeEnum,
+    NetworkCreateRequest, NetworkingConfig, VolumeCreateRequest,
+};
+use bollard::query_parameters::{
+    CreateContainerOptions, ListContainersOptions, ListNetworksOptions, ListVolumesOptions,
+    RemoveContainerOptions, RemoveVolumeOptions, ResizeExecOptions,
+};
+use bollard::Docker;
+use bytes::BytesMut;
+use futures_util::StreamExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UnixStream;
+
+use super::*;
+use crate::config::DockerProfile;
+
+const PROFILE_UNKNOWN: u8 = 0;
+const PROFILE_PRIVILEGED: u8 = 1;
+const PROFILE_CAPABILITIES: u8 = 2;
+
+pub struct DockerRuntime {
+    docker: Docker,
+    socket: PathBuf,
+    network_internal: bool,
+    /// What `docker`-profile nodes use; `Auto` settles on the first such node.
+    docker_profile: DockerProfile,
+    settled_profile: AtomicU8,
+}
+
+impl DockerRuntime {
+    /// Connects to the local Engine (`DOCKER_HOST` or `/var/run/docker.sock`)
+    /// and negotiates the API version.
+    pub async fn connect(
+        docker_profile: DockerProfile,
+        network_internal: bool,
+    ) -> RuntimeResult<DockerRuntime> {
+        let socket = match std::env::var("DOCKER_HOST") {
+            Ok(host) if host.starts_with("unix://") => PathBuf::from(&host["unix://".len()..]),
+            Ok(host) if !host.is_empty() => {
+                return Err(RuntimeError::Attach(format!(
+                    "DOCKER_HOST={host}: only unix sockets are supported"
+                )))
+            }
+            _ => PathBuf::from("/var/run/docker.sock"),
+        };
+        let docker = Docker::connect_with_unix(
+            &socket.to_string_lossy(),
+            120,
+            bollard::API_DEFAULT_VERSION,
+        )?
+        .negotiate_version()
+        .await?;
+        docker.ping().await?;
+        let settled = match docker_profile {
+            DockerProfile::Auto => PROFILE_UNKNOWN,
+            DockerProfile::Privileged => PROFILE_PRIVILEGED,
+            DockerProfile::Capabilities => PROFILE_CAPABILITIES,
+        };
+        Ok(DockerRuntime {
+            docker,
+            socket,
+            network_internal,
+            docker_profile,
+            settled_profile: AtomicU8::new(settled),
+        })
+    }
+
+    fn labels(session: &str, expires_at: i64) -> HashMap<String, String> {
+        HashMap::from([
+            (LABEL_MANAGED.to_owned(), "true".to_owned()),
+            (LABEL_SESSION.to_owned(), session.to_owned()),
+            (LABEL_EXPIRES.to_owned(), expires_at.to_string()),
+        ])
+    }
+
+    fn filter(session: Option<&str>) -> HashMap<String, Vec<String>> {
+        let label = match session {
+            Some(s) => format!("{LABEL_SESSION}={s}"),
+            None => format!("{LABEL_MANAGED}=true"),
+        };
+        HashMap::from([("label".to_owned(), vec![label])])
+    }
+
+    fn docker_volume(session: &str, node: &str) -> String {
+        format!("pg-{session}-{node}-docker")
+    }
+
+    /// The host config of a node, for its image's profile.
+    fn host_config(
+        &self,
+        spec: &NodeSpec,
+        image_labels: &HashMap<String, String>,
+        privileged: bool,
+    ) -> HostConfig {
+        let mut hc = HostConfig {
+            memory: Some(spec.limits.memory_bytes),
+            // Equal to memory: no swap on top of it.
+            memory_swap: Some(spec.limits.memory_bytes),
+            nano_cpus: Some(spec.limits.nano_cpus),
+            pids_limit: Some(spec.limits.pids),
+            init: Some(true),
+            network_mode: Some(network_name(&spec.session)),
+            security_opt: Some(vec!["no-new-privileges".into()]),
+            ..Default::default()
+        };
+        let wants_docker = image_labels
+            .get(IMAGE_LABEL_PROFILE)
+            .is_some_and(|p| p == "docker");
+        if !wants_docker {
+            let caps = image_labels
+                .get(IMAGE_LABEL_CAPABILITIES)
+                .map(|c| {
+                    c.split(',')
+                        .map(|s| s.trim().to_owned())
+                        .filter(|s| !s.is_empty() && s != "ALL")
+                        .collect()
+                })
+                .unwrap_or_else(|| DEFAULT_CAPABILITIES.iter().map(|s| s.to_string()).collect());
+            hc.cap_drop = Some(vec!["ALL".into()]);
+            hc.cap_add = Some(caps);
+            return hc;
+        }
+        // Docker-in-Docker: dockerd needs its own storage (overlay on overlay fails).
+        hc.binds = Some(vec![format!(
+            "{}:/var/lib/docker",
+            Self::docker_volume(&spec.session, &spec.node)
+        )]);
+        if privileged {
+            hc.privileged = Some(true);
+        } else {
+            hc.cap_add = Some(vec!["ALL".into()]);
+            hc.cap_drop = Some(vec!["SYS_RESOURCE".into()]);
+            hc.security_opt = Some(vec![
+                "no-new-privileges".into(),
+                "seccomp=unconfined".into(),
+                "apparmor=unconfined".into(),
+                "systempaths=unconfined".into(),
+            ]);
+            hc.cgroupns_mode = Some(HostConfigCgroupnsModeEnum::HOST);
+            hc.binds
+                .as_mut()
+                .expect("set above")
+                .push("/sys/fs/cgroup:/sys/fs/cgroup:rw".into());
+            hc.tmpfs = Some(HashMap::from([("/run".into(), String::new())]));
+        }
+        hc
+    }
+
+    async fn create_and_start(
+        &self,
+        spec: &NodeSpec,
+        image_labels: &HashMap<String, String>,
+        privileged: bool,
+    ) -> RuntimeResult<()> {
+        let name = container_name(&spec.session, &spec.node);
+        let mut labels = Self::labels(&spec.session, spec.expires_at);
+        labels.insert(LABEL_NODE.into(), spec.node.clone());
+        let network = network_name(&spec.session);
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            hostname: Some(spec.node.clone()),
+            labels: Some(labels),
+            host_config: Some(self.host_config(spec, image_labels, privileged)),
+            networking_config: Some(NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(
+                    network,
+                    EndpointSettings {
+                        aliases: Some(vec![spec.node.clone()]),
+                        ..Default::default()
+                    },
+                )])),
+            }),
+            ..Default::default()
+        };
+        self.docker
+            .create_container(
+                Some(CreateContainerOptions {
+                    name: Some(name.clone()),
+                    ..Default::default()
+                }),
+                body,
+            )
+            .await?;
+        self.docker.start_container(&name, None).await?;
+        Ok(())
+    }
+}
+
+/// Does this start failure mean the host refuses `--privileged`?
+fn refuses_privileged(err: &bollard::errors::Error) -> bool {
+    let text = err.to_string();
+    text.contains("unable to apply caps") || text.contains("operation not permitted")
+}
+
+#[async_trait]
+impl Runtime for DockerRuntime {
+    async fn create_network(&self, session: &str, expires_at: i64) -> RuntimeResult<()> {
+        self.docker
+            .create_network(NetworkCreateRequest {
+                name: network_name(session),
+                driver: Some("bridge".into()),
+                internal: Some(self.network_internal),
+                labels: Some(Self::labels(session, expires_at)),
+                ..Default::default()
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn create_node(&self, spec: &NodeSpec) -> RuntimeResult<()> {
+        let image = match self.docker.inspect_image(&spec.image).await {
+            Ok(image) => image,
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => return Err(RuntimeError::MissingImage(spec.image.clone())),
+            Err(e) => return Err(e.into()),
+        };
+        let image_labels = image.config.and_then(|c| c.labels).unwrap_or_default();
+        if image_labels
+            .get(IMAGE_LABEL_PROFILE)
+            .is_some_and(|p| p == "docker")
+        {
+            self.docker
+                .create_volume(VolumeCreateRequest {
+                    name: Some(Self::docker_volume(&spec.session, &spec.node)),
+                    labels: Some(Self::labels(&spec.session, spec.expires_at)),
+                    ..Default::default()
+                })
+                .await?;
+        }
+        let settled = self.settled_profile.load(Ordering::Relaxed);
+        let privileged = settled != PROFILE_CAPABILITIES;
+        match self.create_and_start(spec, &image_labels, privileged).await {
+            Err(RuntimeError::Docker(e))
+                if privileged
+                    && settled == PROFILE_UNKNOWN
+                    && self.docker_profile == DockerProfile::Auto
+                    && refuses_privileged(&e) =>
+            {
+                tracing::warn!(
+                    "this host refuses --privileged ({e}); Docker-in-Docker nodes use the capability profile from now on"
+                );
+                self.settled_profile
+                    .store(PROFILE_CAPABILITIES, Ordering::Relaxed);
+                let name = container_name(&spec.session, &spec.node);
+                let _ = self
+                    .docker
+                    .remove_container(
+                        &name,
+                        Some(RemoveContainerOptions {
+                            force: true,
+                            ..Default::default()
+                        }),
+                    )
+                    .await;
+                self.create_and_start(spec, &image_labels, false).await
+            }
+            Ok(()) => {
+                let wants_docker = image_labels
+                    .get(IMAGE_LABEL_PROFILE)
+                    .is_some_and(|p| p == "docker");
+                if wants_docker && settled == PROFILE_UNKNOWN {
+                    self.settled_profile
+                        .store(PROFILE_PRIVILEGED, Ordering::Relaxed);
+                }
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn start_node(&self, session: &str, node: &str) -> RuntimeResult<()> {
+        match self
+            .docker
+            .start_container(&container_name(session, node), None)
+            .await
+        {
+            Ok(())
+            | Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn remove_session(&self, session: &str) -> RuntimeResult<()> {
+        let containers = self
+            .docker
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                filters: Some(Self::filter(Some(session))),
+                ..Default::default()
+            }))
+            .await?;
+        let removals = containers
+            .into_iter()
+            .filter_map(|c| c.id)
+            .map(|id| async move {
+                match self
+                    .docker
+                    .remove_container(
+                        &id,
+                        Some(RemoveContainerOptions {
+                            force: true,
+                            v: true,
+                            ..Default::default()
+                        }),
+                    )
+                    .await
+                {
+                    Ok(())
+                    | Err(bollard::errors::Error::DockerResponseServerError {
+                        status_code: 404,
+                        ..
+                    }) => Ok(()),
+                    Err(e) => Err(e),
+                }
+            });
+        for result in futures_util::future::join_all(removals).await {
+            result?;
+        }
+        let networks = self
+            .docker
+            .list_networks(Some(ListNetworksOptions {
+                filters: Some(Self::filter(Some(session))),
+            }))
+            .await?;
+        for network in networks.into_iter().filter_map(|n| n.id) {
+            match self.docker.remove_network(&network).await {
+                Ok(())
+                | Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let volumes = self
+            .docker
+            .list_volumes(Some(ListVolumesOptions {
+                filters: Some(Self::filter(Some(session))),
+            }))
+            .await?;
+        for volume in volumes.volumes.unwrap_or_default() {
+            match self
+                .docker
+                .remove_volume(&volume.name, Some(RemoveVolumeOptions { force: true }))
+                .await
+            {
+                Ok(())
+                | Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    async fn list_nodes(&self) -> RuntimeResult<Vec<FoundNode>> {
+        let containers = self
+            .docker
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                filters: Some(Self::filter(None)),
+                ..Default::default()
+            }))
+            .await?;
+        Ok(containers
+            .into_iter()
+            .filter_map(|c| {
+                let labels = c.labels?;
+                Some(FoundNode {
+                    session: labels.get(LABEL_SESSION)?.clone(),
+                    node: labels.get(LABEL_NODE)?.clone(),
+                    running: c.state.is_some_and(|s| s.to_string() == "running"),
+                })
+            })
+            .collect())
+    }
+
+    async fn list_session_leftovers(&self) -> RuntimeResult<Vec<String>> {
+        let mut sessions = Vec::new();
+        let networks = self
+            .docker
+            .list_networks(Some(ListNetworksOptions {
+                filters: Some(Self::filter(None)),
+            }))
+            .await?;
+        sessions.extend(
+            networks
+                .into_iter()
+                .filter_map(|n| n.labels?.get(LABEL_SESSION).cloned()),
+        );
+        let volumes = self
+            .docker
+            .list_volumes(Some(ListVolumesOptions {
+                filters: Some(Self::filter(None)),
+            }))
+            .await?;
+        sessions.extend(
+            volumes
+                .volumes
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|v| v.labels.get(LABEL_SESSION).cloned()),
+        );
+        sessions.sort();
+        sessions.dedup();
+        Ok(sessions)
+    }
+
+    async fn open_shell(
+        &self,
+        session: &str,
+        node: &str,
+        cmd: &[String],
+        cols: u16,
+        rows: u16,
+    ) -> RuntimeResult<Shell> {
+        let exec = self
+            .docker
+            .create_exec(
+                &container_name(session, node),
+                CreateExecOptions {
+                    attach_stdin: Some(true),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    tty: Some(true),
+                    env: Some(vec![
+                        "TERM=xterm-256color".to_owned(),
+                        "COLORTERM=truecolor".to_owned(),
+                        "SHELL=/bin/bash".to_owned(),
+                    ]),
+                    cmd: Some(cmd.to_vec()),
+                    working_dir: Some("/root".to_owned()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| match e {
+                bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404 | 409,
+                    ..
+                } => RuntimeError::NoSuchNode {
+                    session: session.to_owned(),
+                    node: node.to_owned(),
+                },
+                e => e.into(),
+            })?;
+        let (stream, initial_output) = hijack_exec(&self.socket, &exec.id).await?;
+        let (output, input) = stream.into_split();
+        // The PTY exists once the exec started; size it before the first prompt.
+        self.resize_shell(&exec.id, cols, rows).await?;
+        Ok(Shell {
+            id: exec.id,
+            output: Box::pin(output),
+            input: Box::pin(input),
+            initial_output,
+        })
+    }
+
+    async fn resize_shell(&self, shell_id: &str, cols: u16, rows: u16) -> RuntimeResult<()> {
+        self.docker
+            .resize_exec(
+                shell_id,
+                ResizeExecOptions {
+                    h: i32::from(rows),
+                    w: i32::from(cols),
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn shell_exit_code(&self, shell_id: &str) -> RuntimeResult<Option<i64>> {
+        let info = self.docker.inspect_exec(shell_id).await?;
+        Ok(if info.running == Some(true) {
+            None
+        } else {
+            info.exit_code
+        })
+    }
+
+    async fn exec(&self, session: &str, node: &str, cmd: &[String]) -> RuntimeResult<ExecOutput> {
+        let exec = self
+            .docker
+            .create_exec(
+                &container_name(session, node),
+                CreateExecOptions {
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    cmd: Some(cmd.to_vec()),
+                    working_dir: Some("/root".to_owned()),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let mut output = String::new();
+        if let StartExecResults::Attached {
+            output: mut out, ..
+        } = self
+            .docker
+            .start_exec(&exec.id, Some(StartExecOptions::default()))
+            .await?
+        {
+            while let Some(chunk) = out.next().await {
+                output.push_str(&String::from_utf8_lossy(&chunk?.into_bytes()));
+            }
+        }
+        let code = self
+            .docker
+            .inspect_exec(&exec.id)
+            .await?
+            .exit_code
+            .unwrap_or(-1);
+        Ok(ExecOutput { code, output })
+    }
+}
+
+/// Starts exec `id` attached, the way `docker exec -it` does: an HTTP/1.1
+/// upgrade on the Engine's socket, after which the socket carries the PTY's
+/// raw bytes both ways. Returns the socket and any output that came with the
+/// response head.
+async fn hijack_exec(
+    socket: &std::path::Path,
+    id: &str,
+) -> RuntimeResult<(UnixStream, bytes::Bytes)> {
+    let mut stream = UnixStream::connect(socket).await?;
+    let body = r#"{"Detach":false,"Tty":true}"#;
+    let request = format!(
+        "POST /exec/{id}/start HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\n\
+         Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut buf = BytesMut::with_capacity(4096);
+    let head_end = loop {
+        if stream.read_buf(&mut buf).await? == 0 {
+            return Err(RuntimeError::Attach("docker closed the connection".into()));
+        }
+        if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break pos + 4;
+        }
+        if buf.len() > 64 * 1024 {
+            return Err(RuntimeError::Attach("response head too long".into()));
+        }
+    };
+    let head = buf.split_to(head_end);
+    let status_line = head[..]
+        .split(|&b| b == b'\r')
+        .next()
+        .map(|l| String::from_utf8_lossy(l).into_owned())
+        .unwrap_or_default();
+    // "HTTP/1.1 101 UPGRADED" (or 200 OK from older engines, then raw stream).
+    let status = status_line.split_whitespace().nth(1).unwrap_or("");
+    if status != "101" && status != "200" {
+        return Err(RuntimeError::Attach(format!(
+            "{status_line}: {}",
+            String::from_utf8_lossy(&buf).trim()
+        )));
+    }
+    Ok((stream, buf.freeze()))
+}

@@ -1,0 +1,526 @@
+//! Sessions: creating them (network plus nodes), finding and authorising
+//! them, ending them, reaping expired and idle ones, and reconciling with
+//! Docker after a restart.
+//!
+//! A session lives in three places: the in-memory map here (with its
+//! terminals), the SQLite [`Store`] (so it survives restarts), and the
+//! runtime's labelled containers. Creation writes the runtime first, then the
+//! store, then the map; removal goes the other way, so a crash in between
+//! leaves only things [`Sessions::reconcile`] cleans up.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use protocol::api::{NodeInfo, SessionInfo};
+use protocol::terminal::{close_code, Event, NoticeLevel};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::lessons::Catalog;
+use crate::metrics::Metrics;
+use crate::runtime::{NodeLimits, NodeSpec, Runtime, RuntimeError};
+use crate::store::{SessionRecord, Store, StoreError};
+use crate::terminal::{Terminal, TerminalSettings};
+
+/// One live session.
+pub struct Session {
+    pub record: SessionRecord,
+    terminals: BTreeMap<String, Arc<Terminal>>,
+    clients: AtomicUsize,
+    last_active: Mutex<Instant>,
+    expiry_warned: AtomicBool,
+}
+
+impl Session {
+    pub fn terminal(&self, node: &str) -> Option<&Arc<Terminal>> {
+        self.terminals.get(node)
+    }
+
+    pub fn info(&self) -> SessionInfo {
+        SessionInfo {
+            id: self.record.id.clone(),
+            lesson: self.record.lesson.clone(),
+            created_at: rfc3339(self.record.created_at),
+            expires_at: rfc3339(self.record.expires_at),
+            nodes: self.nodes(),
+        }
+    }
+
+    pub fn nodes(&self) -> Vec<NodeInfo> {
+        self.record
+            .nodes
+            .iter()
+            .map(|n| NodeInfo { name: n.clone() })
+            .collect()
+    }
+
+    /// Marks a terminal client connected until the guard drops; a session
+    /// with no client for `idle_timeout_secs` is reaped.
+    pub fn client_connected(self: &Arc<Self>) -> ClientGuard {
+        self.clients.fetch_add(1, Ordering::SeqCst);
+        ClientGuard {
+            session: self.clone(),
+        }
+    }
+
+    fn idle_for(&self) -> Option<Duration> {
+        if self.clients.load(Ordering::SeqCst) > 0 {
+            return None;
+        }
+        Some(lock(&self.last_active).elapsed())
+    }
+}
+
+pub struct ClientGuard {
+    session: Arc<Session>,
+}
+
+impl Drop for ClientGuard {
+    fn drop(&mut self) {
+        *lock(&self.session.last_active) = Instant::now();
+        self.session.clients.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Why a session ended, for logs and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    Deleted,
+    Expired,
+    Idle,
+}
+
+impl EndReason {
+    fn message(self) -> &'static str {
+        match self {
+            EndReason::Deleted => "session ended",
+            EndReason::Expired => "session expired",
+            EndReason::Idle => "session ended after inactivity",
+        }
+    }
+}
+
+#[derive(Default)]
+struct Live {
+    sessions: HashMap<String, Arc<Session>>,
+    /// Sessions being created, by client IP: they count against the limits.
+    pending: HashMap<String, usize>,
+}
+
+impl Live {
+    fn total(&self) -> usize {
+        self.sessions.len() + self.pending.values().sum::<usize>()
+    }
+
+    fn for_ip(&self, ip: &str) -> usize {
+        self.sessions
+            .values()
+            .filter(|s| s.record.client_ip == ip)
+            .count()
+            + self.pending.get(ip).copied().unwrap_or(0)
+    }
+}
+
+pub struct Sessions {
+    config: Arc<Config>,
+    runtime: Arc<dyn Runtime>,
+    store: Store,
+    catalog: Arc<Catalog>,
+    metrics: Arc<Metrics>,
+    live: Mutex<Live>,
+}
+
+/// Releases a capacity reservation when creation ends, however it ends.
+struct Reservation<'a> {
+    sessions: &'a Sessions,
+    ip: String,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        let mut live = lock(&self.sessions.live);
+        if let Some(n) = live.pending.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                live.pending.remove(&self.ip);
+            }
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl From<RuntimeError> for ApiError {
+    fn from(e: RuntimeError) -> Self {
+        match e {
+            RuntimeError::MissingImage(_) => ApiError::Internal(e.to_string()),
+            RuntimeError::NoSuchNode { .. } => ApiError::NotFound(e.to_string()),
+            e => ApiError::Runtime(e.to_string()),
+        }
+    }
+}
+
+impl Sessions {
+    pub fn new(
+        config: Arc<Config>,
+        runtime: Arc<dyn Runtime>,
+        store: Store,
+        catalog: Arc<Catalog>,
+        metrics: Arc<Metrics>,
+    ) -> Sessions {
+        Sessions {
+            config,
+            runtime,
+            store,
+            catalog,
+            metrics,
+            live: Mutex::new(Live::default()),
+        }
+    }
+
+    pub fn live_count(&self) -> usize {
+        lock(&self.live).sessions.len()
+    }
+
+    pub fn runtime(&self) -> &Arc<dyn Runtime> {
+        &self.runtime
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn terminal_settings(&self) -> TerminalSettings {
+        TerminalSettings {
+            shell: self.config.shell.clone(),
+            flow_high_water: self.config.flow_high_water_bytes,
+            flow_low_water: self.config.flow_low_water_bytes,
+            client_queue_frames: self.config.client_queue_frames,
+        }
+    }
+
+    fn make_session(&self, record: SessionRecord) -> Arc<Session> {
+        let settings = self.terminal_settings();
+        let terminals = record
+            .nodes
+            .iter()
+            .map(|node| {
+                let terminal = Terminal::new(
+                    &record.id,
+                    node,
+                    self.runtime.clone(),
+                    settings.clone(),
+                    self.metrics.clone(),
+                );
+                (node.clone(), terminal)
+            })
+            .collect();
+        Arc::new(Session {
+            record,
+            terminals,
+            clients: AtomicUsize::new(0),
+            last_active: Mutex::new(Instant::now()),
+            expiry_warned: AtomicBool::new(false),
+        })
+    }
+
+    fn reserve(&self, ip: &str) -> Result<Reservation<'_>, ApiError> {
+        let mut live = lock(&self.live);
+        let total = live.total();
+        if total >= self.config.max_sessions {
+            self.metrics
+                .sessions_rejected_full
+                .fetch_add(1, Ordering::Relaxed);
+            return Err(ApiError::Full(total, self.config.retry_after_secs));
+        }
+        let mine = live.for_ip(ip);
+        if mine >= self.config.max_sessions_per_ip {
+            self.metrics
+                .sessions_rejected_ip
+                .fetch_add(1, Ordering::Relaxed);
+            return Err(ApiError::TooManySessions(mine));
+        }
+        *live.pending.entry(ip.to_owned()).or_default() += 1;
+        Ok(Reservation {
+            sessions: self,
+            ip: ip.to_owned(),
+        })
+    }
+
+    /// Creates a session of `lesson` for a client at `ip`; returns it and its token.
+    pub async fn create(&self, lesson: &str, ip: &str) -> Result<(Arc<Session>, String), ApiError> {
+        let lesson = self
+            .catalog
+            .get(lesson)
+            .ok_or_else(|| ApiError::BadRequest(format!("unknown lesson {lesson:?}")))?;
+        let reservation = self.reserve(ip)?;
+        let started = Instant::now();
+        let id = random_hex(8);
+        let token = random_hex(24);
+        let now = unix_now();
+        let expires_at = now + self.config.session_lifetime_secs as i64;
+        let limits = NodeLimits {
+            memory_bytes: (self.config.node_memory_mib * 1024 * 1024) as i64,
+            nano_cpus: (self.config.node_cpus * 1e9) as i64,
+            pids: self.config.node_pids,
+        };
+        let build = async {
+            self.runtime.create_network(&id, expires_at).await?;
+            let nodes = lesson.nodes.iter().map(|n| {
+                let spec = NodeSpec {
+                    session: id.clone(),
+                    node: n.name.clone(),
+                    image: self.config.image_ref(&n.image),
+                    expires_at,
+                    limits: limits.clone(),
+                };
+                async move { self.runtime.create_node(&spec).await }
+            });
+            for result in futures_util::future::join_all(nodes).await {
+                result?;
+            }
+            Ok::<(), RuntimeError>(())
+        };
+        if let Err(e) = build.await {
+            tracing::warn!(session = %id, "creating session failed: {e}");
+            if let Err(cleanup) = self.runtime.remove_session(&id).await {
+                tracing::error!(session = %id, "cleaning up a failed session: {cleanup}");
+            }
+            return Err(e.into());
+        }
+        let record = SessionRecord {
+            id: id.clone(),
+            token_hash: hash_token(&token),
+            lesson: lesson.summary.id.clone(),
+            nodes: lesson.nodes.iter().map(|n| n.name.clone()).collect(),
+            client_ip: ip.to_owned(),
+            created_at: now,
+            expires_at,
+            progress: "{}".into(),
+        };
+        if let Err(e) = self.store.insert(record.clone()).await {
+            let _ = self.runtime.remove_session(&id).await;
+            return Err(e.into());
+        }
+        let session = self.make_session(record);
+        lock(&self.live)
+            .sessions
+            .insert(id.clone(), session.clone());
+        // After the insert (never under the same lock: the drop takes it), so the
+        // session is counted at least once at every moment.
+        drop(reservation);
+        self.metrics.observe_start(started.elapsed());
+        self.metrics
+            .sessions_created
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::info!(session = %id, lesson = %session.record.lesson, %ip, took_ms = started.elapsed().as_millis() as u64, "session created");
+        // Start the shells now, so the first prompt is waiting when the browser connects.
+        for terminal in session.terminals.values() {
+            let terminal = terminal.clone();
+            tokio::spawn(async move {
+                if let Err(e) = terminal.ensure_shell(None).await {
+                    tracing::warn!("starting a shell early: {e}");
+                }
+            });
+        }
+        Ok((session, token))
+    }
+
+    /// The session `id`, if `token` opens it.
+    pub fn authorize(&self, id: &str, token: Option<&str>) -> Result<Arc<Session>, ApiError> {
+        let session = lock(&self.live)
+            .sessions
+            .get(id)
+            .cloned()
+            .ok_or_else(|| ApiError::NotFound(format!("no session {id:?}")))?;
+        let token = token
+            .filter(|t| !t.is_empty())
+            .ok_or(ApiError::Unauthorized)?;
+        let given = hash_token(token);
+        if bool::from(given.as_bytes().ct_eq(session.record.token_hash.as_bytes())) {
+            Ok(session)
+        } else {
+            Err(ApiError::Forbidden)
+        }
+    }
+
+    /// Ends a session: its clients are told, its containers, network and
+    /// volumes removed, its record deleted. Idempotent.
+    pub async fn end(&self, id: &str, reason: EndReason) -> Result<(), ApiError> {
+        let session = lock(&self.live).sessions.remove(id);
+        if let Some(session) = &session {
+            for terminal in session.terminals.values() {
+                terminal.close(close_code::NORMAL, reason.message()).await;
+            }
+        }
+        self.runtime.remove_session(id).await?;
+        self.store.delete(id).await?;
+        if session.is_some() {
+            let counter = match reason {
+                EndReason::Deleted => &self.metrics.sessions_deleted,
+                EndReason::Expired => &self.metrics.sessions_reaped_expired,
+                EndReason::Idle => &self.metrics.sessions_reaped_idle,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(session = %id, ?reason, "session ended");
+        }
+        Ok(())
+    }
+
+    /// One pass of the reaper: ends expired and idle sessions, warns those about to expire.
+    pub async fn reap(&self) {
+        let now = unix_now();
+        let idle_limit = Duration::from_secs(self.config.idle_timeout_secs);
+        let sessions: Vec<Arc<Session>> = lock(&self.live).sessions.values().cloned().collect();
+        for session in sessions {
+            let id = &session.record.id;
+            let reason = if now >= session.record.expires_at {
+                Some(EndReason::Expired)
+            } else if session.idle_for().is_some_and(|idle| idle >= idle_limit) {
+                Some(EndReason::Idle)
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                if let Err(e) = self.end(id, reason).await {
+                    tracing::error!(session = %id, "reaping: {e}");
+                }
+                continue;
+            }
+            let left = session.record.expires_at - now;
+            if left <= self.config.expiry_warning_secs as i64
+                && !session.expiry_warned.swap(true, Ordering::Relaxed)
+            {
+                let minutes = (left + 59) / 60;
+                for terminal in session.terminals.values() {
+                    terminal.broadcast(Event::Notice {
+                        level: NoticeLevel::Warning,
+                        message: format!(
+                            "This session ends in {minutes} minute{}.",
+                            if minutes == 1 { "" } else { "s" }
+                        ),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Runs [`Sessions::reap`] every `reap_interval_secs` until `stop` fires.
+    pub async fn run_reaper(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(Duration::from_secs(self.config.reap_interval_secs));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => self.reap().await,
+                _ = stop.changed() => return,
+            }
+        }
+    }
+
+    /// Brings the store and the runtime into agreement after a start:
+    /// sessions whose nodes all exist are served again; expired or broken
+    /// sessions and containers no record owns are removed.
+    pub async fn reconcile(&self) -> Result<ReconcileReport, ApiError> {
+        let now = unix_now();
+        let mut report = ReconcileReport::default();
+        let mut found: HashMap<String, Vec<(String, bool)>> = HashMap::new();
+        for node in self.runtime.list_nodes().await? {
+            found
+                .entry(node.session)
+                .or_default()
+                .push((node.node, node.running));
+        }
+        let mut kept = HashSet::new();
+        for record in self.store.all().await? {
+            let id = record.id.clone();
+            let nodes = found.get(&id);
+            let complete = nodes.is_some_and(|nodes| {
+                record
+                    .nodes
+                    .iter()
+                    .all(|want| nodes.iter().any(|(have, _)| have == want))
+            });
+            if record.expires_at <= now || !complete {
+                self.runtime.remove_session(&id).await?;
+                self.store.delete(&id).await?;
+                report.removed += 1;
+                continue;
+            }
+            for (node, running) in nodes.into_iter().flatten() {
+                if !running {
+                    self.runtime.start_node(&id, node).await?;
+                }
+            }
+            let session = self.make_session(record);
+            lock(&self.live).sessions.insert(id.clone(), session);
+            kept.insert(id);
+            report.restored += 1;
+        }
+        let mut orphans: HashSet<String> = found.into_keys().collect();
+        orphans.extend(self.runtime.list_session_leftovers().await?);
+        for id in orphans.difference(&kept) {
+            self.runtime.remove_session(id).await?;
+            report.orphans_removed += 1;
+        }
+        Ok(report)
+    }
+
+    /// The server is stopping: every client is told; sessions stay for the next start.
+    pub async fn shutdown(&self) {
+        let sessions: Vec<Arc<Session>> = lock(&self.live).sessions.values().cloned().collect();
+        for session in sessions {
+            for terminal in session.terminals.values() {
+                terminal
+                    .close(
+                        close_code::GOING_AWAY,
+                        "server restarting; reconnect shortly",
+                    )
+                    .await;
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ReconcileReport {
+    pub restored: usize,
+    pub removed: usize,
+    pub orphans_removed: usize,
+}
+
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buf);
+    hex::encode(buf)
+}
+
+pub fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+pub fn rfc3339(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}

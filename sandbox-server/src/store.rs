@@ -1,0 +1,233 @@
+//! Session records in an embedded SQLite database, so sessions survive a
+//! server restart. Docker labels are the second source of truth: on start-up
+//! [`crate::sessions`] reconciles this table with the containers that exist.
+//!
+//! Writes are rare (create, delete, progress), so one connection behind a
+//! mutex, used from blocking threads, is enough.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// One session as stored. The token itself is never stored, only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub id: String,
+    pub token_hash: String,
+    pub lesson: String,
+    pub nodes: Vec<String>,
+    pub client_ip: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub expires_at: i64,
+    /// The learner's progress as JSON, owned by the lesson layer.
+    pub progress: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("session database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("session database: cannot create {path}: {source}")]
+    CreateDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("session database: corrupt node list for session {0}")]
+    Corrupt(String),
+    #[error("session database: worker thread failed")]
+    Join,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS sessions (
+    id          TEXT PRIMARY KEY,
+    token_hash  TEXT NOT NULL,
+    lesson      TEXT NOT NULL,
+    nodes       TEXT NOT NULL,
+    client_ip   TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    progress    TEXT NOT NULL DEFAULT '{}'
+);
+";
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Store {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = conn.lock().unwrap_or_else(|e| e.into_inner());
+            f(&conn)
+        })
+        .await
+        .map_err(|_| StoreError::Join)?
+    }
+
+    pub async fn insert(&self, record: SessionRecord) -> Result<(), StoreError> {
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO sessions (id, token_hash, lesson, nodes, client_ip, created_at, expires_at, progress)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    record.id,
+                    record.token_hash,
+                    record.lesson,
+                    serde_json::to_string(&record.nodes).expect("strings serialize"),
+                    record.client_ip,
+                    record.created_at,
+                    record.expires_at,
+                    record.progress,
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn delete(&self, id: &str) -> Result<(), StoreError> {
+        let id = id.to_owned();
+        self.with(move |c| {
+            c.execute("DELETE FROM sessions WHERE id = ?1", params![id])?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {
+        let id = id.to_owned();
+        self.with(move |c| {
+            let row = c
+                .query_row(
+                    "SELECT id, token_hash, lesson, nodes, client_ip, created_at, expires_at, progress
+                     FROM sessions WHERE id = ?1",
+                    params![id],
+                    raw_row,
+                )
+                .optional()?;
+            row.map(decode).transpose()
+        })
+        .await
+    }
+
+    pub async fn all(&self) -> Result<Vec<SessionRecord>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT id, token_hash, lesson, nodes, client_ip, created_at, expires_at, progress
+                 FROM sessions ORDER BY created_at",
+            )?;
+            let rows = stmt.query_map([], raw_row)?;
+            rows.map(|r| decode(r?)).collect()
+        })
+        .await
+    }
+
+    pub async fn set_progress(&self, id: &str, progress: String) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.with(move |c| {
+            let n = c.execute(
+                "UPDATE sessions SET progress = ?2 WHERE id = ?1",
+                params![id, progress],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+}
+
+type RawRow = (String, String, String, String, String, i64, i64, String);
+
+fn raw_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+    ))
+}
+
+fn decode(row: RawRow) -> Result<SessionRecord, StoreError> {
+    let (id, token_hash, lesson, nodes, client_ip, created_at, expires_at, progress) = row;
+    let nodes = serde_json::from_str(&nodes).map_err(|_| StoreError::Corrupt(id.clone()))?;
+    Ok(SessionRecord {
+        id,
+        token_hash,
+        lesson,
+        nodes,
+        client_ip,
+        created_at,
+        expires_at,
+        progress,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str) -> SessionRecord {
+        SessionRecord {
+            id: id.into(),
+            token_hash: "ab".into(),
+            lesson: "shell".into(),
+            nodes: vec!["node1".into(), "node2".into()],
+            client_ip: "127.0.0.1".into(),
+            created_at: 1,
+            expires_at: 2,
+            progress: "{}".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn records_survive_reopening_the_file() {
+        let dir = std::env::temp_dir().join(format!("pg-store-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("s.sqlite3");
+        {
+            let store = Store::open(&path).unwrap();
+            store.insert(record("a")).await.unwrap();
+            store.insert(record("b")).await.unwrap();
+            store.delete("a").await.unwrap();
+            assert!(store.set_progress("b", r#"{"x":1}"#.into()).await.unwrap());
+            assert!(!store.set_progress("zz", "{}".into()).await.unwrap());
+        }
+        let store = Store::open(&path).unwrap();
+        let all = store.all().await.unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].nodes, vec!["node1", "node2"]);
+        assert_eq!(all[0].progress, r#"{"x":1}"#);
+        assert!(store.get("a").await.unwrap().is_none());
+        assert!(store.insert(record("b")).await.is_err(), "duplicate id");
+    }
+}

@@ -1,0 +1,357 @@
+//! One live terminal per node: the shell's PTY, a screen mirror, and the
+//! clients watching it.
+//!
+//! ```text
+//!  PTY output ──pump──▶ vt100 mirror ──▶ each client's bounded queue ──▶ WebSocket
+//!  WebSocket input ───────────────────────────────────────────────────▶ PTY input
+//! ```
+//!
+//! - **Reconnect without loss or duplicates.** A client that attaches gets the
+//!   mirror's current screen, then the live stream, both under one lock, so no
+//!   output falls between the two or arrives twice.
+//! - **Flow control.** Each client acknowledges what it rendered. While any
+//!   client has more than the high mark unacknowledged, the pump stops reading
+//!   the PTY (so `cat` of a huge file blocks in the container, not in memory),
+//!   and resumes once every client is under the low mark. Input never waits on
+//!   output, so Ctrl-C gets through at once.
+//! - **Bounded.** A client whose queue is full is dropped; it reconnects and
+//!   gets the screen repainted.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use protocol::terminal::{close_code, Event};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{mpsc, Notify};
+
+use crate::metrics::Metrics;
+use crate::runtime::{Runtime, RuntimeError};
+
+/// Size of one PTY read.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// What a client's WebSocket task sends, in order.
+#[derive(Debug)]
+pub enum Outbound {
+    Output(Bytes),
+    Event(Event),
+    Close { code: u16, reason: String },
+}
+
+/// Knobs of a terminal, from the server config.
+#[derive(Debug, Clone)]
+pub struct TerminalSettings {
+    pub shell: Vec<String>,
+    pub flow_high_water: u64,
+    pub flow_low_water: u64,
+    pub client_queue_frames: usize,
+}
+
+pub struct Terminal {
+    session: String,
+    node: String,
+    runtime: Arc<dyn Runtime>,
+    settings: TerminalSettings,
+    metrics: Arc<Metrics>,
+    state: Mutex<State>,
+    /// Held while a shell starts, so two clients arriving together start one.
+    starting: tokio::sync::Mutex<()>,
+    input: tokio::sync::Mutex<Option<Pin<Box<dyn AsyncWrite + Send>>>>,
+    /// Wakes the pump when flow control lifts.
+    resume: Notify,
+}
+
+struct State {
+    parser: vt100::Parser,
+    clients: HashMap<u64, Client>,
+    next_client: u64,
+    /// The running shell, if any: its exec id and a generation number, so a
+    /// pump that ends late cannot clear a newer shell.
+    shell: Option<(String, u64)>,
+    generation: u64,
+    paused: bool,
+    closed: bool,
+}
+
+struct Client {
+    tx: mpsc::Sender<Outbound>,
+    unacked: u64,
+}
+
+/// A client's end of a terminal: frames to send, in order.
+pub struct Attachment {
+    pub id: u64,
+    pub rx: mpsc::Receiver<Outbound>,
+}
+
+const DEFAULT_COLS: u16 = 80;
+const DEFAULT_ROWS: u16 = 24;
+
+impl Terminal {
+    pub fn new(
+        session: &str,
+        node: &str,
+        runtime: Arc<dyn Runtime>,
+        settings: TerminalSettings,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Terminal> {
+        Arc::new(Terminal {
+            session: session.to_owned(),
+            node: node.to_owned(),
+            runtime,
+            settings,
+            metrics,
+            state: Mutex::new(State {
+                parser: vt100::Parser::new(DEFAULT_ROWS, DEFAULT_COLS, 0),
+                clients: HashMap::new(),
+                next_client: 0,
+                shell: None,
+                generation: 0,
+                paused: false,
+                closed: false,
+            }),
+            starting: tokio::sync::Mutex::new(()),
+            input: tokio::sync::Mutex::new(None),
+            resume: Notify::new(),
+        })
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts the shell unless one runs. `size` (cols, rows) is used for a new shell.
+    pub async fn ensure_shell(
+        self: &Arc<Self>,
+        size: Option<(u16, u16)>,
+    ) -> Result<(), RuntimeError> {
+        let _starting = self.starting.lock().await;
+        let (cols, rows) = {
+            let mut st = self.state();
+            if st.shell.is_some() || st.closed {
+                return Ok(());
+            }
+            if let Some((cols, rows)) = size {
+                st.parser = vt100::Parser::new(rows, cols, 0);
+            }
+            let (rows, cols) = st.parser.screen().size();
+            (cols, rows)
+        };
+        let shell = self
+            .runtime
+            .open_shell(&self.session, &self.node, &self.settings.shell, cols, rows)
+            .await?;
+        *self.input.lock().await = Some(shell.input);
+        let generation = {
+            let mut st = self.state();
+            st.generation += 1;
+            st.shell = Some((shell.id.clone(), st.generation));
+            // A fresh shell draws on a clean screen.
+            st.parser = vt100::Parser::new(rows, cols, 0);
+            st.generation
+        };
+        if !shell.initial_output.is_empty() {
+            self.distribute(shell.initial_output);
+        }
+        tokio::spawn(self.clone().pump(shell.output, shell.id, generation));
+        Ok(())
+    }
+
+    /// Adds a client: its queue starts with the current screen, then live
+    /// output. None when no shell runs (it exited just now).
+    pub fn attach(&self) -> Option<Attachment> {
+        let (tx, rx) = mpsc::channel(self.settings.client_queue_frames);
+        let mut st = self.state();
+        if st.shell.is_none() || st.closed {
+            return None;
+        }
+        let screen = Bytes::from(st.parser.screen().state_formatted());
+        let unacked = screen.len() as u64;
+        tx.try_send(Outbound::Output(screen))
+            .expect("a new queue has room");
+        st.next_client += 1;
+        let id = st.next_client;
+        st.clients.insert(id, Client { tx, unacked });
+        Some(Attachment { id, rx })
+    }
+
+    pub fn detach(&self, client: u64) {
+        let mut st = self.state();
+        st.clients.remove(&client);
+        self.maybe_resume(&mut st);
+    }
+
+    /// Number of clients attached now.
+    pub fn clients(&self) -> usize {
+        self.state().clients.len()
+    }
+
+    /// Writes typed bytes to the shell.
+    pub async fn input(&self, bytes: &[u8]) -> Result<(), RuntimeError> {
+        let mut input = self.input.lock().await;
+        let Some(writer) = input.as_mut() else {
+            return Ok(());
+        };
+        writer.write_all(bytes).await?;
+        writer.flush().await?;
+        self.metrics
+            .terminal_bytes_in
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    pub async fn resize(&self, cols: u16, rows: u16) -> Result<(), RuntimeError> {
+        let shell = {
+            let mut st = self.state();
+            st.parser.screen_mut().set_size(rows, cols);
+            st.shell.as_ref().map(|(id, _)| id.clone())
+        };
+        match shell {
+            Some(id) => self.runtime.resize_shell(&id, cols, rows).await,
+            None => Ok(()),
+        }
+    }
+
+    /// A client rendered `count` more bytes.
+    pub fn ack(&self, client: u64, count: u32) {
+        let mut st = self.state();
+        if let Some(c) = st.clients.get_mut(&client) {
+            c.unacked = c.unacked.saturating_sub(u64::from(count));
+        }
+        self.maybe_resume(&mut st);
+    }
+
+    fn maybe_resume(&self, st: &mut State) {
+        if st.paused
+            && st
+                .clients
+                .values()
+                .all(|c| c.unacked <= self.settings.flow_low_water)
+        {
+            st.paused = false;
+            self.resume.notify_one();
+        }
+    }
+
+    /// The screen as plain text, one line per row.
+    pub fn screen_text(&self) -> String {
+        self.state().parser.screen().contents()
+    }
+
+    /// Sends an event to every client.
+    pub fn broadcast(&self, event: Event) {
+        let st = self.state();
+        for c in st.clients.values() {
+            let _ = c.tx.try_send(Outbound::Event(event.clone()));
+        }
+    }
+
+    /// The session ended (or the server stops): tell every client with `code`
+    /// and stop the shell's stream.
+    pub async fn close(&self, code: u16, reason: &str) {
+        {
+            let mut st = self.state();
+            st.closed = true;
+            for (_, c) in st.clients.drain() {
+                let _ = c.tx.try_send(Outbound::Close {
+                    code,
+                    reason: reason.to_owned(),
+                });
+            }
+            st.paused = false;
+        }
+        self.resume.notify_one();
+        *self.input.lock().await = None;
+    }
+
+    /// Feeds output to the mirror and every client's queue.
+    fn distribute(&self, chunk: Bytes) {
+        let len = chunk.len() as u64;
+        self.metrics
+            .terminal_bytes_out
+            .fetch_add(len, Ordering::Relaxed);
+        let mut st = self.state();
+        st.parser.process(&chunk);
+        let high = self.settings.flow_high_water;
+        let mut pause = false;
+        st.clients.retain(|_, c| {
+            if c.tx.try_send(Outbound::Output(chunk.clone())).is_err() {
+                // Queue full or client gone: drop it; a reconnect repaints.
+                return false;
+            }
+            c.unacked += len;
+            pause |= c.unacked > high;
+            true
+        });
+        if pause {
+            st.paused = true;
+        }
+    }
+
+    /// Reads the shell's output until it ends, honouring flow control.
+    async fn pump(
+        self: Arc<Self>,
+        mut output: Pin<Box<dyn tokio::io::AsyncRead + Send>>,
+        shell_id: String,
+        generation: u64,
+    ) {
+        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        loop {
+            loop {
+                let resumed = self.resume.notified();
+                {
+                    let st = self.state();
+                    if st.closed {
+                        return;
+                    }
+                    if !st.paused {
+                        break;
+                    }
+                }
+                resumed.await;
+            }
+            buf.reserve(READ_CHUNK);
+            match output.read_buf(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => self.distribute(buf.split().freeze()),
+            }
+        }
+        // The stream ends a moment before Docker records the exit code.
+        let mut code = None;
+        for _ in 0..20 {
+            match self.runtime.shell_exit_code(&shell_id).await {
+                Ok(Some(c)) => {
+                    code = Some(c);
+                    break;
+                }
+                Ok(None) => tokio::time::sleep(Duration::from_millis(25)).await,
+                Err(_) => break,
+            }
+        }
+        let code = code.unwrap_or(-1);
+        // Hold `starting` so a new shell cannot start between clearing the
+        // state and clearing the input.
+        let _starting = self.starting.lock().await;
+        {
+            let mut st = self.state();
+            if st.shell.as_ref().map(|(_, g)| *g) != Some(generation) {
+                return;
+            }
+            st.shell = None;
+            st.paused = false;
+            for (_, c) in st.clients.drain() {
+                let _ = c.tx.try_send(Outbound::Event(Event::Exit { code }));
+                let _ = c.tx.try_send(Outbound::Close {
+                    code: close_code::NORMAL,
+                    reason: "shell exited".into(),
+                });
+            }
+        }
+        *self.input.lock().await = None;
+        tracing::debug!(session = %self.session, node = %self.node, code, "shell exited");
+    }
+}

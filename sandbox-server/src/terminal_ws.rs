@@ -1,0 +1,173 @@
+//! The terminal WebSocket: binary frames (see `protocol::terminal`) between
+//! one browser tab and a node's [`Terminal`].
+//!
+//! One task per socket selects between the client's queue (output, events)
+//! and the socket (input, resize, ack). Bad frames close this socket with a
+//! code and a reason; nothing else is disturbed.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use protocol::terminal::{close_code, encode_event, encode_output, ClientFrame};
+use serde::Deserialize;
+
+use crate::api::{bearer, AppState};
+use crate::error::ApiError;
+use crate::sessions::Session;
+use crate::terminal::{Outbound, Terminal};
+
+/// Close code for "the server could not start the shell".
+const INTERNAL_ERROR: u16 = 1011;
+
+#[derive(Deserialize)]
+pub struct TerminalQuery {
+    token: Option<String>,
+    /// Size for a shell started by this connection (the client's terminal size).
+    cols: Option<u16>,
+    rows: Option<u16>,
+}
+
+pub async fn upgrade(
+    State(state): State<AppState>,
+    UrlPath((id, node)): UrlPath<(String, String)>,
+    Query(query): Query<TerminalQuery>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers).or(query.token.as_deref());
+    let session = state.sessions.authorize(&id, token)?;
+    let terminal = session
+        .terminal(&node)
+        .ok_or_else(|| ApiError::NotFound(format!("session {id} has no node {node:?}")))?
+        .clone();
+    let size = match (query.cols, query.rows) {
+        (Some(c), Some(r)) => {
+            let ok = |n: u16| (1..=protocol::terminal::MAX_TERMINAL_DIMENSION).contains(&n);
+            if !ok(c) || !ok(r) {
+                return Err(ApiError::BadRequest(format!(
+                    "terminal size {c}x{r} out of range (1..=1000)"
+                )));
+            }
+            Some((c, r))
+        }
+        _ => None,
+    };
+    let max_frame = state.config.max_frame_bytes;
+    state
+        .metrics
+        .terminal_connections
+        .fetch_add(1, Ordering::Relaxed);
+    // The transport limit sits above ours, so an oversized frame reaches our
+    // check and gets a proper close code instead of a dropped connection.
+    let transport_limit = max_frame.saturating_mul(4).max(1 << 20);
+    Ok(ws
+        .max_message_size(transport_limit)
+        .max_frame_size(transport_limit)
+        .on_upgrade(move |socket| serve(socket, session, terminal, size, max_frame)))
+}
+
+async fn serve(
+    socket: WebSocket,
+    session: Arc<Session>,
+    terminal: Arc<Terminal>,
+    size: Option<(u16, u16)>,
+    max_frame: usize,
+) {
+    let _client = session.client_connected();
+    let (mut sink, mut stream) = socket.split();
+    let close = |code: u16, reason: String| {
+        Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        }))
+    };
+    let attachment = {
+        let mut attempt = 0;
+        loop {
+            if let Err(e) = terminal.ensure_shell(size).await {
+                let _ = sink
+                    .send(close(INTERNAL_ERROR, format!("cannot start a shell: {e}")))
+                    .await;
+                return;
+            }
+            if let Some((cols, rows)) = size {
+                let _ = terminal.resize(cols, rows).await;
+            }
+            match terminal.attach() {
+                Some(a) => break a,
+                // The shell exited between starting and attaching: start another.
+                None if attempt < 3 => attempt += 1,
+                None => {
+                    let _ = sink
+                        .send(close(INTERNAL_ERROR, "the shell keeps exiting".into()))
+                        .await;
+                    return;
+                }
+            }
+        }
+    };
+    let client = attachment.id;
+    let mut rx = attachment.rx;
+    let closing: Option<(u16, String)> = loop {
+        tokio::select! {
+            out = rx.recv() => match out {
+                Some(Outbound::Output(bytes)) => {
+                    if sink.send(Message::Binary(Bytes::from(encode_output(&bytes)))).await.is_err() {
+                        break None;
+                    }
+                }
+                Some(Outbound::Event(event)) => {
+                    if sink.send(Message::Binary(Bytes::from(encode_event(&event)))).await.is_err() {
+                        break None;
+                    }
+                }
+                Some(Outbound::Close { code, reason }) => break Some((code, reason)),
+                None => break Some((
+                    close_code::TRY_AGAIN_LATER,
+                    "this client fell too far behind; reconnect to repaint".into(),
+                )),
+            },
+            msg = stream.next() => match msg {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break None,
+                Some(Ok(Message::Binary(data))) => {
+                    if data.len() > max_frame {
+                        break Some((
+                            close_code::MESSAGE_TOO_BIG,
+                            format!("frame of {} bytes is over the limit of {max_frame}", data.len()),
+                        ));
+                    }
+                    match ClientFrame::decode(&data) {
+                        Ok(ClientFrame::Input(bytes)) => {
+                            if let Err(e) = terminal.input(bytes).await {
+                                tracing::debug!("terminal input: {e}");
+                            }
+                        }
+                        Ok(ClientFrame::Resize { cols, rows }) => {
+                            if let Err(e) = terminal.resize(cols, rows).await {
+                                tracing::debug!("terminal resize: {e}");
+                            }
+                        }
+                        Ok(ClientFrame::Ack(count)) => terminal.ack(client, count),
+                        Err(e) => break Some((close_code::UNSUPPORTED_DATA, format!("bad frame: {e}"))),
+                    }
+                }
+                Some(Ok(Message::Text(_))) => break Some((
+                    close_code::UNSUPPORTED_DATA,
+                    "text frames are not accepted; send binary frames".into(),
+                )),
+                Some(Ok(_)) => {}
+            },
+        }
+    };
+    terminal.detach(client);
+    if let Some((code, reason)) = closing {
+        let _ = sink.send(close(code, reason)).await;
+    }
+    let _ = sink.close().await;
+}
