@@ -121,3 +121,66 @@ mod tests {
         assert!(serde_json::from_str::<CreateSessionRequest>(r#"{"lesson":"a"}"#).is_ok());
     }
 }
+
+/// Response of `GET /api/v1/lessons/{id}`: the summary plus every step.
+///
+/// Step Markdown is one dialect whatever the lesson's source format
+/// (importers convert to it), documented in `docs/lessons.md`:
+/// - a fenced block whose info string has `run=NODE` is runnable on that
+///   node (a Run button types it there and presses Enter); with `interrupt`
+///   too, Ctrl-C is sent first; with `copy` it is copy-only. Other blocks
+///   are plain code.
+/// - a link to `preview:NODE:PORT/path` opens the node's port through the
+///   web preview (`/preview/{session}/{node}/{port}/path`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LessonDetail {
+    #[serde(flatten)]
+    pub summary: LessonSummary,
+    /// Markdown shown before the first step; may be empty.
+    #[serde(default)]
+    pub intro: String,
+    pub steps: Vec<Step>,
+    /// Markdown shown after the last step; may be empty.
+    #[serde(default)]
+    pub finish: String,
+}
+
+/// One step of a lesson.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    pub title: String,
+    /// The step's text, in the Markdown dialect above.
+    pub markdown: String,
+    /// Whether `POST .../steps/{n}/check` has a check to run.
+    pub has_check: bool,
+    /// Markdown, folded until the learner opens it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    /// Markdown, folded until the learner opens it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub solution: Option<String>,
+}
+
+/// Response of `POST /api/v1/sessions/{id}/steps/{n}/check` (`n` from 0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckResult {
+    pub passed: bool,
+    /// What the check printed, for the learner.
+    pub output: String,
+    /// Milliseconds the check took.
+    pub millis: u64,
+}
+
+/// The learner's progress in a session: `GET` and `PUT
+/// /api/v1/sessions/{id}/progress`. Stored by the server, so it survives a
+/// page reload and a browser restart. A passed check marks its step passed on
+/// the server side too.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    /// The step the learner is on (from 0).
+    #[serde(default)]
+    pub current_step: usize,
+    /// Steps whose check passed (or, without a check, that the learner finished), ascending.
+    #[serde(default)]
+    pub passed_steps: Vec<usize>,
+}
