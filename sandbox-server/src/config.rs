@@ -27,6 +27,10 @@ pub enum DockerProfile {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    /// Name of this playground on the Docker host: every container, network and
+    /// volume is labelled with it, and only objects with this label are served,
+    /// reconciled or removed. Give each server on a shared host its own.
+    pub instance: String,
     /// Address the HTTP server listens on.
     pub listen: SocketAddr,
     /// Directory for the session database (`sessions.sqlite3`).
@@ -82,6 +86,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
+            instance: "playground".into(),
             listen: "127.0.0.1:8080".parse().expect("valid default address"),
             data_dir: PathBuf::from(".state"),
             static_dir: None,

@@ -31,6 +31,8 @@ const PROFILE_CAPABILITIES: u8 = 2;
 
 pub struct DockerRuntime {
     docker: Docker,
+    /// Value of [`LABEL_INSTANCE`] on everything this server creates.
+    instance: String,
     socket: PathBuf,
     network_internal: bool,
     /// What `docker`-profile nodes use; `Auto` settles on the first such node.
@@ -42,6 +44,7 @@ impl DockerRuntime {
     /// Connects to the local Engine (`DOCKER_HOST` or `/var/run/docker.sock`)
     /// and negotiates the API version.
     pub async fn connect(
+        instance: &str,
         docker_profile: DockerProfile,
         network_internal: bool,
     ) -> RuntimeResult<DockerRuntime> {
@@ -69,6 +72,7 @@ impl DockerRuntime {
         };
         Ok(DockerRuntime {
             docker,
+            instance: instance.to_owned(),
             socket,
             network_internal,
             docker_profile,
@@ -76,20 +80,22 @@ impl DockerRuntime {
         })
     }
 
-    fn labels(session: &str, expires_at: i64) -> HashMap<String, String> {
+    fn labels(&self, session: &str, expires_at: i64) -> HashMap<String, String> {
         HashMap::from([
             (LABEL_MANAGED.to_owned(), "true".to_owned()),
+            (LABEL_INSTANCE.to_owned(), self.instance.clone()),
             (LABEL_SESSION.to_owned(), session.to_owned()),
             (LABEL_EXPIRES.to_owned(), expires_at.to_string()),
         ])
     }
 
-    fn filter(session: Option<&str>) -> HashMap<String, Vec<String>> {
-        let label = match session {
-            Some(s) => format!("{LABEL_SESSION}={s}"),
-            None => format!("{LABEL_MANAGED}=true"),
-        };
-        HashMap::from([("label".to_owned(), vec![label])])
+    /// Docker filter for this instance's objects, of one session or all.
+    fn filter(&self, session: Option<&str>) -> HashMap<String, Vec<String>> {
+        let mut labels = vec![format!("{LABEL_INSTANCE}={}", self.instance)];
+        if let Some(s) = session {
+            labels.push(format!("{LABEL_SESSION}={s}"));
+        }
+        HashMap::from([("label".to_owned(), labels)])
     }
 
     fn docker_volume(session: &str, node: &str) -> String {
@@ -164,7 +170,7 @@ impl DockerRuntime {
         privileged: bool,
     ) -> RuntimeResult<()> {
         let name = container_name(&spec.session, &spec.node);
-        let mut labels = Self::labels(&spec.session, spec.expires_at);
+        let mut labels = self.labels(&spec.session, spec.expires_at);
         labels.insert(LABEL_NODE.into(), spec.node.clone());
         let network = network_name(&spec.session);
         let body = ContainerCreateBody {
@@ -211,7 +217,7 @@ impl Runtime for DockerRuntime {
                 name: network_name(session),
                 driver: Some("bridge".into()),
                 internal: Some(self.network_internal),
-                labels: Some(Self::labels(session, expires_at)),
+                labels: Some(self.labels(session, expires_at)),
                 ..Default::default()
             })
             .await?;
@@ -234,7 +240,7 @@ impl Runtime for DockerRuntime {
             self.docker
                 .create_volume(VolumeCreateRequest {
                     name: Some(Self::docker_volume(&spec.session, &spec.node)),
-                    labels: Some(Self::labels(&spec.session, spec.expires_at)),
+                    labels: Some(self.labels(&spec.session, spec.expires_at)),
                     ..Default::default()
                 })
                 .await?;
@@ -299,7 +305,7 @@ impl Runtime for DockerRuntime {
             .docker
             .list_containers(Some(ListContainersOptions {
                 all: true,
-                filters: Some(Self::filter(Some(session))),
+                filters: Some(self.filter(Some(session))),
                 ..Default::default()
             }))
             .await?;
@@ -333,7 +339,7 @@ impl Runtime for DockerRuntime {
         let networks = self
             .docker
             .list_networks(Some(ListNetworksOptions {
-                filters: Some(Self::filter(Some(session))),
+                filters: Some(self.filter(Some(session))),
             }))
             .await?;
         for network in networks.into_iter().filter_map(|n| n.id) {
@@ -348,7 +354,7 @@ impl Runtime for DockerRuntime {
         let volumes = self
             .docker
             .list_volumes(Some(ListVolumesOptions {
-                filters: Some(Self::filter(Some(session))),
+                filters: Some(self.filter(Some(session))),
             }))
             .await?;
         for volume in volumes.volumes.unwrap_or_default() {
@@ -372,7 +378,7 @@ impl Runtime for DockerRuntime {
             .docker
             .list_containers(Some(ListContainersOptions {
                 all: true,
-                filters: Some(Self::filter(None)),
+                filters: Some(self.filter(None)),
                 ..Default::default()
             }))
             .await?;
@@ -394,7 +400,7 @@ impl Runtime for DockerRuntime {
         let networks = self
             .docker
             .list_networks(Some(ListNetworksOptions {
-                filters: Some(Self::filter(None)),
+                filters: Some(self.filter(None)),
             }))
             .await?;
         sessions.extend(
@@ -405,7 +411,7 @@ impl Runtime for DockerRuntime {
         let volumes = self
             .docker
             .list_volumes(Some(ListVolumesOptions {
-                filters: Some(Self::filter(None)),
+                filters: Some(self.filter(None)),
             }))
             .await?;
         sessions.extend(

@@ -14,6 +14,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 /// Marks every object this server created.
 pub const LABEL_MANAGED: &str = "io.playground.managed";
+/// Which server instance owns an object, so several playgrounds (or test
+/// servers) can share one Docker host without taking each other's objects
+/// for orphans.
+pub const LABEL_INSTANCE: &str = "io.playground.instance";
 /// The session id an object belongs to.
 pub const LABEL_SESSION: &str = "io.playground.session";
 /// The node name (`node1`, ...) of a container.

@@ -1,0 +1,602 @@
+//! End-to-end tests of `sandbox-server` against real Docker: a real server
+//! process, real containers, real WebSockets. Run with `cargo test -p playground-e2e`.
+//! Without Docker they are skipped locally and fail when `CI=true`.
+
+use std::time::Duration;
+
+use playground_e2e::{
+    docker, docker_available, docker_objects, eventually, Server, Term, TermEvent,
+};
+use protocol::terminal::{close_code, ClientFrame, Event};
+use tokio_tungstenite::tungstenite::Message;
+
+const T: Duration = Duration::from_secs(20);
+
+macro_rules! require_docker {
+    () => {
+        if !docker_available() {
+            return;
+        }
+    };
+}
+
+#[tokio::test]
+async fn typing_echo_hello_reads_hello_back() {
+    require_docker!();
+    let server = Server::start(&[]).await.unwrap();
+    let s = server.create_session("shell").await.unwrap();
+    assert_eq!(s.nodes.len(), 1);
+    let mut term = server.terminal(&s, "node1").await.unwrap();
+    term.wait_for("# ", T).await.unwrap();
+    assert_eq!(term.run("echo hello", T).await.unwrap(), "hello");
+    assert_eq!(term.run("hostname", T).await.unwrap(), "node1");
+    server.delete_session(&s).await.unwrap();
+}
+
+#[tokio::test]
+async fn resize_changes_stty_size() {
+    require_docker!();
+    let server = Server::start(&[]).await.unwrap();
+    let s = server.create_session("shell").await.unwrap();
+    let mut term = server.terminal(&s, "node1").await.unwrap();
+    term.wait_for("# ", T).await.unwrap();
+    term.resize(132, 43).await.unwrap();
+    assert_eq!(term.run("stty size", T).await.unwrap(), "43 132");
+    term.resize(90, 30).await.unwrap();
+    assert_eq!(term.run("stty size", T).await.unwrap(), "30 90");
+    // The screen mirror follows too.
+    let screen = server.screen(&s, "node1").await.unwrap();
+    assert!(screen.contains("30 90"), "{screen}");
+    server.delete_session(&s).await.unwrap();
+}
+
+#[tokio::test]
+async fn reconnect_shows_the_previous_screen_once_then_live_output() {
+    require_docker!();
+    let server = Server::start(&[]).await.unwrap();
+    let s = server.create_session("shell").await.unwrap();
+    let mut term = server.terminal(&s, "node1").await.unwrap();
+    term.wait_for("# ", T).await.unwrap();
+    term.run("echo marker-$((6*7))", T).await.unwrap();
+    term.close().await;
+
+    let mut again = server.terminal(&s, "node1").await.unwrap();
+    again.drain(Duration::from_millis(500)).await.unwrap();
+    // The command line and its output: each exactly once.
+    assert_eq!(
+        again.transcript.matches("marker-$((6*7))").count(),
+        1,
+        "{:?}",
+        again.transcript
+    );
+    assert_eq!(
+        again.transcript.matches("marker-42").count(),
+        1,
+        "{:?}",
+        again.transcript
+    );
+    // A second client watching sees the same live output as the first.
+    let mut watcher = server.terminal(&s, "node1").await.unwrap();
+    watcher.drain(Duration::from_millis(300)).await.unwrap();
+    again.type_text("echo live-$((2+3))\r").await.unwrap();
+    again.wait_for("live-5", T).await.unwrap();
+    watcher.wait_for("live-5", T).await.unwrap();
+    server.delete_session(&s).await.unwrap();
+}
+
+#[tokio::test]
+async fn exit_sends_the_code_and_a_new_connection_gets_a_new_shell() {
+    require_docker!();
+    let server = Server::start(&[]).await.unwrap();
+    let s = server.create_session("shell").await.unwrap();
+    let mut term = server.terminal(&s, "node1").await.unwrap();
+    term.wait_for("# ", T).await.unwrap();
+    term.type_text("exit 3\r").await.unwrap();
+    let mut exit = None;
+    let close = loop {
+        match term.next(T).await.unwrap().expect("event before timeout") {
+            TermEvent::Event(Event::Exit { code }) => exit = Some(code),
+            TermEvent::Closed(c) => break c,
+            _ => {}
+        }
+    };
+    assert_eq!(exit, Some(3));
+    assert_eq!(close.map(|c| c.0), Some(close_code::NORMAL));
+    let mut term = server.terminal(&s, "node1").await.unwrap();
+    assert_eq!(term.run("echo again", T).await.unwrap(), "again");
+    server.delete_session(&s).await.unwrap();
+}
+
+#[tokio::test]
+async fn api_errors_have_the_documented_status_and_body() {
+    require_docker!();
+    let server = Server::start(&[]).await.unwrap();
+    let s = server.create_session("shell").await.unwrap();
+    let http = &server.http;
+    let get = |path: String, token: Option<&str>| {
+        let mut req = http.get(server.url(&path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            let body: serde_json::Value = r.json().await.unwrap_or_default();
+            (
+                status,
+                body["error"]["code"].as_str().unwrap_or("").to_owned(),
+            )
+        }
+    };
+    let path = format!("/api/v1/sessions/{}", s.id);
+    assert_eq!(get(path.clone(), None).await, (401, "unauthorized".into()));
+    assert_eq!(
+        get(path.clone(), Some("wrong")).await,
+        (403, "forbidden".into())
+    );
+    assert_eq!(
+        get("/api/v1/sessions/nope".into(), Some(&s.token)).await,
+        (404, "not_found".into())
+    );
+    assert_eq!(
+        get(format!("{path}/nodes/node9/screen"), Some(&s.token)).await,
+        (404, "not_found".into())
+    );
+    let ok = http
+        .get(server.url(&path))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
+    let info: protocol::api::SessionInfo = ok.json().await.unwrap();
+    assert_eq!(info.lesson, "shell");
+
+    // Bad bodies: 400 with a message, 413 when too large; nothing is created.
+    let post = |body: String| {
+        let req = http
+            .post(server.url("/api/v1/sessions"))
+            .header("content-type", "application/json")
+            .body(body);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(post("{not json".into()).await, 400);
+    assert_eq!(post(r#"{"lesson":"no-such-lesson"}"#.into()).await, 400);
+    assert_eq!(post(r#"{"lesson":"shell","extra":1}"#.into()).await, 400);
+    assert_eq!(
+        post(format!(r#"{{"lesson":"{}"}}"#, "x".repeat(100_000))).await,
+        413
+    );
+
+    // A terminal of an unknown node or with a bad token is refused before upgrading.
+    let bad = Term::connect(&server.ws_url(&format!(
+        "/api/v1/sessions/{}/nodes/node1/terminal?token=wrong",
+        s.id
+    )))
+    .await;
+    assert!(bad.is_err());
+    assert_eq!(server.delete_session(&s).await.unwrap(), 204);
+    assert_eq!(get(path, Some(&s.token)).await.0, 404);
+}
+
+#[tokio::test]
+async fn malformed_and_oversized_frames_close_only_that_socket() {
+    require_docker!();
+    let server = Server::start(&[("PLAYGROUND_MAX_FRAME_BYTES", "4096")])
+        .await
+        .unwrap();
+    let s = server.create_session("shell").await.unwrap();
+
+    let cases: Vec<(Message, u16)> = vec![
+        (
+            Message::Binary(vec![0x7f, 1, 2].into()),
+            close_code::UNSUPPORTED_DATA,
+        ),
+        (
+            Message::Binary(vec![0x01, 0, 80].into()),
+            close_code::UNSUPPORTED_DATA,
+        ),
+        (
+            Message::Binary(vec![0x01, 0, 0, 0, 24].into()),
+            close_code::UNSUPPORTED_DATA,
+        ),
+        (Message::Binary(vec![].into()), close_code::UNSUPPORTED_DATA),
+        (Message::Text("ls\r".into()), close_code::UNSUPPORTED_DATA),
+        (
+            Message::Binary(vec![0u8; 10_000].into()),
+            close_code::MESSAGE_TOO_BIG,
+        ),
+    ];
+    let mut healthy = server.terminal(&s, "node1").await.unwrap();
+    healthy.wait_for("# ", T).await.unwrap();
+    for (msg, want) in cases {
+        let mut term = server.terminal(&s, "node1").await.unwrap();
+        term.drain(Duration::from_millis(100)).await.unwrap();
+        term.send_raw(msg.clone()).await.unwrap();
+        let close = term.wait_closed(T).await.unwrap();
+        assert_eq!(
+            close.as_ref().map(|c| c.0),
+            Some(want),
+            "{msg:?} -> {close:?}"
+        );
+        assert!(!close.unwrap().1.is_empty(), "a close reason is given");
+    }
+    // The other client and the shell are unaffected.
+    assert_eq!(
+        healthy.run("echo still-here", T).await.unwrap(),
+        "still-here"
+    );
+    server.delete_session(&s).await.unwrap();
+}
+
+#[tokio::test]
+async fn flow_control_pauses_a_client_that_does_not_ack_and_ctrl_c_still_works() {
+    require_docker!();
+    let server = Server::start(&[]).await.unwrap();
+    let s = server.create_session("shell").await.unwrap();
+    let mut term = server.terminal(&s, "node1").await.unwrap();
+    term.wait_for("# ", T).await.unwrap();
+    term.auto_ack = false;
+    let before = term.received_bytes;
+    // Endless output: without flow control this would flood the socket.
+    term.type_text("yes flood-flood-flood-flood\r")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    term.drain(Duration::from_millis(500)).await.unwrap();
+    let got = term.received_bytes - before;
+    let high = protocol::terminal::FLOW_HIGH_WATER;
+    assert!(got > high / 2, "output flowed at first: {got}");
+    assert!(
+        got < high + 512 * 1024,
+        "output stopped near the high mark: {got}"
+    );
+    // Still paused a moment later.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    term.drain(Duration::from_millis(300)).await.unwrap();
+    let paused_at = term.received_bytes;
+    assert!(paused_at - before < high + 512 * 1024);
+    // Ctrl-C goes through while output is paused; acking lets the rest drain.
+    term.type_text("\x03").await.unwrap();
+    term.send_frame(ClientFrame::Ack((paused_at - before) as u32))
+        .await
+        .unwrap();
+    term.auto_ack = true;
+    term.type_text("echo after-$((1+1))\r").await.unwrap();
+    term.wait_for("after-2", T).await.unwrap();
+    server.delete_session(&s).await.unwrap();
+}
+
+#[tokio::test]
+async fn expired_sessions_are_removed_with_their_containers_and_network() {
+    require_docker!();
+    let server = Server::start(&[
+        ("PLAYGROUND_SESSION_LIFETIME_SECS", "4"),
+        ("PLAYGROUND_REAP_INTERVAL_SECS", "1"),
+        ("PLAYGROUND_EXPIRY_WARNING_SECS", "3"),
+    ])
+    .await
+    .unwrap();
+    let s = server.create_session("shell").await.unwrap();
+    assert!(
+        docker_objects(&s.id).len() >= 2,
+        "container and network exist"
+    );
+    let mut term = server.terminal(&s, "node1").await.unwrap();
+    let mut warned = false;
+    let close = loop {
+        match term
+            .next(Duration::from_secs(15))
+            .await
+            .unwrap()
+            .expect("closed in time")
+        {
+            TermEvent::Event(Event::Notice { message, .. }) => {
+                warned |= message.contains("ends in")
+            }
+            TermEvent::Closed(c) => break c,
+            _ => {}
+        }
+    };
+    assert!(warned, "a warning came before the end");
+    assert_eq!(close.map(|c| c.1), Some("session expired".to_owned()));
+    assert!(eventually(Duration::from_secs(10), || docker_objects(&s.id).is_empty()).await);
+    let r = server
+        .http
+        .get(server.url(&format!("/api/v1/sessions/{}", s.id)))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    let metrics = server
+        .http
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("playground_sessions_reaped_total{reason=\"expired\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn idle_sessions_are_reaped_but_watched_ones_stay() {
+    require_docker!();
+    let server = Server::start(&[
+        ("PLAYGROUND_IDLE_TIMEOUT_SECS", "3"),
+        ("PLAYGROUND_REAP_INTERVAL_SECS", "1"),
+    ])
+    .await
+    .unwrap();
+    let idle = server.create_session("shell").await.unwrap();
+    let watched = server.create_session("shell").await.unwrap();
+    let mut term = server.terminal(&watched, "node1").await.unwrap();
+    term.wait_for("# ", T).await.unwrap();
+    assert!(
+        eventually(Duration::from_secs(15), || docker_objects(&idle.id)
+            .is_empty())
+        .await
+    );
+    assert!(
+        !docker_objects(&watched.id).is_empty(),
+        "a session with a client is not idle"
+    );
+    assert_eq!(term.run("echo alive", T).await.unwrap(), "alive");
+    // Once its client leaves, it goes too.
+    term.close().await;
+    assert!(
+        eventually(Duration::from_secs(15), || docker_objects(&watched.id)
+            .is_empty())
+        .await
+    );
+}
+
+#[tokio::test]
+async fn a_restarted_server_serves_old_sessions_and_removes_orphans() {
+    require_docker!();
+    let mut server = Server::start(&[]).await.unwrap();
+    let s = server.create_session("shell").await.unwrap();
+    let mut term = server.terminal(&s, "node1").await.unwrap();
+    term.run("echo before > /root/state", T).await.unwrap();
+    // An orphan: labelled as ours, but no record owns it.
+    let orphan = "0rphan0rphan0001";
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &format!("pg-{orphan}-node1"),
+        "--label",
+        "io.playground.managed=true",
+        "--label",
+        &format!("io.playground.instance={}", server.instance),
+        "--label",
+        &format!("io.playground.session={orphan}"),
+        "--label",
+        "io.playground.node=node1",
+        "playground/base:latest",
+        "sleep",
+        "infinity",
+    ])
+    .unwrap();
+    docker(&[
+        "network",
+        "create",
+        "--label",
+        "io.playground.managed=true",
+        "--label",
+        &format!("io.playground.instance={}", server.instance),
+        "--label",
+        &format!("io.playground.session={orphan}"),
+        &format!("pg-{orphan}"),
+    ])
+    .unwrap();
+
+    // SIGTERM: terminals are told to come back; the process exits cleanly.
+    let stopping = tokio::spawn(async move {
+        let close = term.wait_closed(Duration::from_secs(15)).await;
+        close.unwrap().map(|c| c.0)
+    });
+    server.restart().await.unwrap();
+    assert_eq!(stopping.await.unwrap(), Some(close_code::GOING_AWAY));
+
+    assert!(
+        docker_objects(orphan).is_empty(),
+        "orphan removed: {:?}",
+        docker_objects(orphan)
+    );
+    let r = server
+        .http
+        .get(server.url(&format!("/api/v1/sessions/{}", s.id)))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "the old token still works");
+    let mut term = server.terminal(&s, "node1").await.unwrap();
+    assert_eq!(term.run("cat /root/state", T).await.unwrap(), "before");
+    server.delete_session(&s).await.unwrap();
+}
+
+#[tokio::test]
+async fn session_limits_answer_503_with_retry_after_and_429_per_ip() {
+    require_docker!();
+    let server = Server::start(&[
+        ("PLAYGROUND_MAX_SESSIONS", "2"),
+        ("PLAYGROUND_MAX_SESSIONS_PER_IP", "1"),
+        ("PLAYGROUND_RETRY_AFTER_SECS", "42"),
+    ])
+    .await
+    .unwrap();
+    let first = server.create_session("shell").await.unwrap();
+    let r = server
+        .http
+        .post(server.url("/api/v1/sessions"))
+        .json(&serde_json::json!({"lesson": "shell"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+    server.delete_session(&first).await.unwrap();
+
+    let server = Server::start(&[("PLAYGROUND_MAX_SESSIONS", "1")])
+        .await
+        .unwrap();
+    let only = server.create_session("shell").await.unwrap();
+    let r = server
+        .http
+        .post(server.url("/api/v1/sessions"))
+        .json(&serde_json::json!({"lesson": "shell"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 503);
+    assert!(r.headers().get("retry-after").is_some());
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "server_full");
+    server.delete_session(&only).await.unwrap();
+    // Freed capacity is usable again.
+    let again = server.create_session("shell").await.unwrap();
+    server.delete_session(&again).await.unwrap();
+}
+
+#[tokio::test]
+async fn nodes_run_with_the_configured_limits_and_a_fork_bomb_or_memory_hog_stays_contained() {
+    require_docker!();
+    let server = Server::start(&[
+        ("PLAYGROUND_NODE_MEMORY_MIB", "128"),
+        ("PLAYGROUND_NODE_PIDS", "64"),
+        ("PLAYGROUND_NODE_CPUS", "0.5"),
+    ])
+    .await
+    .unwrap();
+    let victim = server.create_session("shell").await.unwrap();
+    let bystander = server.create_session("shell").await.unwrap();
+    let name = format!("pg-{}-node1", victim.id);
+    let inspect = docker(&[
+        "inspect", "--format",
+        "{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}} {{.HostConfig.CapDrop}} {{.HostConfig.SecurityOpt}} {{.HostConfig.Init}}",
+        &name,
+    ])
+    .unwrap();
+    assert_eq!(
+        inspect,
+        "134217728 134217728 500000000 64 [ALL] [no-new-privileges] true"
+    );
+
+    let mut bad = server.terminal(&victim, "node1").await.unwrap();
+    bad.wait_for("# ", T).await.unwrap();
+    // Memory hog: `tail` buffers an endless line until the OOM killer stops it.
+    let out = bad
+        .run("tail /dev/zero; echo status=$?", Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(
+        out.contains("status=137"),
+        "killed by the OOM killer: {out}"
+    );
+    // Fork bomb: the pids limit holds it; the node survives.
+    bad.type_text(":(){ :|:& };:\r").await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let mut good = server.terminal(&bystander, "node1").await.unwrap();
+    let started = std::time::Instant::now();
+    assert_eq!(good.run("echo fine", T).await.unwrap(), "fine");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "bystander answered in {:?}",
+        started.elapsed()
+    );
+    assert!(server
+        .http
+        .get(server.url("/healthz"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .is_success());
+    let pids: u64 = docker(&["inspect", "--format", "{{.State.Pid}}", &name])
+        .map(|_| {
+            docker(&["top", &name, "-o", "pid"])
+                .unwrap()
+                .lines()
+                .count() as u64
+        })
+        .unwrap();
+    assert!(pids <= 64 + 1, "pids limit holds: {pids}");
+    server.delete_session(&victim).await.unwrap();
+    server.delete_session(&bystander).await.unwrap();
+}
+
+#[tokio::test]
+async fn sessions_cannot_reach_each_other() {
+    require_docker!();
+    let server = Server::start(&[]).await.unwrap();
+    let a = server.create_session("shell").await.unwrap();
+    let b = server.create_session("shell").await.unwrap();
+    let ip_a = docker(&[
+        "inspect",
+        "--format",
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+        &format!("pg-{}-node1", a.id),
+    ])
+    .unwrap();
+    let mut term_b = server.terminal(&b, "node1").await.unwrap();
+    let out = term_b
+        .run(
+            &format!("ping -c1 -W1 {ip_a} >/dev/null 2>&1; echo rc=$?; getent hosts node1 | wc -l"),
+            T,
+        )
+        .await
+        .unwrap();
+    assert!(
+        out.starts_with("rc=1") || out.starts_with("rc=2"),
+        "other session unreachable: {out}"
+    );
+    let mut term_a = server.terminal(&a, "node1").await.unwrap();
+    let out = term_a
+        .run("ping -c1 -W1 node1 >/dev/null && echo self-ok", T)
+        .await
+        .unwrap();
+    assert_eq!(out, "self-ok");
+    server.delete_session(&a).await.unwrap();
+    server.delete_session(&b).await.unwrap();
+}
+
+#[tokio::test]
+async fn metrics_count_sessions_and_terminal_bytes() {
+    require_docker!();
+    let server = Server::start(&[]).await.unwrap();
+    let s = server.create_session("shell").await.unwrap();
+    let mut term = server.terminal(&s, "node1").await.unwrap();
+    term.run("echo counted", T).await.unwrap();
+    let text = server
+        .http
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("playground_sessions_live 1"), "{text}");
+    assert!(
+        text.contains("playground_sessions_created_total 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("playground_session_start_seconds_count 1"),
+        "{text}"
+    );
+    let out_bytes: u64 = text
+        .lines()
+        .find(|l| l.starts_with("playground_terminal_bytes_total{direction=\"out\"}"))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap();
+    assert!(out_bytes > 10);
+    server.delete_session(&s).await.unwrap();
+}
