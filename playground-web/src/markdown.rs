@@ -1,0 +1,397 @@
+//! Lesson Markdown to HTML, with the lesson dialect (`docs/lessons.md`):
+//!
+//! - a fenced block whose info string has `run=NODE` is runnable on that node
+//!   (a Run button types it there and presses Enter); with `interrupt` too,
+//!   Ctrl-C goes first; with `copy` it is copy-only (a Copy button);
+//! - a link to `preview:NODE:PORT/path` opens the node's port through the web
+//!   preview, `/preview/{session}/{node}/{port}/path`, in a new tab.
+//!
+//! The result is one HTML string plus the list of code blocks; the buttons in
+//! the HTML carry `data-block="N"` (an index into that list), and the page
+//! handles their clicks by delegation, so code blocks inside lists work too.
+//! Raw HTML in the source is shown as text, and only `http`, `https`,
+//! `mailto`, `preview` and relative links are kept: lessons may come from
+//! third-party repositories.
+
+use pulldown_cmark::{CodeBlockKind, CowStr, Event, Options, Parser, Tag, TagEnd};
+
+/// What the button of a code block does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Type the code into `node`'s terminal and press Enter (after Ctrl-C if `interrupt`).
+    Run { node: String, interrupt: bool },
+    /// Copy the code to the clipboard.
+    Copy,
+    /// Plain code, no button.
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeBlock {
+    /// The language of the info string (`bash`), possibly empty.
+    pub lang: String,
+    /// The code, without the final newline.
+    pub code: String,
+    pub action: Action,
+}
+
+impl CodeBlock {
+    /// The bytes a Run button types: lines joined by Enter, plus a final Enter.
+    /// Ctrl-C (for `interrupt`) is not included: it must go first, on its own.
+    pub fn keystrokes(&self) -> String {
+        let mut s: String = self.code.replace("\r\n", "\n").replace('\n', "\r");
+        s.push('\r');
+        s
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rendered {
+    pub html: String,
+    pub blocks: Vec<CodeBlock>,
+}
+
+/// Splits a fenced block's info string into its language and action.
+/// Tokens are separated by spaces or commas; braces are ignored, so
+/// `bash run=node1 interrupt` and `{.bash run=node1}` both work.
+pub fn parse_info(info: &str) -> (String, Action) {
+    let mut lang = String::new();
+    let mut run = None;
+    let (mut interrupt, mut copy) = (false, false);
+    for token in info
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '{' || c == '}')
+        .filter(|t| !t.is_empty())
+    {
+        if let Some(node) = token.strip_prefix("run=") {
+            run = Some(node.trim_matches(['"', '\'']).to_owned());
+        } else if token == "interrupt" {
+            interrupt = true;
+        } else if token == "copy" {
+            copy = true;
+        } else if lang.is_empty() && !token.contains('=') {
+            lang = token.trim_start_matches('.').to_owned();
+        }
+    }
+    let action = match run {
+        _ if copy => Action::Copy,
+        Some(node) if !node.is_empty() => Action::Run { node, interrupt },
+        _ => Action::None,
+    };
+    (lang, action)
+}
+
+/// The URL of a `preview:NODE:PORT/path` link for `session`, or None when the
+/// link is not a preview link or is malformed.
+pub fn preview_url(dest: &str, session: &str) -> Option<String> {
+    let rest = dest.strip_prefix("preview:")?;
+    let (node, rest) = rest.split_once(':')?;
+    let (port, path) = match rest.find(['/', '?', '#']) {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    let valid_node = !node.is_empty()
+        && node
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let port: u16 = port.parse().ok().filter(|p| *p > 0)?;
+    if !valid_node {
+        return None;
+    }
+    let path = path.strip_prefix('/').unwrap_or(path);
+    Some(format!("/preview/{session}/{node}/{port}/{path}"))
+}
+
+fn safe_href(dest: &str) -> bool {
+    let lower = dest.trim().to_ascii_lowercase();
+    match lower.find(':') {
+        // No scheme, or a colon only after a path/query/fragment start: relative.
+        None => true,
+        Some(i) if lower[..i].contains(['/', '?', '#']) => true,
+        Some(_) => ["http:", "https:", "mailto:"]
+            .iter()
+            .any(|s| lower.starts_with(s)),
+    }
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn block_html(index: usize, block: &CodeBlock) -> String {
+    let lang_class = if block.lang.is_empty() {
+        String::new()
+    } else {
+        format!(r#" class="language-{}""#, escape(&block.lang))
+    };
+    let first_line = block.code.lines().next().unwrap_or("");
+    let (kind, button) = match &block.action {
+        Action::Run { node, interrupt } => (
+            "run",
+            format!(
+                r#"<button type="button" class="btn btn-run" data-testid="run" data-block="{index}" aria-label="Run on {node}{ctrlc}: {cmd}" title="Type this into {node} and press Enter">&#9654; Run<span class="on-node"> on {node}</span></button>"#,
+                node = escape(node),
+                ctrlc = if *interrupt { " (after Ctrl-C)" } else { "" },
+                cmd = escape(first_line),
+            ),
+        ),
+        Action::Copy => (
+            "copy",
+            format!(
+                r#"<button type="button" class="btn btn-copy" data-testid="copy" data-block="{index}" aria-label="Copy: {cmd}">Copy</button>"#,
+                cmd = escape(first_line),
+            ),
+        ),
+        Action::None => ("plain", String::new()),
+    };
+    format!(
+        r#"<div class="code code-{kind}"><pre><code{lang_class}>{code}</code></pre>{button}</div>"#,
+        code = escape(&block.code),
+    )
+}
+
+/// Renders lesson Markdown. `session` turns `preview:` links into web preview
+/// URLs; without it they render as plain text.
+pub fn render(md: &str, session: Option<&str>) -> Rendered {
+    let mut options = Options::empty();
+    options.insert(Options::ENABLE_TABLES);
+    options.insert(Options::ENABLE_STRIKETHROUGH);
+    options.insert(Options::ENABLE_TASKLISTS);
+    let mut blocks = Vec::new();
+    let mut events: Vec<Event> = Vec::new();
+    // Inside a fenced or indented code block: (info, code so far).
+    let mut code: Option<(String, String)> = None;
+    // For each open link, whether its end must be replaced (preview or dropped).
+    let mut links: Vec<Option<&'static str>> = Vec::new();
+    for event in Parser::new_ext(md, options) {
+        if let Some((_, text)) = code.as_mut() {
+            match event {
+                Event::Text(t) => text.push_str(&t),
+                Event::End(TagEnd::CodeBlock) => {
+                    let (info, mut text) = code.take().expect("inside a code block");
+                    if text.ends_with('\n') {
+                        text.pop();
+                    }
+                    let (lang, action) = parse_info(&info);
+                    let block = CodeBlock {
+                        lang,
+                        code: text,
+                        action,
+                    };
+                    events.push(Event::Html(CowStr::from(block_html(blocks.len(), &block))));
+                    blocks.push(block);
+                }
+                _ => {}
+            }
+            continue;
+        }
+        match event {
+            Event::Start(Tag::CodeBlock(kind)) => {
+                let info = match kind {
+                    CodeBlockKind::Fenced(info) => info.to_string(),
+                    CodeBlockKind::Indented => String::new(),
+                };
+                code = Some((info, String::new()));
+            }
+            Event::Html(raw) | Event::InlineHtml(raw) => events.push(Event::Text(raw)),
+            Event::Start(Tag::Link {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }) => {
+                if dest_url.starts_with("preview:") {
+                    match session.and_then(|s| preview_url(&dest_url, s)) {
+                        Some(url) => {
+                            events.push(Event::InlineHtml(CowStr::from(format!(
+                                r#"<a class="preview-link" href="{}" target="_blank" rel="noopener">"#,
+                                escape(&url)
+                            ))));
+                            links.push(Some("</a>"));
+                        }
+                        None => {
+                            events.push(Event::InlineHtml(CowStr::from(
+                                r#"<span class="preview-link">"#,
+                            )));
+                            links.push(Some("</span>"));
+                        }
+                    }
+                } else if !safe_href(&dest_url) {
+                    events.push(Event::InlineHtml(CowStr::from("<span>")));
+                    links.push(Some("</span>"));
+                } else if dest_url.starts_with("http:") || dest_url.starts_with("https:") {
+                    events.push(Event::InlineHtml(CowStr::from(format!(
+                        r#"<a href="{}" target="_blank" rel="noopener noreferrer"{}>"#,
+                        escape(&dest_url),
+                        if title.is_empty() {
+                            String::new()
+                        } else {
+                            format!(r#" title="{}""#, escape(&title))
+                        }
+                    ))));
+                    links.push(Some("</a>"));
+                } else {
+                    events.push(Event::Start(Tag::Link {
+                        link_type,
+                        dest_url,
+                        title,
+                        id,
+                    }));
+                    links.push(None);
+                }
+            }
+            Event::End(TagEnd::Link) => match links.pop().flatten() {
+                Some(close) => events.push(Event::InlineHtml(CowStr::from(close))),
+                None => events.push(Event::End(TagEnd::Link)),
+            },
+            Event::Start(Tag::Image {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }) if safe_href(&dest_url) => events.push(Event::Start(Tag::Image {
+                link_type,
+                dest_url,
+                title,
+                id,
+            })),
+            Event::Start(Tag::Image { .. }) => {
+                events.push(Event::Start(Tag::Image {
+                    link_type: pulldown_cmark::LinkType::Inline,
+                    dest_url: CowStr::from(""),
+                    title: CowStr::from(""),
+                    id: CowStr::from(""),
+                }));
+            }
+            other => events.push(other),
+        }
+    }
+    let mut html = String::with_capacity(md.len() * 3 / 2);
+    pulldown_cmark::html::push_html(&mut html, events.into_iter());
+    Rendered { html, blocks }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_strings() {
+        assert_eq!(
+            parse_info("bash run=node1"),
+            (
+                "bash".into(),
+                Action::Run {
+                    node: "node1".into(),
+                    interrupt: false
+                }
+            )
+        );
+        assert_eq!(
+            parse_info("run=node2 interrupt"),
+            (
+                String::new(),
+                Action::Run {
+                    node: "node2".into(),
+                    interrupt: true
+                }
+            )
+        );
+        assert_eq!(parse_info("bash run=node1 copy"), ("bash".into(), Action::Copy));
+        assert_eq!(parse_info("yaml,copy"), ("yaml".into(), Action::Copy));
+        assert_eq!(
+            parse_info("{.sh run=node1}"),
+            (
+                "sh".into(),
+                Action::Run {
+                    node: "node1".into(),
+                    interrupt: false
+                }
+            )
+        );
+        assert_eq!(parse_info("python"), ("python".into(), Action::None));
+        assert_eq!(parse_info(""), (String::new(), Action::None));
+    }
+
+    #[test]
+    fn runnable_copy_and_plain_blocks() {
+        let md = "# Step\n\nRun this:\n\n```bash run=node1\necho hello\nls\n```\n\n\
+                  Copy that:\n\n```copy\nexport A=1\n```\n\n```\nplain <b>\n```\n";
+        let r = render(md, Some("s1"));
+        assert_eq!(r.blocks.len(), 3);
+        assert_eq!(r.blocks[0].code, "echo hello\nls");
+        assert_eq!(r.blocks[0].keystrokes(), "echo hello\rls\r");
+        assert_eq!(
+            r.blocks[0].action,
+            Action::Run {
+                node: "node1".into(),
+                interrupt: false
+            }
+        );
+        assert_eq!(r.blocks[1].action, Action::Copy);
+        assert_eq!(r.blocks[2].action, Action::None);
+        assert!(r.html.contains("<h1>Step</h1>"));
+        assert!(r.html.contains(r#"data-testid="run" data-block="0""#));
+        assert!(r.html.contains(r#"data-testid="copy" data-block="1""#));
+        assert_eq!(r.html.matches("<button").count(), 2);
+        assert!(r.html.contains("plain &lt;b&gt;"));
+        assert!(r.html.contains(r#"<code class="language-bash">echo hello"#));
+    }
+
+    #[test]
+    fn code_blocks_inside_lists_keep_the_list_whole() {
+        let md = "1. First\n\n   ```sh run=node1\n   whoami\n   ```\n\n2. Second\n";
+        let r = render(md, None);
+        assert_eq!(r.blocks.len(), 1);
+        assert_eq!(r.blocks[0].code, "whoami");
+        assert!(r.html.starts_with("<ol>"));
+        assert!(r.html.trim_end().ends_with("</ol>"));
+    }
+
+    #[test]
+    fn preview_links() {
+        assert_eq!(
+            preview_url("preview:node1:8080/index.html", "abc").as_deref(),
+            Some("/preview/abc/node1/8080/index.html")
+        );
+        assert_eq!(
+            preview_url("preview:node2:80", "abc").as_deref(),
+            Some("/preview/abc/node2/80/")
+        );
+        assert_eq!(preview_url("preview:node2:http", "abc"), None);
+        assert_eq!(preview_url("preview:../x:80", "abc"), None);
+        let r = render("Open [the app](preview:node1:8080/x?y=1).", Some("s9"));
+        assert!(
+            r.html
+                .contains(r#"<a class="preview-link" href="/preview/s9/node1/8080/x?y=1" target="_blank""#),
+            "{}",
+            r.html
+        );
+        let r = render("Open [the app](preview:node1:8080/).", None);
+        assert!(!r.html.contains("<a"), "{}", r.html);
+        assert!(r.html.contains("the app"));
+    }
+
+    #[test]
+    fn raw_html_and_script_links_are_neutralised() {
+        let r = render(
+            "<script>alert(1)</script>\n\nHi <img src=x onerror=alert(1)> [x](javascript:alert(1)) [ok](https://example.com)",
+            None,
+        );
+        assert!(!r.html.contains("<script"), "{}", r.html);
+        assert!(!r.html.contains("<img"), "{}", r.html);
+        assert!(!r.html.contains("javascript:"), "{}", r.html);
+        assert!(r.html.contains(r#"<a href="https://example.com" target="_blank""#));
+    }
+}
