@@ -1,0 +1,147 @@
+//! The REST API (`protocol::api`) over gloo-net.
+
+use gloo_net::http::{Request, RequestBuilder, Response};
+use protocol::api::{
+    CheckResult, CreateSessionRequest, CreatedSession, ErrorBody, LessonDetail, LessonSummary,
+    Progress, SessionInfo, API_PREFIX,
+};
+use serde::de::DeserializeOwned;
+
+/// Why a call failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApiError {
+    /// The server answered with an error status.
+    Status {
+        status: u16,
+        code: String,
+        message: String,
+        /// Seconds, from `Retry-After` (503 when the playground is full).
+        retry_after: Option<u32>,
+    },
+    /// No answer (server down, network gone) or an unreadable one.
+    Network(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Status { status, .. } => Some(*status),
+            ApiError::Network(_) => None,
+        }
+    }
+
+    /// The session is gone or this token does not open it.
+    pub fn session_gone(&self) -> bool {
+        matches!(self.status(), Some(401 | 403 | 404 | 410))
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            ApiError::Status { message, .. } => message.clone(),
+            ApiError::Network(e) => format!("cannot reach the server ({e})"),
+        }
+    }
+}
+
+fn url(path: &str) -> String {
+    format!("{API_PREFIX}{path}")
+}
+
+fn authed(req: RequestBuilder, token: &str) -> RequestBuilder {
+    req.header("Authorization", &format!("Bearer {token}"))
+}
+
+async fn check(resp: Result<Response, gloo_net::Error>) -> Result<Response, ApiError> {
+    let resp = resp.map_err(|e| ApiError::Network(e.to_string()))?;
+    if resp.ok() {
+        return Ok(resp);
+    }
+    let status = resp.status();
+    let retry_after = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| crate::backoff::parse_retry_after(&v));
+    let (code, message) = match resp.json::<ErrorBody>().await {
+        Ok(body) => (body.error.code, body.error.message),
+        Err(_) => (String::new(), format!("HTTP {status}")),
+    };
+    Err(ApiError::Status {
+        status,
+        code,
+        message,
+        retry_after,
+    })
+}
+
+async fn json<T: DeserializeOwned>(resp: Result<Response, gloo_net::Error>) -> Result<T, ApiError> {
+    check(resp)
+        .await?
+        .json()
+        .await
+        .map_err(|e| ApiError::Network(e.to_string()))
+}
+
+pub async fn lessons() -> Result<Vec<LessonSummary>, ApiError> {
+    json(Request::get(&url("/lessons")).send().await).await
+}
+
+pub async fn lesson(id: &str) -> Result<LessonDetail, ApiError> {
+    json(Request::get(&url(&format!("/lessons/{id}"))).send().await).await
+}
+
+pub async fn create_session(lesson: &str) -> Result<CreatedSession, ApiError> {
+    let body = CreateSessionRequest {
+        lesson: lesson.to_owned(),
+    };
+    let req = Request::post(&url("/sessions"))
+        .json(&body)
+        .map_err(|e| ApiError::Network(e.to_string()))?;
+    json(req.send().await).await
+}
+
+pub async fn session(id: &str, token: &str) -> Result<SessionInfo, ApiError> {
+    json(
+        authed(Request::get(&url(&format!("/sessions/{id}"))), token)
+            .send()
+            .await,
+    )
+    .await
+}
+
+pub async fn end_session(id: &str, token: &str) -> Result<(), ApiError> {
+    check(
+        authed(Request::delete(&url(&format!("/sessions/{id}"))), token)
+            .send()
+            .await,
+    )
+    .await
+    .map(|_| ())
+}
+
+pub async fn check_step(id: &str, token: &str, step: usize) -> Result<CheckResult, ApiError> {
+    json(
+        authed(
+            Request::post(&url(&format!("/sessions/{id}/steps/{step}/check"))),
+            token,
+        )
+        .send()
+        .await,
+    )
+    .await
+}
+
+pub async fn progress(id: &str, token: &str) -> Result<Progress, ApiError> {
+    json(
+        authed(Request::get(&url(&format!("/sessions/{id}/progress"))), token)
+            .send()
+            .await,
+    )
+    .await
+}
+
+pub async fn put_progress(id: &str, token: &str, progress: &Progress) -> Result<(), ApiError> {
+    let req = authed(Request::put(&url(&format!("/sessions/{id}/progress"))), token)
+        .json(progress)
+        .map_err(|e| ApiError::Network(e.to_string()))?;
+    check(req.send().await).await.map(|_| ())
+}
