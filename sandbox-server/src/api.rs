@@ -43,6 +43,7 @@ pub fn router(state: AppState) -> Router {
             get(terminal_ws::upgrade),
         )
         .route("/sessions/{id}/nodes/{node}/screen", get(screen))
+        .merge(crate::lesson_api::routes())
         .fallback(api_not_found)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY));
     let router = Router::new()

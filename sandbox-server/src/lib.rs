@@ -5,6 +5,7 @@ pub mod api;
 pub mod app;
 pub mod config;
 pub mod error;
+pub mod lesson_api;
 pub mod lessons;
 pub mod metrics;
 pub mod runtime;

@@ -1,4 +1,5 @@
-//! `sandbox-server`: the command line. `serve` runs the playground.
+//! `sandbox-server`: the command line. `serve` runs the playground; `lesson
+//! check` and `lesson test` are for lesson authors.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,7 +8,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sandbox_server::config::Config;
-use sandbox_server::lessons::Catalog;
+use sandbox_server::lessons::loader;
+use sandbox_server::lessons::test_runner::{self, StepResult, TestOptions};
 
 #[derive(Parser)]
 #[command(
@@ -34,6 +36,33 @@ enum Command {
     Serve(ServeArgs),
     /// Print the effective configuration as TOML.
     Config(ServeArgs),
+    /// Tools for lesson authors: validate lessons, run them for real.
+    #[command(subcommand)]
+    Lesson(LessonCommand),
+}
+
+#[derive(Subcommand)]
+enum LessonCommand {
+    /// Validate lessons; print every problem as `file:line: message`; exit 1 on any error.
+    /// Each DIR is a lesson or a directory of lessons (default: `lessons_dirs` of the config).
+    Check { dirs: Vec<PathBuf> },
+    /// Run a lesson in a real session: each step's solution, then its check, with timing.
+    /// Exit 1 if a step fails. DIR is a lesson or a directory of lessons (all are run).
+    Test {
+        dir: PathBuf,
+        /// Only the lesson with this id.
+        #[arg(long)]
+        only: Option<String>,
+        /// Seconds a block followed by an `interrupt` block runs before it is stopped.
+        #[arg(long, default_value_t = 3)]
+        interrupt_after: u64,
+        /// Seconds any other solution block may run.
+        #[arg(long, default_value_t = 300)]
+        block_timeout: u64,
+        /// Also run each check before the solution and require it to fail.
+        #[arg(long)]
+        check_fails_first: bool,
+    },
 }
 
 #[derive(clap::Args, Default)]
@@ -86,6 +115,23 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
         Command::Serve(args) => serve(cli.config.as_deref(), args),
+        Command::Lesson(LessonCommand::Check { dirs }) => lesson_check(cli.config.as_deref(), dirs),
+        Command::Lesson(LessonCommand::Test {
+            dir,
+            only,
+            interrupt_after,
+            block_timeout,
+            check_fails_first,
+        }) => lesson_test(
+            cli.config.as_deref(),
+            dir,
+            only,
+            TestOptions {
+                interrupt_after: std::time::Duration::from_secs(interrupt_after),
+                block_timeout_secs: block_timeout,
+                check_fails_first,
+            },
+        ),
         Command::Config(args) => load_config(cli.config.as_deref(), args).and_then(|c| {
             print!(
                 "{}",
@@ -103,10 +149,104 @@ fn main() -> ExitCode {
     }
 }
 
+/// How often the server looks for edited lesson files.
+const LESSON_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
 fn serve(file: Option<&std::path::Path>, args: ServeArgs) -> anyhow::Result<()> {
     let config = load_config(file, args)?;
-    let catalog = Arc::new(Catalog::new(Vec::new()));
+    let (catalog, fingerprint) = loader::load_catalog(&config.lessons_dirs);
+    let catalog = Arc::new(catalog);
     tokio::runtime::Runtime::new()
         .context("starting the async runtime")?
-        .block_on(sandbox_server::app::serve(config, catalog))
+        .block_on(async {
+            let watcher = tokio::spawn(loader::watch(
+                config.lessons_dirs.clone(),
+                catalog.clone(),
+                LESSON_POLL,
+                fingerprint,
+            ));
+            let result = sandbox_server::app::serve(config, catalog).await;
+            watcher.abort();
+            result
+        })
+}
+
+/// An error that only sets the exit code: its messages are already printed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Reported(String);
+
+fn lesson_check(file: Option<&std::path::Path>, dirs: Vec<PathBuf>) -> anyhow::Result<()> {
+    let dirs = if dirs.is_empty() {
+        load_config(file, ServeArgs::default())?.lessons_dirs
+    } else {
+        dirs
+    };
+    let report = loader::load_dirs(&dirs);
+    for d in &report.diagnostics.items {
+        println!("{d}");
+    }
+    for lesson in &report.lessons {
+        eprintln!(
+            "ok {} ({} steps, {} checks, nodes {})",
+            lesson.summary.id,
+            lesson.steps.len(),
+            lesson.steps.iter().filter(|s| s.check.is_some()).count(),
+            lesson.summary.nodes.join(",")
+        );
+    }
+    let summary = format!(
+        "{} lesson(s) found, {} valid; {} error(s), {} warning(s)",
+        report.found,
+        report.lessons.len(),
+        report.diagnostics.errors(),
+        report.diagnostics.warnings()
+    );
+    if report.diagnostics.has_errors() {
+        return Err(Reported(summary).into());
+    }
+    eprintln!("{summary}");
+    Ok(())
+}
+
+fn lesson_test(
+    file: Option<&std::path::Path>,
+    dir: PathBuf,
+    only: Option<String>,
+    options: TestOptions,
+) -> anyhow::Result<()> {
+    let config = Arc::new(load_config(file, ServeArgs::default())?);
+    let report = loader::load_dirs(std::slice::from_ref(&dir));
+    for d in &report.diagnostics.items {
+        println!("{d}");
+    }
+    if report.diagnostics.has_errors() {
+        anyhow::bail!(
+            "fix the errors above first (sandbox-server lesson check {})",
+            dir.display()
+        );
+    }
+    let lessons: Vec<_> = report
+        .lessons
+        .into_iter()
+        .filter(|l| only.as_ref().is_none_or(|id| &l.summary.id == id))
+        .collect();
+    if lessons.is_empty() {
+        anyhow::bail!("no lesson to test in {}", dir.display());
+    }
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let mut failed = Vec::new();
+    for lesson in lessons {
+        let id = lesson.summary.id.clone();
+        let mut out = std::io::stdout();
+        let results =
+            runtime.block_on(test_runner::run(config.clone(), lesson, &options, &mut out))?;
+        if results.iter().any(|r| *r != StepResult::Passed) {
+            failed.push(id);
+        }
+    }
+    if !failed.is_empty() {
+        return Err(Reported(format!("failing lesson(s): {}", failed.join(", "))).into());
+    }
+    Ok(())
 }

@@ -30,6 +30,9 @@ use crate::terminal::{Terminal, TerminalSettings};
 /// One live session.
 pub struct Session {
     pub record: SessionRecord,
+    /// The learner's progress as JSON (`record.progress` is the value at load);
+    /// the lesson API updates it and writes it through to the store.
+    pub progress: tokio::sync::Mutex<String>,
     terminals: BTreeMap<String, Arc<Terminal>>,
     clients: AtomicUsize,
     last_active: Mutex<Instant>,
@@ -229,6 +232,7 @@ impl Sessions {
             })
             .collect();
         Arc::new(Session {
+            progress: tokio::sync::Mutex::new(record.progress.clone()),
             record,
             terminals,
             clients: AtomicUsize::new(0),
@@ -292,14 +296,18 @@ impl Sessions {
             for result in futures_util::future::join_all(nodes).await {
                 result?;
             }
-            Ok::<(), RuntimeError>(())
+            // Assets and setup scripts, before the learner gets the nodes.
+            crate::lessons::exec::provision(self.runtime.as_ref(), &id, &lesson)
+                .await
+                .map_err(|e| ApiError::Runtime(e.to_string()))?;
+            Ok::<(), ApiError>(())
         };
         if let Err(e) = build.await {
             tracing::warn!(session = %id, "creating session failed: {e}");
             if let Err(cleanup) = self.runtime.remove_session(&id).await {
                 tracing::error!(session = %id, "cleaning up a failed session: {cleanup}");
             }
-            return Err(e.into());
+            return Err(e);
         }
         let record = SessionRecord {
             id: id.clone(),

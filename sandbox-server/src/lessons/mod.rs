@@ -1,11 +1,29 @@
-//! The lesson catalog: what sessions can be started for, and which nodes each
-//! gets. Lessons come from directories on disk (see `docs/lessons.md`); a
-//! built-in `shell` lesson (one `base` node) is always there.
+//! Lessons: the catalog being served, the lesson model, and where lessons
+//! come from. Lessons live in directories on disk (see `docs/lessons.md`):
+//! the native format ([`native`]), Killercoda/Katacoda scenarios
+//! ([`killercoda`]) and play-with-docker training posts ([`pwd`]) all load
+//! into one [`Lesson`] through [`loader`]. A built-in `shell` lesson (one
+//! `base` node) is always there.
+
+pub mod diag;
+pub mod exec;
+pub mod killercoda;
+pub mod loader;
+pub mod markdown;
+pub mod native;
+pub mod pwd;
+pub mod test_runner;
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
-use protocol::api::LessonSummary;
+use protocol::api::{LessonDetail, LessonSummary, Step};
+
+/// Seconds a check may run when the lesson does not say.
+pub const DEFAULT_CHECK_TIMEOUT_SECS: u64 = 30;
+/// Seconds a node's setup script may run when the lesson does not say.
+pub const DEFAULT_SETUP_TIMEOUT_SECS: u64 = 120;
 
 /// A node a lesson asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,13 +32,96 @@ pub struct LessonNode {
     pub name: String,
     /// Image name (`base`, `dind`) or full reference.
     pub image: String,
+    /// Shell script run in the node once it has started, before the learner gets it.
+    pub setup: Option<Script>,
 }
 
-/// A lesson as the session layer needs it.
+/// A shell script with a time limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Script {
+    pub body: String,
+    pub timeout_secs: u64,
+}
+
+/// A file copied into a node when the session starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asset {
+    pub node: String,
+    /// Absolute path inside the node.
+    pub path: String,
+    /// Unix permission bits.
+    pub mode: u32,
+    pub content: Vec<u8>,
+}
+
+/// A step's check: a script run in a node; exit 0 passes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub node: String,
+    pub script: Script,
+}
+
+/// A runnable code block: what the Run button types into a node's terminal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Runnable {
+    pub node: String,
+    pub code: String,
+    /// Ctrl-C is sent first (the block before it is expected to keep running).
+    pub interrupt: bool,
+}
+
+/// One step: what the learner sees plus what only the server needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LessonStep {
+    pub view: Step,
+    pub check: Option<Check>,
+    /// A script that solves the step (`lesson test` runs it instead of the blocks).
+    pub solution_script: Option<Runnable>,
+    /// Runnable blocks of the step's text, in order.
+    pub text_blocks: Vec<Runnable>,
+    /// Runnable blocks of the step's solution section, in order.
+    pub solution_blocks: Vec<Runnable>,
+}
+
+impl LessonStep {
+    /// What `lesson test` runs to solve the step: the solution script, else
+    /// the solution section's runnable blocks, else the text's.
+    pub fn solution(&self) -> Vec<Runnable> {
+        if let Some(script) = &self.solution_script {
+            vec![script.clone()]
+        } else if !self.solution_blocks.is_empty() {
+            self.solution_blocks.clone()
+        } else {
+            self.text_blocks.clone()
+        }
+    }
+}
+
+/// A lesson as the server needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lesson {
     pub summary: LessonSummary,
     pub nodes: Vec<LessonNode>,
+    /// Markdown shown before the first step.
+    pub intro: String,
+    /// Markdown shown after the last step.
+    pub finish: String,
+    pub steps: Vec<LessonStep>,
+    pub assets: Vec<Asset>,
+    /// Where it was loaded from; none for the built-in lesson.
+    pub source: Option<PathBuf>,
+}
+
+impl Lesson {
+    /// The lesson as `GET /api/v1/lessons/{id}` shows it.
+    pub fn detail(&self) -> LessonDetail {
+        LessonDetail {
+            summary: self.summary.clone(),
+            intro: self.intro.clone(),
+            steps: self.steps.iter().map(|s| s.view.clone()).collect(),
+            finish: self.finish.clone(),
+        }
+    }
 }
 
 /// The lessons being served. Cheap to read; replaced whole on reload.
@@ -82,6 +183,12 @@ pub fn builtin_shell() -> Lesson {
         nodes: vec![LessonNode {
             name: "node1".into(),
             image: "base".into(),
+            setup: None,
         }],
+        intro: String::new(),
+        finish: String::new(),
+        steps: Vec::new(),
+        assets: Vec::new(),
+        source: None,
     }
 }

@@ -1,0 +1,578 @@
+//! The step Markdown dialect every lesson format ends up in (see
+//! `docs/lessons.md` and [`protocol::api::LessonDetail`]): fenced blocks with
+//! `run=NODE` (plus `interrupt`) or `copy`, `check=NODE` blocks that hold the
+//! step's check, `## Hint` and `## Solution` sections, and
+//! `preview:NODE:PORT/path` links.
+//!
+//! Parsing here is line based on purpose: it only needs fences, headings and
+//! links, and it must point at the line an author wrote, also for text an
+//! importer converted (each line carries its source line).
+
+use std::path::{Path, PathBuf};
+
+use super::diag::Diagnostics;
+use super::{Check, Runnable, Script, DEFAULT_CHECK_TIMEOUT_SECS};
+
+/// Longest check timeout a lesson may ask for.
+pub const MAX_CHECK_TIMEOUT_SECS: u64 = 600;
+
+/// Text to parse, each line with its line number in `file`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Source {
+    pub file: PathBuf,
+    pub lines: Vec<(usize, String)>,
+}
+
+impl Source {
+    /// `text` as found in `file`, numbered from `first_line`.
+    pub fn new(file: &Path, text: &str, first_line: usize) -> Source {
+        Source {
+            file: file.to_owned(),
+            lines: text
+                .lines()
+                .enumerate()
+                .map(|(i, l)| (first_line + i, l.to_owned()))
+                .collect(),
+        }
+    }
+
+    pub fn push(&mut self, line: usize, text: impl Into<String>) {
+        self.lines.push((line, text.into()));
+    }
+
+    /// Line number of the first line, or 1.
+    pub fn first_line(&self) -> usize {
+        self.lines.first().map_or(1, |(n, _)| *n)
+    }
+}
+
+/// An opening code fence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    pub ch: char,
+    pub len: usize,
+    pub info: String,
+}
+
+/// The fence a line opens, if any (CommonMark: up to three spaces, then at
+/// least three backticks or tildes; a backtick fence's info has no backtick).
+pub fn fence_open(line: &str) -> Option<Fence> {
+    let trimmed = line.trim_start_matches(' ');
+    if line.len() - trimmed.len() > 3 {
+        return None;
+    }
+    let ch = trimmed.chars().next().filter(|c| *c == '`' || *c == '~')?;
+    let len = trimmed.chars().take_while(|c| *c == ch).count();
+    if len < 3 {
+        return None;
+    }
+    let info = trimmed[len..].trim();
+    if ch == '`' && info.contains('`') {
+        return None;
+    }
+    Some(Fence {
+        ch,
+        len,
+        info: info.to_owned(),
+    })
+}
+
+/// Does `line` close `fence`?
+pub fn fence_closes(line: &str, fence: &Fence) -> bool {
+    let trimmed = line.trim_start_matches(' ');
+    if line.len() - trimmed.len() > 3 {
+        return false;
+    }
+    let len = trimmed.chars().take_while(|c| *c == fence.ch).count();
+    len >= fence.len && trimmed[len..].trim().is_empty()
+}
+
+/// The attributes of a fenced block's info string.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BlockInfo {
+    pub lang: Option<String>,
+    pub run: Option<String>,
+    pub interrupt: bool,
+    pub copy: bool,
+    pub check: Option<String>,
+    pub timeout: Option<String>,
+    pub file: Option<String>,
+    /// Words the dialect does not know.
+    pub unknown: Vec<String>,
+}
+
+/// Parses `sh run=node1 interrupt` and friends. The first word is the
+/// language unless it is one of the dialect's own words.
+pub fn parse_info(info: &str) -> BlockInfo {
+    let mut out = BlockInfo::default();
+    for (i, word) in info.split_whitespace().enumerate() {
+        match word.split_once('=') {
+            Some(("run", v)) => out.run = Some(v.to_owned()),
+            Some(("check", v)) => out.check = Some(v.to_owned()),
+            Some(("timeout", v)) => out.timeout = Some(v.to_owned()),
+            Some(("file", v)) => out.file = Some(v.to_owned()),
+            None if word == "interrupt" => out.interrupt = true,
+            None if word == "copy" => out.copy = true,
+            None if i == 0 => out.lang = Some(word.to_owned()),
+            _ => out.unknown.push(word.to_owned()),
+        }
+    }
+    out
+}
+
+/// What the parser needs to know about the lesson.
+pub struct Context<'a> {
+    pub nodes: &'a [String],
+    /// The lesson's directory: `file=` paths are relative to it.
+    pub dir: &'a Path,
+}
+
+impl Context<'_> {
+    fn knows(&self, node: &str) -> bool {
+        self.nodes.iter().any(|n| n == node)
+    }
+
+    fn node_list(&self) -> String {
+        self.nodes.join(", ")
+    }
+}
+
+/// A parsed step.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ParsedStep {
+    /// The first line's `# Heading`, if the step starts with one.
+    pub title: Option<String>,
+    pub markdown: String,
+    pub hint: Option<String>,
+    pub solution: Option<String>,
+    pub check: Option<Check>,
+    pub text_blocks: Vec<Runnable>,
+    pub solution_blocks: Vec<Runnable>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Section {
+    Text,
+    Hint,
+    Solution,
+}
+
+/// Whether the text is a step (title, sections, checks) or a page (intro, finish).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Step,
+    Page,
+}
+
+/// Parses one step (or page) and reports every problem into `diags`.
+pub fn parse(src: &Source, kind: Kind, ctx: &Context<'_>, diags: &mut Diagnostics) -> ParsedStep {
+    let file = &src.file;
+    let mut out = ParsedStep::default();
+    let mut text: Vec<String> = Vec::new();
+    let mut hint: Vec<String> = Vec::new();
+    let mut solution: Vec<String> = Vec::new();
+    let mut section = Section::Text;
+    let mut seen_content = false;
+    let mut i = 0;
+    let lines = &src.lines;
+    while i < lines.len() {
+        let (lineno, line) = (&lines[i].0, &lines[i].1);
+        let lineno = *lineno;
+        if let Some(fence) = fence_open(line) {
+            // Find the closing fence.
+            let mut j = i + 1;
+            while j < lines.len() && !fence_closes(&lines[j].1, &fence) {
+                j += 1;
+            }
+            if j == lines.len() {
+                diags.error(
+                    file,
+                    lineno,
+                    format!(
+                        "code block is never closed (add a line with {})",
+                        fence.ch.to_string().repeat(fence.len)
+                    ),
+                );
+            }
+            let body: Vec<&str> = lines[i + 1..j.min(lines.len())]
+                .iter()
+                .map(|(_, l)| l.as_str())
+                .collect();
+            let code = body.join("\n");
+            let info = parse_info(&fence.info);
+            let keep = block(
+                &info, code, lineno, kind, section, ctx, file, &mut out, diags,
+            );
+            if keep {
+                let target = match section {
+                    Section::Text => &mut text,
+                    Section::Hint => &mut hint,
+                    Section::Solution => &mut solution,
+                };
+                for (_, l) in &lines[i..(j + 1).min(lines.len())] {
+                    target.push(l.clone());
+                }
+            }
+            seen_content = true;
+            i = j + 1;
+            continue;
+        }
+        if let Some((level, heading)) = heading(line) {
+            if kind == Kind::Step && level == 1 && !seen_content && out.title.is_none() {
+                out.title = Some(heading.to_owned());
+                i += 1;
+                continue;
+            }
+            if kind == Kind::Step && level <= 2 {
+                let name = heading.trim_end_matches(':').trim().to_ascii_lowercase();
+                let next = match name.as_str() {
+                    "hint" | "hints" => Some(Section::Hint),
+                    "solution" => Some(Section::Solution),
+                    _ => None,
+                };
+                if let Some(next) = next {
+                    let taken = match next {
+                        Section::Hint => out.hint.is_some() || !hint.is_empty(),
+                        _ => !solution.is_empty(),
+                    };
+                    if taken {
+                        diags.error(file, lineno, format!("a second `## {heading}` section"));
+                    }
+                    section = next;
+                    i += 1;
+                    continue;
+                }
+                section = Section::Text;
+            }
+        }
+        if !line.trim().is_empty() {
+            seen_content = true;
+        }
+        check_previews(line, lineno, ctx, file, diags);
+        match section {
+            Section::Text => text.push(line.clone()),
+            Section::Hint => hint.push(line.clone()),
+            Section::Solution => solution.push(line.clone()),
+        }
+        i += 1;
+    }
+    out.markdown = join(&text);
+    let hint = join(&hint);
+    out.hint = (!hint.is_empty()).then_some(hint);
+    let solution = join(&solution);
+    out.solution = (!solution.is_empty()).then_some(solution);
+    out
+}
+
+/// Validates one fenced block and records what it means; returns whether
+/// the block stays in the learner's text (check blocks do not).
+#[allow(clippy::too_many_arguments)]
+fn block(
+    info: &BlockInfo,
+    code: String,
+    line: usize,
+    kind: Kind,
+    section: Section,
+    ctx: &Context<'_>,
+    file: &Path,
+    out: &mut ParsedStep,
+    diags: &mut Diagnostics,
+) -> bool {
+    for word in &info.unknown {
+        diags.warn(
+            file,
+            line,
+            format!("unknown code block attribute {word:?} (known: run=NODE, interrupt, copy, check=NODE, timeout=SECS, file=PATH)"),
+        );
+    }
+    if let Some(node) = &info.check {
+        if kind == Kind::Page {
+            diags.error(
+                file,
+                line,
+                "a check belongs in a step, not in the intro or finish page",
+            );
+            return false;
+        }
+        if info.run.is_some() || info.copy || info.interrupt {
+            diags.error(
+                file,
+                line,
+                "a check block cannot also be run=, copy or interrupt",
+            );
+        }
+        if !ctx.knows(node) {
+            diags.error(
+                file,
+                line,
+                format!(
+                    "check in unknown node {node:?} (nodes: {})",
+                    ctx.node_list()
+                ),
+            );
+        }
+        let timeout_secs = match &info.timeout {
+            None => DEFAULT_CHECK_TIMEOUT_SECS,
+            Some(t) => match t.parse::<u64>() {
+                Ok(t) if (1..=MAX_CHECK_TIMEOUT_SECS).contains(&t) => t,
+                _ => {
+                    diags.error(
+                        file,
+                        line,
+                        format!("timeout={t}: expected whole seconds from 1 to {MAX_CHECK_TIMEOUT_SECS}"),
+                    );
+                    DEFAULT_CHECK_TIMEOUT_SECS
+                }
+            },
+        };
+        let body = match &info.file {
+            Some(path) => {
+                if !code.trim().is_empty() {
+                    diags.warn(
+                        file,
+                        line,
+                        "a check block with file= should be empty; its text is ignored",
+                    );
+                }
+                match read_relative(ctx.dir, path) {
+                    Ok(text) => text,
+                    Err(message) => {
+                        diags.error(file, line, format!("check script {message}"));
+                        String::new()
+                    }
+                }
+            }
+            None => code,
+        };
+        if body.trim().is_empty() && info.file.is_none() {
+            diags.error(file, line, "the check block is empty");
+        }
+        if out.check.is_some() {
+            diags.error(file, line, "a step has one check; this is the second");
+        }
+        out.check = Some(Check {
+            node: node.clone(),
+            script: Script { body, timeout_secs },
+        });
+        return false;
+    }
+    if info.timeout.is_some() || info.file.is_some() {
+        diags.warn(
+            file,
+            line,
+            "timeout= and file= only apply to check blocks; ignored",
+        );
+    }
+    if let Some(node) = &info.run {
+        if info.copy {
+            diags.error(file, line, "a block is either run=NODE or copy, not both");
+        }
+        if !ctx.knows(node) {
+            diags.error(
+                file,
+                line,
+                format!(
+                    "run= names unknown node {node:?} (nodes: {})",
+                    ctx.node_list()
+                ),
+            );
+        }
+        let runnable = Runnable {
+            node: node.clone(),
+            code,
+            interrupt: info.interrupt,
+        };
+        match section {
+            Section::Text => out.text_blocks.push(runnable),
+            Section::Solution => out.solution_blocks.push(runnable),
+            Section::Hint => {}
+        }
+    } else if info.interrupt {
+        diags.error(
+            file,
+            line,
+            "interrupt needs run=NODE (Ctrl-C goes to that node)",
+        );
+    }
+    true
+}
+
+/// Reads `path` relative to `dir`, refusing paths that leave it.
+pub fn read_relative(dir: &Path, path: &str) -> Result<String, String> {
+    let full = resolve_relative(dir, path)?;
+    std::fs::read_to_string(&full).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            format!("{path} not found")
+        } else {
+            format!("{path}: {e}")
+        }
+    })
+}
+
+/// `dir/path`, if `path` is relative and stays inside `dir`.
+pub fn resolve_relative(dir: &Path, path: &str) -> Result<PathBuf, String> {
+    let p = Path::new(path);
+    if p.is_absolute()
+        || p.components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        return Err(format!(
+            "{path}: must be a path inside the lesson directory"
+        ));
+    }
+    Ok(dir.join(p))
+}
+
+/// `(level, text)` of an ATX heading.
+fn heading(line: &str) -> Option<(usize, &str)> {
+    let level = line.chars().take_while(|c| *c == '#').count();
+    if !(1..=6).contains(&level) {
+        return None;
+    }
+    let rest = &line[level..];
+    if !rest.is_empty() && !rest.starts_with(' ') {
+        return None;
+    }
+    Some((level, rest.trim().trim_end_matches('#').trim()))
+}
+
+/// Reports `preview:` links that name an unknown node or a bad port.
+fn check_previews(
+    line: &str,
+    lineno: usize,
+    ctx: &Context<'_>,
+    file: &Path,
+    diags: &mut Diagnostics,
+) {
+    let mut rest = line;
+    while let Some(pos) = rest.find("preview:") {
+        let after = &rest[pos + "preview:".len()..];
+        rest = after;
+        if after.starts_with(char::is_whitespace) || after.is_empty() {
+            continue;
+        }
+        let target: String = after
+            .chars()
+            .take_while(|c| !matches!(c, ')' | '>' | '"' | '\'' | ' '))
+            .collect();
+        match parse_preview(&target) {
+            Some((node, _, _)) if !ctx.knows(node) => diags.error(
+                file,
+                lineno,
+                format!(
+                    "preview link to unknown node {node:?} (nodes: {})",
+                    ctx.node_list()
+                ),
+            ),
+            Some(_) => {}
+            None => diags.error(
+                file,
+                lineno,
+                format!(
+                    "preview:{target}: expected preview:NODE:PORT/path with a port from 1 to 65535"
+                ),
+            ),
+        }
+    }
+}
+
+/// Splits `NODE:PORT/path` into its parts.
+pub fn parse_preview(target: &str) -> Option<(&str, u16, &str)> {
+    let (node, rest) = target.split_once(':')?;
+    let digits = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    let port: u16 = rest[..digits].parse().ok().filter(|p| *p > 0)?;
+    let path = &rest[digits..];
+    if node.is_empty() || !(path.is_empty() || path.starts_with('/') || path.starts_with('?')) {
+        return None;
+    }
+    Some((node, port, path))
+}
+
+/// Lines joined, without blank lines at either end.
+fn join(lines: &[String]) -> String {
+    let start = lines.iter().position(|l| !l.trim().is_empty());
+    let end = lines.iter().rposition(|l| !l.trim().is_empty());
+    match (start, end) {
+        (Some(s), Some(e)) => lines[s..=e].join("\n"),
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_text(text: &str) -> (ParsedStep, Diagnostics) {
+        let nodes = vec!["node1".to_string(), "node2".to_string()];
+        let ctx = Context {
+            nodes: &nodes,
+            dir: Path::new("/nonexistent"),
+        };
+        let mut diags = Diagnostics::default();
+        let src = Source::new(Path::new("s.md"), text, 1);
+        let parsed = parse(&src, Kind::Step, &ctx, &mut diags);
+        (parsed, diags)
+    }
+
+    #[test]
+    fn info_strings() {
+        let i = parse_info("sh run=node1 interrupt");
+        assert_eq!(i.lang.as_deref(), Some("sh"));
+        assert_eq!(i.run.as_deref(), Some("node1"));
+        assert!(i.interrupt);
+        let i = parse_info("run=node2 copy x");
+        assert_eq!(i.lang, None);
+        assert!(i.copy);
+        assert_eq!(i.unknown, vec!["x"]);
+    }
+
+    #[test]
+    fn step_parts_are_separated() {
+        let text = "# Say hello\n\nRun it:\n\n```sh run=node1\necho hi > /tmp/x\n```\n\nOpen [the app](preview:node2:8080/index.html).\n\n```sh check=node1 timeout=5\ntest -f /tmp/x\n```\n\n## Hint\n\nUse echo.\n\n## Solution\n\n````bash run=node1\necho hi > /tmp/x\n````\n";
+        let (p, d) = parse_text(text);
+        assert!(d.items.is_empty(), "{:?}", d.items);
+        assert_eq!(p.title.as_deref(), Some("Say hello"));
+        assert!(p.markdown.starts_with("Run it:"));
+        assert!(!p.markdown.contains("check="));
+        assert!(p.markdown.ends_with("(preview:node2:8080/index.html)."));
+        assert_eq!(p.hint.as_deref(), Some("Use echo."));
+        assert!(p.solution.as_deref().unwrap().contains("echo hi"));
+        let check = p.check.unwrap();
+        assert_eq!(
+            (check.node.as_str(), check.script.timeout_secs),
+            ("node1", 5)
+        );
+        assert_eq!(check.script.body, "test -f /tmp/x");
+        assert_eq!(p.text_blocks.len(), 1);
+        assert_eq!(p.solution_blocks.len(), 1);
+    }
+
+    #[test]
+    fn problems_name_their_lines() {
+        let text = "# T\n```sh run=node9\nls\n```\n[x](preview:node3:80) [y](preview:node1:99999)\n```sh check=node1 timeout=0\ntrue\n```\n```sh interrupt\nx\n```\n```\nnever closed\n";
+        let (_, d) = parse_text(text);
+        let lines: Vec<String> = d.items.iter().map(|d| d.to_string()).collect();
+        assert_eq!(
+            lines,
+            vec![
+                "s.md:2: run= names unknown node \"node9\" (nodes: node1, node2)",
+                "s.md:5: preview link to unknown node \"node3\" (nodes: node1, node2)",
+                "s.md:5: preview:node1:99999: expected preview:NODE:PORT/path with a port from 1 to 65535",
+                "s.md:6: timeout=0: expected whole seconds from 1 to 600",
+                "s.md:9: interrupt needs run=NODE (Ctrl-C goes to that node)",
+                "s.md:12: code block is never closed (add a line with ```)",
+            ]
+        );
+    }
+
+    #[test]
+    fn previews_parse() {
+        assert_eq!(parse_preview("node1:80"), Some(("node1", 80, "")));
+        assert_eq!(parse_preview("node1:80/a?b"), Some(("node1", 80, "/a?b")));
+        assert_eq!(parse_preview("node1"), None);
+        assert_eq!(parse_preview("node1:0"), None);
+        assert_eq!(parse_preview("node1:80x"), None);
+    }
+}
