@@ -39,14 +39,17 @@ fn messages(report: &LoadReport, sub: &str) -> Vec<String> {
 #[test]
 fn good_fixtures_load_without_errors() {
     let report = load("good");
-    assert_eq!(report.found, 3);
+    assert_eq!(report.found, 4);
     assert_eq!(report.diagnostics.errors(), 0, "{:#?}", report.diagnostics);
     let ids: Vec<&str> = report
         .lessons
         .iter()
         .map(|l| l.summary.id.as_str())
         .collect();
-    assert_eq!(ids, vec!["katacoda-web", "native-hello", "swarm-intro"]);
+    assert_eq!(
+        ids,
+        vec!["hello-web", "katacoda-web", "native-hello", "swarm-intro"]
+    );
 }
 
 #[test]
@@ -256,4 +259,36 @@ fn cli_check_prints_problems_and_exits_non_zero() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The complete example in docs/lessons.md is the `hello-web` fixture, file for file.
+#[test]
+fn docs_example_is_the_hello_web_fixture() {
+    let docs =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/lessons.md"))
+            .unwrap();
+    let mut compared = 0;
+    let mut rest = docs.as_str();
+    while let Some(p) = rest.find("`lessons/hello-web/") {
+        let after = &rest[p + "`lessons/hello-web/".len()..];
+        let name_end = after.find('`').unwrap();
+        let name = &after[..name_end];
+        let block = after[name_end..].strip_prefix("`:\n\n");
+        rest = &after[name_end..];
+        let Some(block) = block else { continue };
+        let fence_len = block.chars().take_while(|c| *c == '`').count();
+        let fence = "`".repeat(fence_len);
+        let body_start = block.find('\n').unwrap() + 1;
+        let body_end = block[body_start..].find(&format!("\n{fence}\n")).unwrap();
+        let body = format!("{}\n", &block[body_start..body_start + body_end]);
+        let file = fixtures("good/hello-web").join(name);
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            body,
+            "{} differs from docs/lessons.md",
+            file.display()
+        );
+        compared += 1;
+    }
+    assert_eq!(compared, 4);
 }
