@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# images/build-offline.sh [--no-cache] [base|dind]...
+# images/build-offline.sh [--no-cache] [base|dind|registry]...
 #
 # Builds playground/base:latest and playground/dind:latest with no container registry:
 # debootstrap (minbase) a Debian bookworm root filesystem with base/packages.txt, derive the
@@ -13,6 +13,8 @@
 # static busybox at /bin/busybox (Debian's busybox-static) for dind; scripts/setup.sh tools
 # installs both. Mirror: $DEBIAN_MIRROR, else the host's Debian mirror, else deb.debian.org.
 # Usually run by images/build.sh, which skips images that are already up to date.
+# registry (only when named) is playground/registry: the host's docker-registry binary (Debian's
+# package, scripts/setup.sh tools) with its libraries, CA certificates and a static busybox.
 set -euo pipefail
 umask 022
 
@@ -25,7 +27,7 @@ ROOTFS_RECIPE_VERSION=1
 BUSYBOX=${PLAYGROUND_BUSYBOX:-/bin/busybox}
 DEFAULT_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
-usage() { sed -n '2,16s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '2,18s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 
 no_cache=
 names=()
@@ -36,7 +38,7 @@ while [ $# -gt 0 ]; do
             usage
             exit 0
             ;;
-        base | dind) names+=("$1") ;;
+        base | dind | registry) names+=("$1") ;;
         *)
             usage >&2
             exit 2
@@ -289,9 +291,66 @@ import_image() {
     log "$tag: imported in $((SECONDS - start)) s ($(docker image inspect -f '{{.Size}}' "$tag" | awk '{printf "%d MB", $1 / 1e6}'))"
 }
 
-want_dind=
-for n in "${names[@]}"; do [ "$n" = dind ] && want_dind=1; done
+# playground/registry: no Debian tree, just Debian's docker-registry binary and what it needs
+# (about 30 MB): the libraries ldd names, the CA bundle (pull-through mode talks HTTPS to
+# Docker Hub), a static busybox for a shell, and registry/rootfs (the configs).
+import_registry() {
+    local name=registry tag hash old new start line bin=/usr/bin/docker-registry lib d
+    local changes=(--change "ENV PATH=$DEFAULT_PATH")
+    start=$SECONDS
+    tag=$(image_tag "$name")
+    hash=$(recipe_hash "$name")
+    [ -x "$bin" ] || die "$bin is missing: install Debian's docker-registry (scripts/setup.sh tools)"
+    case $(LC_ALL=C ldd "$BUSYBOX" 2>&1 || true) in
+        *'not a dynamic executable'* | *'statically linked'*) ;;
+        *) die "$BUSYBOX is not a static busybox (install busybox-static: scripts/setup.sh tools)" ;;
+    esac
+    STAGING=$(mktemp -d "$IMAGE_CACHE_DIR/staging-$name.XXXXXX")
+    chmod 0755 "$STAGING"
+    for d in bin etc/ssl/certs usr/bin var/lib/registry tmp root; do mkdir -p "$STAGING/$d"; done
+    chmod 1777 "$STAGING/tmp"
+    chmod 0700 "$STAGING/root"
+    cp "$bin" "$STAGING/usr/bin/docker-registry"
+    for lib in $(LC_ALL=C ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
+        mkdir -p "$STAGING$(dirname "$lib")"
+        cp -L "$lib" "$STAGING$lib"
+    done
+    cp -L /etc/ssl/certs/ca-certificates.crt "$STAGING/etc/ssl/certs/ca-certificates.crt" ||
+        die "no CA bundle at /etc/ssl/certs/ca-certificates.crt (install ca-certificates)"
+    cp "$BUSYBOX" "$STAGING/bin/busybox"
+    ln -s busybox "$STAGING/bin/sh"
+    printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$STAGING/etc/passwd"
+    printf 'root:x:0:\nnogroup:x:65534:\n' >"$STAGING/etc/group"
+    apply_overlay "$name" "$STAGING"
+    while IFS= read -r line; do changes+=(--change "$line"); done < <(dockerfile_changes "$IMAGES_DIR/$name/Dockerfile")
+    changes+=(--change "LABEL io.playground.recipe=$hash io.playground.builder=build-offline")
+    old=$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)
+    tar -C "$STAGING" --numeric-owner -cf - . |
+        docker import "${changes[@]}" -m "images/build-offline.sh $name" - "$tag" >/dev/null
+    rm -rf --one-file-system "$STAGING"
+    STAGING=
+    new=$(docker image inspect -f '{{.Id}}' "$tag")
+    if [ -n "$old" ] && [ "$old" != "$new" ]; then
+        docker rmi "$old" >/dev/null 2>&1 || true
+    fi
+    log "$tag: imported in $((SECONDS - start)) s ($(docker image inspect -f '{{.Size}}' "$tag" | awk '{printf "%d MB", $1 / 1e6}'))"
+}
 
+want_dind=
+want_base=
+want_registry=
+for n in "${names[@]}"; do
+    case $n in
+        dind) want_dind=1 want_base=1 ;;
+        base) want_base=1 ;;
+        registry) want_registry=1 ;;
+    esac
+done
+
+if [ -n "$want_registry" ]; then
+    import_registry
+fi
+[ -n "$want_base" ] || exit 0
 base_rootfs
 for n in "${names[@]}"; do
     if [ "$n" = base ]; then

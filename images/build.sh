@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# images/build.sh [--force] [--docker|--offline] [base|dind]...
+# images/build.sh [--force] [--docker|--offline] [base|dind|registry]...
 #
-# Builds the session images playground/base:latest and playground/dind:latest (default: both).
+# Builds the session images playground/base:latest and playground/dind:latest (default: both),
+# and, when named, playground/registry:latest (the registry mirror; scripts/setup.sh registry).
 # An image whose io.playground.recipe label matches the current recipe (hash of its
 # directory and the offline builder; dind includes base) is skipped; --force rebuilds.
 # With a reachable registry (debian:bookworm-slim present or pullable) the Dockerfiles are
@@ -16,7 +17,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PULL_TIMEOUT=${PLAYGROUND_PULL_TIMEOUT:-30}
 
-usage() { sed -n '2,10s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '2,11s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 
 force=
 builder=${PLAYGROUND_IMAGE_BUILDER:-}
@@ -30,7 +31,7 @@ while [ $# -gt 0 ]; do
             usage
             exit 0
             ;;
-        base | dind) names+=("$1") ;;
+        base | dind | registry) names+=("$1") ;;
         *)
             usage >&2
             exit 2
@@ -52,7 +53,7 @@ flock 9
 
 # dind is built on base: building dind means base must be current too.
 todo=()
-for n in "${ALL_IMAGES[@]}"; do
+for n in "${ALL_IMAGES[@]}" registry; do
     for want in "${names[@]}"; do
         if [ "$want" = "$n" ] || { [ "$n" = base ] && [ "$want" = dind ]; }; then
             todo+=("$n")

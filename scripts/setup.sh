@@ -7,6 +7,8 @@
 #   docker   Docker Engine (Debian's docker.io) and a running daemon
 #   tools    debootstrap, busybox-static, docker-registry, sqlite3 (offline image builder)
 #   images   the session images playground/base and playground/dind (images/build.sh)
+#   registry the registry mirror session nodes pull from (playground-registry): build, start,
+#            and seed it with stand-in images (images/registry/start.sh, images/seed-registry.sh)
 #   web      wasm32 target, trunk 0.21.14, wasm-bindgen-cli (Cargo.lock's version),
 #            binaryen (wasm-opt), npm packages (npm ci)
 #   browser  chromium and chromium-driver (browser tests)
@@ -16,7 +18,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 TRUNK_VERSION=0.21.14
-ALL_COMPONENTS=(rust docker tools images web browser)
+ALL_COMPONENTS=(rust docker tools images registry web browser)
 
 say() { printf 'setup: %-8s %s\n' "$STEP" "$*"; }
 die() {
@@ -161,6 +163,15 @@ setup_images() {
     fi
 }
 
+setup_registry() {
+    apt_install docker-registry busybox-static ca-certificates curl
+    local run=()
+    docker info >/dev/null 2>&1 || run=("${SUDO[@]}")
+    "${run[@]}" "$ROOT/images/build.sh" registry
+    say "mode: $("${run[@]}" "$ROOT/images/registry/start.sh")"
+    "${run[@]}" "$ROOT/images/seed-registry.sh"
+}
+
 # The wasm-bindgen version recorded in Cargo.lock, or nothing.
 locked_wasm_bindgen_version() {
     [ -f Cargo.lock ] || return 0
@@ -255,9 +266,9 @@ components=("$@")
 [ ${#components[@]} -gt 0 ] || components=("${ALL_COMPONENTS[@]}")
 for c in "${components[@]}"; do
     case $c in
-        rust | docker | tools | images | web | browser) ;;
+        rust | docker | tools | images | registry | web | browser) ;;
         -h | --help)
-            sed -n '2,14s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+            sed -n '2,16s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
             exit 0
             ;;
         *) die "unknown component '$c' (known: ${ALL_COMPONENTS[*]})" ;;

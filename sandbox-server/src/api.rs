@@ -45,16 +45,19 @@ pub fn router(state: AppState) -> Router {
         .route("/sessions/{id}/nodes/{node}/screen", get(screen))
         .merge(crate::lesson_api::routes())
         .fallback(api_not_found)
-        .layer(DefaultBodyLimit::max(MAX_JSON_BODY));
+        .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
+        .merge(crate::files::routes());
     let router = Router::new()
         .nest(protocol::api::API_PREFIX, api)
         .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics));
+        .route("/metrics", get(metrics))
+        .merge(crate::preview::routes());
     let router = match &state.config.static_dir {
         Some(dir) => router.fallback_service(static_files(dir)),
         None => router.fallback(not_found),
     };
-    router.with_state(state)
+    let preview = axum::middleware::from_fn_with_state(state.clone(), crate::preview::middleware);
+    router.layer(preview).with_state(state)
 }
 
 /// The built web app; paths that are not files get `index.html`, so the

@@ -81,6 +81,14 @@ pub struct Config {
     pub client_queue_frames: usize,
     /// Command started as the terminal shell in a node.
     pub shell: Vec<String>,
+
+    /// Largest file accepted by `PUT .../files`, in bytes; larger uploads get 413 and
+    /// nothing is written.
+    pub max_upload_bytes: u64,
+    /// Base domain of the host-based web preview: `{port}-{node}-{session}.<this>` serves
+    /// that port at `/` (for apps that must live at the root; needs wildcard DNS to this
+    /// server). Empty: only the path-based `/preview/{session}/{node}/{port}/`.
+    pub preview_host_suffix: String,
 }
 
 impl Default for Config {
@@ -110,6 +118,8 @@ impl Default for Config {
             flow_low_water_bytes: protocol::terminal::FLOW_LOW_WATER,
             client_queue_frames: 4096,
             shell: vec!["/bin/bash".into(), "-l".into()],
+            max_upload_bytes: 64 * 1024 * 1024,
+            preview_host_suffix: String::new(),
         }
     }
 }
@@ -212,6 +222,10 @@ impl Config {
         }
         if self.session_lifetime_secs == 0 || self.reap_interval_secs == 0 {
             return bad("session_lifetime_secs and reap_interval_secs must be positive");
+        }
+        // The tar header of an upload holds the size in 11 octal digits.
+        if self.max_upload_bytes == 0 || self.max_upload_bytes >= 8 << 30 {
+            return bad("max_upload_bytes must be between 1 and 8 GiB");
         }
         if self.client_queue_frames == 0 {
             return bad("client_queue_frames must be positive");

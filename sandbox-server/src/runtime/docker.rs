@@ -3,18 +3,22 @@
 //! [`hijack_exec`]): raw PTY bytes, no decoding, 64 KiB reads.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Mutex;
 
 use async_trait::async_trait;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::{
     ContainerCreateBody, EndpointSettings, HostConfig, HostConfigCgroupnsModeEnum,
-    NetworkCreateRequest, NetworkingConfig, VolumeCreateRequest,
+    NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest, NetworkingConfig,
+    VolumeCreateRequest,
 };
 use bollard::query_parameters::{
-    CreateContainerOptions, ListContainersOptions, ListNetworksOptions, ListVolumesOptions,
-    RemoveContainerOptions, RemoveVolumeOptions, ResizeExecOptions,
+    CreateContainerOptions, DownloadFromContainerOptions, ListContainersOptions,
+    ListNetworksOptions, ListVolumesOptions, RemoveContainerOptions, RemoveVolumeOptions,
+    ResizeExecOptions, UploadToContainerOptions,
 };
 use bollard::Docker;
 use bytes::BytesMut;
@@ -29,6 +33,13 @@ const PROFILE_UNKNOWN: u8 = 0;
 const PROFILE_PRIVILEGED: u8 = 1;
 const PROFILE_CAPABILITIES: u8 = 2;
 
+/// The host-wide registry mirror container (`scripts/setup.sh registry` starts it).
+/// Every session network gets it attached under the alias [`REGISTRY_ALIAS`], so
+/// nested Docker in nodes pulls from `registry:5000` even on `internal` networks.
+pub const REGISTRY_CONTAINER: &str = "playground-registry";
+/// The name nodes reach the registry mirror by.
+pub const REGISTRY_ALIAS: &str = "registry";
+
 pub struct DockerRuntime {
     docker: Docker,
     /// Value of [`LABEL_INSTANCE`] on everything this server creates.
@@ -38,6 +49,10 @@ pub struct DockerRuntime {
     /// What `docker`-profile nodes use; `Auto` settles on the first such node.
     docker_profile: DockerProfile,
     settled_profile: AtomicU8,
+    /// Node addresses on their session networks, by container name (web preview).
+    addresses: Mutex<HashMap<String, IpAddr>>,
+    /// Container attached to every session network as `registry`; `None`: no mirror.
+    registry_container: Option<String>,
 }
 
 impl DockerRuntime {
@@ -77,7 +92,50 @@ impl DockerRuntime {
             network_internal,
             docker_profile,
             settled_profile: AtomicU8::new(settled),
+            addresses: Mutex::new(HashMap::new()),
+            registry_container: Some(REGISTRY_CONTAINER.to_owned()),
         })
+    }
+
+    /// Which container to attach to session networks as the registry mirror
+    /// (default [`REGISTRY_CONTAINER`]); `None` attaches nothing.
+    pub fn with_registry_container(mut self, container: Option<String>) -> Self {
+        self.registry_container = container;
+        self
+    }
+
+    fn addresses(&self) -> std::sync::MutexGuard<'_, HashMap<String, IpAddr>> {
+        self.addresses.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Attaches the registry mirror to a session network. A missing registry
+    /// container is normal (not set up); sessions work without it.
+    async fn connect_registry(&self, session: &str) {
+        let Some(registry) = &self.registry_container else {
+            return;
+        };
+        let result = self
+            .docker
+            .connect_network(
+                &network_name(session),
+                NetworkConnectRequest {
+                    container: registry.clone(),
+                    endpoint_config: Some(EndpointSettings {
+                        aliases: Some(vec![REGISTRY_ALIAS.to_owned()]),
+                        ..Default::default()
+                    }),
+                },
+            )
+            .await;
+        match result {
+            Ok(()) => {}
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => tracing::debug!(
+                "no {registry} container: session {session} has no registry mirror (scripts/setup.sh registry)"
+            ),
+            Err(e) => tracing::warn!(session, "attaching the registry mirror {registry}: {e}"),
+        }
     }
 
     fn labels(&self, session: &str, expires_at: i64) -> HashMap<String, String> {
@@ -151,8 +209,11 @@ impl DockerRuntime {
                 "no-new-privileges".into(),
                 "seccomp=unconfined".into(),
                 "apparmor=unconfined".into(),
-                "systempaths=unconfined".into(),
             ]);
+            // `--security-opt systempaths=unconfined` is the CLI's spelling; the
+            // Engine API refuses it and wants empty masked and read-only path lists.
+            hc.masked_paths = Some(Vec::new());
+            hc.readonly_paths = Some(Vec::new());
             hc.cgroupns_mode = Some(HostConfigCgroupnsModeEnum::HOST);
             hc.binds
                 .as_mut()
@@ -221,6 +282,7 @@ impl Runtime for DockerRuntime {
                 ..Default::default()
             })
             .await?;
+        self.connect_registry(session).await;
         Ok(())
     }
 
@@ -287,6 +349,7 @@ impl Runtime for DockerRuntime {
     }
 
     async fn start_node(&self, session: &str, node: &str) -> RuntimeResult<()> {
+        self.addresses().remove(&container_name(session, node));
         match self
             .docker
             .start_container(&container_name(session, node), None)
@@ -301,6 +364,9 @@ impl Runtime for DockerRuntime {
     }
 
     async fn remove_session(&self, session: &str) -> RuntimeResult<()> {
+        let prefix = container_name(session, "");
+        self.addresses()
+            .retain(|name, _| !name.starts_with(&prefix));
         let containers = self
             .docker
             .list_containers(Some(ListContainersOptions {
@@ -343,6 +409,20 @@ impl Runtime for DockerRuntime {
             }))
             .await?;
         for network in networks.into_iter().filter_map(|n| n.id) {
+            // The registry mirror is not the session's: detach it, or the
+            // network cannot be removed ("has active endpoints").
+            if let Some(registry) = &self.registry_container {
+                let _ = self
+                    .docker
+                    .disconnect_network(
+                        &network,
+                        NetworkDisconnectRequest {
+                            container: registry.clone(),
+                            force: Some(true),
+                        },
+                    )
+                    .await;
+            }
             match self.docker.remove_network(&network).await {
                 Ok(())
                 | Err(bollard::errors::Error::DockerResponseServerError {
@@ -531,6 +611,102 @@ impl Runtime for DockerRuntime {
             .exit_code
             .unwrap_or(-1);
         Ok(ExecOutput { code, output })
+    }
+
+    async fn node_address(
+        &self,
+        session: &str,
+        node: &str,
+        refresh: bool,
+    ) -> RuntimeResult<IpAddr> {
+        let name = container_name(session, node);
+        if !refresh {
+            if let Some(ip) = self.addresses().get(&name) {
+                return Ok(*ip);
+            }
+        }
+        let info = self
+            .docker
+            .inspect_container(&name, None)
+            .await
+            .map_err(|e| match e {
+                bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                } => RuntimeError::NoSuchNode {
+                    session: session.to_owned(),
+                    node: node.to_owned(),
+                },
+                e => e.into(),
+            })?;
+        let ip = info
+            .network_settings
+            .and_then(|n| n.networks)
+            .and_then(|mut n| n.remove(&network_name(session)))
+            .and_then(|endpoint| endpoint.ip_address)
+            .and_then(|ip| ip.parse::<IpAddr>().ok())
+            .ok_or_else(|| RuntimeError::NoAddress {
+                session: session.to_owned(),
+                node: node.to_owned(),
+            })?;
+        self.addresses().insert(name, ip);
+        Ok(ip)
+    }
+
+    async fn put_archive(
+        &self,
+        session: &str,
+        node: &str,
+        dir: &str,
+        tar: ArchiveUpload,
+    ) -> RuntimeResult<()> {
+        self.docker
+            .upload_to_container(
+                &container_name(session, node),
+                Some(UploadToContainerOptions {
+                    path: dir.to_owned(),
+                    ..Default::default()
+                }),
+                bollard::body_try_stream(tar),
+            )
+            .await
+            .map_err(|e| archive_error(e, session, node, dir))
+    }
+
+    fn get_archive(&self, session: &str, node: &str, path: &str) -> ArchiveDownload {
+        let (session, node, path) = (session.to_owned(), node.to_owned(), path.to_owned());
+        Box::pin(
+            self.docker
+                .download_from_container(
+                    &container_name(&session, &node),
+                    Some(DownloadFromContainerOptions { path: path.clone() }),
+                )
+                .map(move |chunk| chunk.map_err(|e| archive_error(e, &session, &node, &path))),
+        )
+    }
+}
+
+/// Docker answers 404 both for a missing container and a missing path, and
+/// 400/500 for paths it cannot use; tell them apart by the message.
+fn archive_error(e: bollard::errors::Error, session: &str, node: &str, path: &str) -> RuntimeError {
+    match e {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            message,
+        } => {
+            if message.contains("No such container") {
+                RuntimeError::NoSuchNode {
+                    session: session.to_owned(),
+                    node: node.to_owned(),
+                }
+            } else {
+                RuntimeError::NoSuchPath(format!("{node}: no such file or directory: {path}"))
+            }
+        }
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 400 | 403 | 409 | 500,
+            message,
+        } => RuntimeError::BadPath(format!("{node}: {path}: {message}")),
+        e => e.into(),
     }
 }
 

@@ -7,9 +7,11 @@
 
 pub mod docker;
 
+use std::net::IpAddr;
 use std::pin::Pin;
 
 use async_trait::async_trait;
+use futures_util::Stream;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// Marks every object this server created.
@@ -103,7 +105,21 @@ pub enum RuntimeError {
     Io(#[from] std::io::Error),
     #[error("docker refused to attach the terminal: {0}")]
     Attach(String),
+    /// A path asked for in a node (file download or upload) does not exist.
+    #[error("{0}")]
+    NoSuchPath(String),
+    /// The runtime refused a file operation (say, a file where a directory must be).
+    #[error("{0}")]
+    BadPath(String),
+    /// The node is not attached to its session network (so the preview cannot reach it).
+    #[error("node {node} of session {session} has no address on the session network")]
+    NoAddress { session: String, node: String },
 }
+
+/// A tar archive going into a node; an `Err` item aborts the upload.
+pub type ArchiveUpload = Pin<Box<dyn Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send>>;
+/// A tar archive coming out of a node; errors (no such path) arrive as the first item.
+pub type ArchiveDownload = Pin<Box<dyn Stream<Item = RuntimeResult<bytes::Bytes>> + Send>>;
 
 pub type RuntimeResult<T> = Result<T, RuntimeError>;
 
@@ -135,6 +151,21 @@ pub trait Runtime: Send + Sync + 'static {
     async fn shell_exit_code(&self, shell_id: &str) -> RuntimeResult<Option<i64>>;
     /// Runs a command without a terminal and waits for it (lesson checks, setup scripts).
     async fn exec(&self, session: &str, node: &str, cmd: &[String]) -> RuntimeResult<ExecOutput>;
+    /// The node's address on its session network, for the web preview to
+    /// connect to. Cached per node; `refresh` asks the runtime again (a
+    /// restarted container may have a new address).
+    async fn node_address(&self, session: &str, node: &str, refresh: bool)
+        -> RuntimeResult<IpAddr>;
+    /// Unpacks the tar archive `tar` into the directory `dir` of the node (file upload).
+    async fn put_archive(
+        &self,
+        session: &str,
+        node: &str,
+        dir: &str,
+        tar: ArchiveUpload,
+    ) -> RuntimeResult<()>;
+    /// A tar archive of `path` in the node, as `docker cp` makes it (file download).
+    fn get_archive(&self, session: &str, node: &str, path: &str) -> ArchiveDownload;
 }
 
 /// Name of a node's container.
