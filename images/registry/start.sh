@@ -74,29 +74,32 @@ docker network inspect "$NETWORK" >/dev/null 2>&1 ||
 docker volume inspect "$VOLUME" >/dev/null 2>&1 ||
     docker volume create --label io.playground.role=registry "$VOLUME" >/dev/null
 
-want_image=$(docker image inspect -f '{{.Id}}' "$IMAGE")
-have_image=$(docker container inspect -f '{{.Image}}' "$NAME" 2>/dev/null || true)
-have_mode=$(docker container inspect -f '{{ index .Config.Labels "io.playground.registry.mode" }}' "$NAME" 2>/dev/null || true)
+# It sits on every session network: it must not route between them (a node with NET_ADMIN
+# could use it as a gateway into another session), hence ip_forward=0.
+args=(--restart unless-stopped --network "$NETWORK" --volume "$VOLUME:/var/lib/registry"
+    --read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges
+    --sysctl net.ipv4.ip_forward=0 --memory 256m --pids-limit 256)
+if [ "$mode" = mirror ]; then
+    args+=(--env "REGISTRY_PROXY_REMOTEURL=$REMOTE")
+    [ -z "${REGISTRY_PROXY_USERNAME:-}" ] || args+=(--env REGISTRY_PROXY_USERNAME --env REGISTRY_PROXY_PASSWORD)
+    args+=("$IMAGE" /etc/docker/registry/config.yml)
+else
+    args+=("$IMAGE" /etc/docker/registry/config-readonly.yml)
+fi
+# Recreate when the image, the mode or these settings changed.
+want=$(printf '%s\n' "$(docker image inspect -f '{{.Id}}' "$IMAGE")" "$mode" "${args[@]}" | sha256sum | cut -c1-16)
+have=$(docker container inspect -f '{{ index .Config.Labels "io.playground.registry.recipe" }}' "$NAME" 2>/dev/null || echo none)
 running=$(docker container inspect -f '{{.State.Running}}' "$NAME" 2>/dev/null || true)
-if [ -n "$have_image" ] && { [ -n "$recreate" ] || [ "$have_image" != "$want_image" ] || [ "$have_mode" != "$mode" ]; }; then
-    log "recreating $NAME (image or mode changed)"
+if [ "$have" != none ] && { [ -n "$recreate" ] || [ "$have" != "$want" ]; }; then
+    log "recreating $NAME (image, mode or settings changed)"
     docker rm -f "$NAME" >/dev/null
-    have_image=
+    have=none
 fi
 
-if [ -z "$have_image" ]; then
-    args=(--detach --name "$NAME" --restart unless-stopped
-        --label io.playground.role=registry --label "io.playground.registry.mode=$mode"
-        --network "$NETWORK" --volume "$VOLUME:/var/lib/registry"
-        --read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges
-        --memory 256m --pids-limit 256)
-    if [ "$mode" = mirror ]; then
-        args+=(--env "REGISTRY_PROXY_REMOTEURL=$REMOTE")
-        [ -z "${REGISTRY_PROXY_USERNAME:-}" ] || args+=(--env REGISTRY_PROXY_USERNAME --env REGISTRY_PROXY_PASSWORD)
-        docker run "${args[@]}" "$IMAGE" /etc/docker/registry/config.yml >/dev/null
-    else
-        docker run "${args[@]}" "$IMAGE" /etc/docker/registry/config-readonly.yml >/dev/null
-    fi
+if [ "$have" = none ]; then
+    docker run --detach --name "$NAME" --label io.playground.role=registry \
+        --label "io.playground.registry.mode=$mode" --label "io.playground.registry.recipe=$want" \
+        "${args[@]}" >/dev/null
     log "started $NAME ($mode mode)"
 elif [ "$running" != true ]; then
     docker start "$NAME" >/dev/null

@@ -97,6 +97,7 @@ async fn start(name: &str, extra_lesson_image: Option<&str>) -> Option<TestServe
     config.data_dir = data_dir.clone();
     config.lessons_dirs = vec![];
     config.max_upload_bytes = UPLOAD_LIMIT;
+    config.preview_host_suffix = "preview.test".into();
     let port = free_port();
     config.listen = SocketAddr::from(([127, 0, 0, 1], port));
     let mut lessons = Vec::new();
@@ -405,6 +406,40 @@ async fn preview_proxy_and_files_in_a_base_node() {
         r.headers()["location"],
         format!("/preview/{id}/node1/8000/sub/").as_str()
     );
+
+    // Host mode: the app lives at `/` of its own host name.
+    let host = format!("8000-node1-{id}.preview.test:{}", server.addr.port());
+    let r = server
+        .http
+        .get(server.url(&format!("/sub/?token={token}")))
+        .header("host", &host)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        r.headers()["set-cookie"],
+        format!("pg_preview={token}; Path=/; HttpOnly; SameSite=Lax").as_str()
+    );
+    assert_eq!(r.headers()["location"], "/sub/");
+    let r = server
+        .http
+        .get(server.url("/sub/"))
+        .header("host", &host)
+        .header("cookie", format!("pg_preview={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "sub\n");
+    let r = server
+        .http
+        .get(server.url("/"))
+        .header("host", &host)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
 
     // POST with a streamed body; our cookie is not passed on, forwarding headers are.
     let payload: Vec<u8> = (0..200_000u32).map(|i| b'a' + (i % 26) as u8).collect();
