@@ -19,7 +19,12 @@ impl Filter {
         {
             return false;
         }
-        if !self.tag.is_empty() && !lesson.tags.iter().any(|t| t.eq_ignore_ascii_case(&self.tag)) {
+        if !self.tag.is_empty()
+            && !lesson
+                .tags
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(&self.tag))
+        {
             return false;
         }
         let haystack = format!(
@@ -42,7 +47,10 @@ impl Filter {
 
 /// Every tag used in the catalog, sorted, without duplicates.
 pub fn all_tags(lessons: &[LessonSummary]) -> Vec<String> {
-    let mut tags: Vec<String> = lessons.iter().flat_map(|l| l.tags.iter().cloned()).collect();
+    let mut tags: Vec<String> = lessons
+        .iter()
+        .flat_map(|l| l.tags.iter().cloned())
+        .collect();
     tags.sort_by_key(|t| t.to_lowercase());
     tags.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
     tags
@@ -99,7 +107,12 @@ mod tests {
             lesson("docker-101", "beginner", &["docker"]),
             lesson("swarm", "advanced", &["docker", "Swarm"]),
         ];
-        let ids = |f: &Filter| f.apply(&all).iter().map(|l| l.id.clone()).collect::<Vec<_>>();
+        let ids = |f: &Filter| {
+            f.apply(&all)
+                .iter()
+                .map(|l| l.id.clone())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(ids(&Filter::default()).len(), 3);
         let f = Filter {
             text: "DOCKER contain".into(),

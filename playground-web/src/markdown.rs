@@ -308,7 +308,10 @@ mod tests {
                 }
             )
         );
-        assert_eq!(parse_info("bash run=node1 copy"), ("bash".into(), Action::Copy));
+        assert_eq!(
+            parse_info("bash run=node1 copy"),
+            ("bash".into(), Action::Copy)
+        );
         assert_eq!(parse_info("yaml,copy"), ("yaml".into(), Action::Copy));
         assert_eq!(
             parse_info("{.sh run=node1}"),
@@ -373,8 +376,9 @@ mod tests {
         assert_eq!(preview_url("preview:../x:80", "abc"), None);
         let r = render("Open [the app](preview:node1:8080/x?y=1).", Some("s9"));
         assert!(
-            r.html
-                .contains(r#"<a class="preview-link" href="/preview/s9/node1/8080/x?y=1" target="_blank""#),
+            r.html.contains(
+                r#"<a class="preview-link" href="/preview/s9/node1/8080/x?y=1" target="_blank""#
+            ),
             "{}",
             r.html
         );
@@ -392,6 +396,8 @@ mod tests {
         assert!(!r.html.contains("<script"), "{}", r.html);
         assert!(!r.html.contains("<img"), "{}", r.html);
         assert!(!r.html.contains("javascript:"), "{}", r.html);
-        assert!(r.html.contains(r#"<a href="https://example.com" target="_blank""#));
+        assert!(r
+            .html
+            .contains(r#"<a href="https://example.com" target="_blank""#));
     }
 }

@@ -6,7 +6,9 @@ pub enum Route {
     /// `/`: the lesson catalog.
     Catalog,
     /// `/lessons/{id}`: a lesson with its session.
-    Lesson { id: String },
+    Lesson {
+        id: String,
+    },
     NotFound,
 }
 
@@ -55,7 +57,10 @@ mod tests {
         ] {
             assert_eq!(Route::parse(&r.path()), r);
         }
-        assert_eq!(Route::parse("/lessons/shell/?x=1"), Route::Lesson { id: "shell".into() });
+        assert_eq!(
+            Route::parse("/lessons/shell/?x=1"),
+            Route::Lesson { id: "shell".into() }
+        );
         assert_eq!(Route::parse("/lessons/a%20b"), Route::NotFound);
         assert_eq!(Route::parse("/nope"), Route::NotFound);
         assert_eq!(Route::parse(""), Route::Catalog);

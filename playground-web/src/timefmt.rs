@@ -23,7 +23,11 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
         if digits == 0 {
             return None;
         }
-        let ms: String = frac[..digits].chars().chain("000".chars()).take(3).collect();
+        let ms: String = frac[..digits]
+            .chars()
+            .chain("000".chars())
+            .take(3)
+            .collect();
         millis = ms.parse().ok()?;
         rest = &frac[digits..];
     }
@@ -93,7 +97,10 @@ mod tests {
             parse_rfc3339_ms("2026-11-22T09:30:00.5+01:00"),
             Some(1_795_336_200_500)
         );
-        assert_eq!(parse_rfc3339_ms("2000-02-29T12:00:00Z"), Some(951_825_600_000));
+        assert_eq!(
+            parse_rfc3339_ms("2000-02-29T12:00:00Z"),
+            Some(951_825_600_000)
+        );
         assert_eq!(parse_rfc3339_ms("yesterday"), None);
         assert_eq!(parse_rfc3339_ms("2026-13-01T00:00:00Z"), None);
     }

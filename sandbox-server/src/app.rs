@@ -22,9 +22,15 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// database, so the next start serves them again.
 pub async fn serve(config: Config, catalog: Arc<Catalog>) -> anyhow::Result<()> {
     let config = Arc::new(config);
-    let runtime = DockerRuntime::connect(&config.instance, config.docker_profile, config.network_internal)
-        .await
-        .context("cannot reach the Docker Engine (is dockerd running? `scripts/setup.sh docker` starts it)")?;
+    let runtime = DockerRuntime::connect(
+        &config.instance,
+        config.docker_profile,
+        config.network_internal,
+    )
+    .await
+    .context(
+        "cannot reach the Docker Engine (is dockerd running? `scripts/setup.sh docker` starts it)",
+    )?;
     let store = Store::open(&config.database_path())
         .with_context(|| format!("opening {}", config.database_path().display()))?;
     let metrics = Arc::new(Metrics::default());

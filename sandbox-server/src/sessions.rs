@@ -289,7 +289,7 @@ impl Sessions {
                     node: n.name.clone(),
                     image: self.config.image_ref(&n.image),
                     expires_at,
-                    limits: limits.clone(),
+                    limits: n.limits(&limits),
                 };
                 async move { self.runtime.create_node(&spec).await }
             });

@@ -16,6 +16,12 @@
 //!   output, so Ctrl-C gets through at once.
 //! - **Bounded.** A client whose queue is full is dropped; it reconnects and
 //!   gets the screen repainted.
+//! - **The mirror does not slow the stream.** Parsing output into the mirror
+//!   costs about as much as reading it, so the pump only queues chunks for the
+//!   mirror and a separate task parses them. Whoever needs the screen (a new
+//!   client, `/screen`, a resize) first parses what is still queued, holding the
+//!   state lock and then the parser lock (always in that order), so the screen
+//!   it sees is exactly the output sent before that moment.
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -33,6 +39,8 @@ use crate::runtime::{Runtime, RuntimeError};
 
 /// Size of one PTY read.
 const READ_CHUNK: usize = 64 * 1024;
+/// Output the mirror may lag behind before the pump parses it itself.
+const MIRROR_LAG_MAX: usize = 1024 * 1024;
 
 /// What a client's WebSocket task sends, in order.
 #[derive(Debug)]
@@ -58,6 +66,10 @@ pub struct Terminal {
     settings: TerminalSettings,
     metrics: Arc<Metrics>,
     state: Mutex<State>,
+    /// The screen mirror. Lock order: `state` first, then `mirror`.
+    mirror: Mutex<vt100::Parser>,
+    /// Wakes the mirror task when output is queued for it.
+    mirror_wake: Notify,
     /// Held while a shell starts, so two clients arriving together start one.
     starting: tokio::sync::Mutex<()>,
     input: tokio::sync::Mutex<Option<Pin<Box<dyn AsyncWrite + Send>>>>,
@@ -66,7 +78,9 @@ pub struct Terminal {
 }
 
 struct State {
-    parser: vt100::Parser,
+    /// Output sent to clients but not yet parsed into the mirror, oldest first.
+    unparsed: Vec<Bytes>,
+    unparsed_bytes: usize,
     clients: HashMap<u64, Client>,
     next_client: u64,
     /// The running shell, if any: its exec id and a generation number, so a
@@ -106,7 +120,8 @@ impl Terminal {
             settings,
             metrics,
             state: Mutex::new(State {
-                parser: vt100::Parser::new(DEFAULT_ROWS, DEFAULT_COLS, 0),
+                unparsed: Vec::new(),
+                unparsed_bytes: 0,
                 clients: HashMap::new(),
                 next_client: 0,
                 shell: None,
@@ -114,6 +129,8 @@ impl Terminal {
                 paused: false,
                 closed: false,
             }),
+            mirror: Mutex::new(vt100::Parser::new(DEFAULT_ROWS, DEFAULT_COLS, 0)),
+            mirror_wake: Notify::new(),
             starting: tokio::sync::Mutex::new(()),
             input: tokio::sync::Mutex::new(None),
             resume: Notify::new(),
@@ -122,6 +139,46 @@ impl Terminal {
 
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The mirror, with everything queued for it parsed. Takes the parser lock
+    /// while `st` (the state lock) is held, so no output can slip in between.
+    fn mirror_now(&self, st: &mut State) -> MutexGuard<'_, vt100::Parser> {
+        let mut parser = self.mirror.lock().unwrap_or_else(|e| e.into_inner());
+        st.unparsed_bytes = 0;
+        for chunk in st.unparsed.drain(..) {
+            parser.process(&chunk);
+        }
+        parser
+    }
+
+    /// Parses queued output off the pump's path; ends when the terminal closes.
+    async fn run_mirror(self: Arc<Self>) {
+        loop {
+            let woken = self.mirror_wake.notified();
+            if !self.parse_queued() {
+                return;
+            }
+            woken.await;
+        }
+    }
+
+    /// Parses what is queued for the mirror; false once the terminal closed.
+    fn parse_queued(&self) -> bool {
+        let mut st = self.state();
+        if st.closed {
+            return false;
+        }
+        // Take the parser lock before releasing the state lock, so a reader
+        // of the mirror waits for these chunks to be parsed.
+        let mut parser = self.mirror.lock().unwrap_or_else(|e| e.into_inner());
+        st.unparsed_bytes = 0;
+        let chunks = std::mem::take(&mut st.unparsed);
+        drop(st);
+        for chunk in &chunks {
+            parser.process(chunk);
+        }
+        true
     }
 
     /// Starts the shell unless one runs. `size` (cols, rows) is used for a new shell.
@@ -135,10 +192,11 @@ impl Terminal {
             if st.shell.is_some() || st.closed {
                 return Ok(());
             }
+            let mut parser = self.mirror_now(&mut st);
             if let Some((cols, rows)) = size {
-                st.parser = vt100::Parser::new(rows, cols, 0);
+                parser.screen_mut().set_size(rows, cols);
             }
-            let (rows, cols) = st.parser.screen().size();
+            let (rows, cols) = parser.screen().size();
             (cols, rows)
         };
         let shell = self
@@ -151,13 +209,19 @@ impl Terminal {
             st.generation += 1;
             st.shell = Some((shell.id.clone(), st.generation));
             // A fresh shell draws on a clean screen.
-            st.parser = vt100::Parser::new(rows, cols, 0);
+            st.unparsed.clear();
+            st.unparsed_bytes = 0;
+            *self.mirror.lock().unwrap_or_else(|e| e.into_inner()) =
+                vt100::Parser::new(rows, cols, 0);
             st.generation
         };
         if !shell.initial_output.is_empty() {
             self.distribute(shell.initial_output);
         }
         tokio::spawn(self.clone().pump(shell.output, shell.id, generation));
+        if generation == 1 {
+            tokio::spawn(self.clone().run_mirror());
+        }
         Ok(())
     }
 
@@ -169,7 +233,7 @@ impl Terminal {
         if st.shell.is_none() || st.closed {
             return None;
         }
-        let screen = Bytes::from(st.parser.screen().state_formatted());
+        let screen = Bytes::from(self.mirror_now(&mut st).screen().state_formatted());
         let unacked = screen.len() as u64;
         tx.try_send(Outbound::Output(screen))
             .expect("a new queue has room");
@@ -207,7 +271,7 @@ impl Terminal {
     pub async fn resize(&self, cols: u16, rows: u16) -> Result<(), RuntimeError> {
         let shell = {
             let mut st = self.state();
-            st.parser.screen_mut().set_size(rows, cols);
+            self.mirror_now(&mut st).screen_mut().set_size(rows, cols);
             st.shell.as_ref().map(|(id, _)| id.clone())
         };
         match shell {
@@ -239,7 +303,9 @@ impl Terminal {
 
     /// The screen as plain text, one line per row.
     pub fn screen_text(&self) -> String {
-        self.state().parser.screen().contents()
+        let mut st = self.state();
+        let text = self.mirror_now(&mut st).screen().contents();
+        text
     }
 
     /// Sends an event to every client.
@@ -256,6 +322,7 @@ impl Terminal {
         {
             let mut st = self.state();
             st.closed = true;
+            self.mirror_wake.notify_one();
             for (_, c) in st.clients.drain() {
                 let _ = c.tx.try_send(Outbound::Close {
                     code,
@@ -275,7 +342,6 @@ impl Terminal {
             .terminal_bytes_out
             .fetch_add(len, Ordering::Relaxed);
         let mut st = self.state();
-        st.parser.process(&chunk);
         let high = self.settings.flow_high_water;
         let mut pause = false;
         st.clients.retain(|_, c| {
@@ -289,6 +355,14 @@ impl Terminal {
         });
         if pause {
             st.paused = true;
+        }
+        st.unparsed_bytes += chunk.len();
+        st.unparsed.push(chunk);
+        if st.unparsed_bytes > MIRROR_LAG_MAX {
+            // The mirror task fell behind: catch up here, which slows the pump.
+            drop(self.mirror_now(&mut st));
+        } else {
+            self.mirror_wake.notify_one();
         }
     }
 

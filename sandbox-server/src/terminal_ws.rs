@@ -22,6 +22,9 @@ use crate::error::ApiError;
 use crate::sessions::Session;
 use crate::terminal::{Outbound, Terminal};
 
+/// Largest output message built by coalescing queued chunks.
+const COALESCE_MAX: usize = 256 * 1024;
+
 /// Close code for "the server could not start the shell".
 const INTERNAL_ERROR: u16 = 1011;
 
@@ -118,8 +121,34 @@ async fn serve(
         tokio::select! {
             out = rx.recv() => match out {
                 Some(Outbound::Output(bytes)) => {
-                    if sink.send(Message::Binary(Bytes::from(encode_output(&bytes)))).await.is_err() {
+                    // Coalesce output already queued into one message: a client
+                    // that is behind gets fewer, larger frames (and sends fewer acks).
+                    let mut frame = encode_output(&bytes);
+                    let mut after = None;
+                    while frame.len() < COALESCE_MAX {
+                        match rx.try_recv() {
+                            Ok(Outbound::Output(more)) => frame.extend_from_slice(&more),
+                            Ok(other) => {
+                                after = Some(other);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    if sink.send(Message::Binary(Bytes::from(frame))).await.is_err() {
                         break None;
+                    }
+                    match after {
+                        Some(Outbound::Event(event))
+                            if sink
+                                .send(Message::Binary(Bytes::from(encode_event(&event))))
+                                .await
+                                .is_err() =>
+                        {
+                            break None
+                        }
+                        Some(Outbound::Close { code, reason }) => break Some((code, reason)),
+                        _ => {}
                     }
                 }
                 Some(Outbound::Event(event)) => {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use sandbox_server::lessons::loader::{load_dirs, LoadReport};
 use sandbox_server::lessons::Lesson;
+use sandbox_server::runtime::NodeLimits;
 
 fn fixtures(sub: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -69,6 +70,20 @@ fn native_lesson() {
         "mkdir -p /srv/www"
     );
     assert_eq!(l.nodes[1].image, "base");
+    let defaults = NodeLimits {
+        memory_bytes: 512 << 20,
+        nano_cpus: 1_000_000_000,
+        pids: 512,
+    };
+    assert_eq!(l.nodes[0].limits(&defaults), defaults);
+    assert_eq!(
+        l.nodes[1].limits(&defaults),
+        NodeLimits {
+            memory_bytes: 256 << 20,
+            nano_cpus: 500_000_000,
+            pids: 100,
+        }
+    );
     assert_eq!(l.assets.len(), 1);
     assert_eq!(l.assets[0].path, "/srv/greeting.txt");
     assert_eq!(l.assets[0].mode, 0o640);

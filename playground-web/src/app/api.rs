@@ -132,16 +132,22 @@ pub async fn check_step(id: &str, token: &str, step: usize) -> Result<CheckResul
 
 pub async fn progress(id: &str, token: &str) -> Result<Progress, ApiError> {
     json(
-        authed(Request::get(&url(&format!("/sessions/{id}/progress"))), token)
-            .send()
-            .await,
+        authed(
+            Request::get(&url(&format!("/sessions/{id}/progress"))),
+            token,
+        )
+        .send()
+        .await,
     )
     .await
 }
 
 pub async fn put_progress(id: &str, token: &str, progress: &Progress) -> Result<(), ApiError> {
-    let req = authed(Request::put(&url(&format!("/sessions/{id}/progress"))), token)
-        .json(progress)
-        .map_err(|e| ApiError::Network(e.to_string()))?;
+    let req = authed(
+        Request::put(&url(&format!("/sessions/{id}/progress"))),
+        token,
+    )
+    .json(progress)
+    .map_err(|e| ApiError::Network(e.to_string()))?;
     check(req.send().await).await.map(|_| ())
 }

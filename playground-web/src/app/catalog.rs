@@ -170,7 +170,7 @@ fn card(nav: &Nav, l: &LessonSummary) -> Html {
                     <span class={classes!("badge", format!("level-{}", l.difficulty))}>{ capitalize(&l.difficulty) }</span>
                 }
                 if let Some(d) = duration_label(l.minutes) {
-                    <span class="badge plain" title="Estimated time">{ format!("⏱ {d}") }</span>
+                    <span class="badge plain" title="Estimated time">{ d }</span>
                 }
                 <span class="badge plain">{ nodes }</span>
             </p>

@@ -48,7 +48,10 @@ enum Phase {
     Active(CreatedSession),
     Ended(String),
     /// HTTP 503: retry at this time (ms since the epoch).
-    Full { message: String, retry_at: f64 },
+    Full {
+        message: String,
+        retry_at: f64,
+    },
     Error(String),
 }
 
@@ -244,16 +247,16 @@ impl Component for LessonPage {
             }
             Msg::Lesson(Err(e)) if e.status() == Some(404) => {
                 // A server without the lesson-detail route: use the summary.
-                ctx.link().send_future(async move {
-                    Msg::LessonFallback(api::lessons().await)
-                });
+                ctx.link()
+                    .send_future(async move { Msg::LessonFallback(api::lessons().await) });
             }
             Msg::Lesson(Err(e)) => self.lesson = LessonLoad::Failed(e.message()),
             Msg::LessonFallback(Ok(list)) => {
                 let id = ctx.props().id.to_string();
                 match list.into_iter().find(|l| l.id == id) {
                     Some(summary) => {
-                        return Component::update(self, 
+                        return Component::update(
+                            self,
                             ctx,
                             Msg::Lesson(Ok(LessonDetail {
                                 summary,
@@ -458,7 +461,9 @@ impl Component for LessonPage {
                     return false;
                 };
                 let confirmed = dom::window()
-                    .confirm_with_message("End this session? Its machines and everything on them are removed.")
+                    .confirm_with_message(
+                        "End this session? Its machines and everything on them are removed.",
+                    )
                     .unwrap_or(true);
                 if !confirmed {
                     return false;
@@ -543,10 +548,14 @@ impl Component for LessonPage {
         }
         if let LessonLoad::Failed(e) = &self.lesson {
             if !matches!(self.phase, Phase::Active(_)) {
-                return self.screen(back, "The lesson could not be loaded", html! { <p>{ e.clone() }</p> },
+                return self.screen(
+                    back,
+                    "The lesson could not be loaded",
+                    html! { <p>{ e.clone() }</p> },
                     html! { <button class="btn primary" onclick={Callback::from(|_| {
                         let _ = dom::window().location().reload();
-                    })}>{ "Reload" }</button> });
+                    })}>{ "Reload" }</button> },
+                );
             }
         }
         let start_button = |label: &str| {
@@ -635,14 +644,20 @@ impl LessonPage {
         }
     }
 
-    fn workspace_view(&self, ctx: &Context<Self>, s: &CreatedSession, back: Html, title: &str) -> Html {
+    fn workspace_view(
+        &self,
+        ctx: &Context<Self>,
+        s: &CreatedSession,
+        back: Html,
+        title: &str,
+    ) -> Html {
         let link = ctx.link();
         let left = self.secs_left().unwrap_or(0);
         let warn = left <= timefmt::WARN_SECS;
         let clock = html! {
             <div class={classes!("clock", warn.then_some("warn"))} role="timer"
                  aria-label={format!("Time left: {}", timefmt::describe_left(left))}>
-                <span aria-hidden="true">{ "⏱ " }</span>{ timefmt::format_left(left) }
+                { timefmt::format_left(left) }<span class="clock-unit">{ " left" }</span>
             </div>
         };
         let nodes: Vec<String> = s.nodes.iter().map(|n| n.name.clone()).collect();
@@ -780,8 +795,12 @@ impl LessonPage {
             let step = &steps[current];
             let check = match self.checks.get(&current) {
                 None => html! {},
-                Some(CheckState::Running) => html! { <p class="check-result" role="status">{ "Checking…" }</p> },
-                Some(CheckState::Failed(e)) => html! { <p class="check-result fail" role="status">{ e.clone() }</p> },
+                Some(CheckState::Running) => {
+                    html! { <p class="check-result" role="status">{ "Checking…" }</p> }
+                }
+                Some(CheckState::Failed(e)) => {
+                    html! { <p class="check-result fail" role="status">{ e.clone() }</p> }
+                }
                 Some(CheckState::Done(r)) => html! {
                     <div class={classes!("check-result", if r.passed { "pass" } else { "fail" })} role="status" data-testid="check-result" data-passed={r.passed.to_string()}>
                         <strong>{ if r.passed { "✓ Passed" } else { "✗ Not yet" } }</strong>

@@ -42,11 +42,8 @@ pub fn app() -> Html {
         let route = route.clone();
         Callback::from(move |(to, autostart): (Route, bool)| {
             if let Ok(history) = dom::window().history() {
-                let _ = history.push_state_with_url(
-                    &wasm_bindgen::JsValue::NULL,
-                    "",
-                    Some(&to.path()),
-                );
+                let _ =
+                    history.push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&to.path()));
             }
             dom::window().scroll_to_with_x_and_y(0.0, 0.0);
             route.set((to, autostart));

@@ -17,7 +17,8 @@ use super::loader::{Draft, DraftStep};
 use super::markdown::{fence_open, read_relative, Source};
 use super::native::read_asset;
 use super::{
-    Asset, Check, LessonNode, Script, DEFAULT_CHECK_TIMEOUT_SECS, DEFAULT_SETUP_TIMEOUT_SECS,
+    Asset, Check, LessonNode, Resources, Script, DEFAULT_CHECK_TIMEOUT_SECS,
+    DEFAULT_SETUP_TIMEOUT_SECS,
 };
 
 #[derive(Deserialize, Default)]
@@ -344,6 +345,7 @@ pub fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Draft> {
                 body: setup.clone(),
                 timeout_secs: DEFAULT_SETUP_TIMEOUT_SECS,
             }),
+            resources: Resources::default(),
         });
     }
     Some(draft)

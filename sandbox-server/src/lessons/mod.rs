@@ -20,6 +20,8 @@ use std::sync::{Arc, RwLock};
 
 use protocol::api::{LessonDetail, LessonSummary, Step};
 
+use crate::runtime::NodeLimits;
+
 /// Seconds a check may run when the lesson does not say.
 pub const DEFAULT_CHECK_TIMEOUT_SECS: u64 = 30;
 /// Seconds a node's setup script may run when the lesson does not say.
@@ -34,6 +36,35 @@ pub struct LessonNode {
     pub image: String,
     /// Shell script run in the node once it has started, before the learner gets it.
     pub setup: Option<Script>,
+    /// Resources the lesson asks for instead of the server's defaults
+    /// (`node_memory_mib`, `node_cpus`, `node_pids`): a Swarm lesson needs more
+    /// than a shell lesson.
+    pub resources: Resources,
+}
+
+/// Per-node resource overrides; `None` keeps the server's default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resources {
+    pub memory_mib: Option<u64>,
+    /// Thousandths of a CPU.
+    pub millicpus: Option<u64>,
+    pub pids: Option<i64>,
+}
+
+impl LessonNode {
+    /// The node's limits: the lesson's overrides on top of the server's defaults.
+    pub fn limits(&self, defaults: &NodeLimits) -> NodeLimits {
+        let r = &self.resources;
+        NodeLimits {
+            memory_bytes: r
+                .memory_mib
+                .map_or(defaults.memory_bytes, |m| (m * 1024 * 1024) as i64),
+            nano_cpus: r
+                .millicpus
+                .map_or(defaults.nano_cpus, |m| (m * 1_000_000) as i64),
+            pids: r.pids.unwrap_or(defaults.pids),
+        }
+    }
 }
 
 /// A shell script with a time limit.
@@ -184,6 +215,7 @@ pub fn builtin_shell() -> Lesson {
             name: "node1".into(),
             image: "base".into(),
             setup: None,
+            resources: Resources::default(),
         }],
         intro: String::new(),
         finish: String::new(),

@@ -10,7 +10,7 @@ use super::diag::{line_of_offset, Diagnostics};
 use super::loader::{title_from_file, Draft, DraftStep, MAX_ASSET_BYTES};
 use super::markdown::{read_relative, resolve_relative, Source, MAX_CHECK_TIMEOUT_SECS};
 use super::{
-    Asset, Check, LessonNode, Runnable, Script, DEFAULT_CHECK_TIMEOUT_SECS,
+    Asset, Check, LessonNode, Resources, Runnable, Script, DEFAULT_CHECK_TIMEOUT_SECS,
     DEFAULT_SETUP_TIMEOUT_SECS,
 };
 
@@ -51,6 +51,15 @@ struct NodeToml {
     setup: Option<Spanned<String>>,
     #[serde(default)]
     setup_timeout: Option<Spanned<u64>>,
+    /// Memory in MiB instead of the server's `node_memory_mib`.
+    #[serde(default)]
+    memory_mib: Option<Spanned<u64>>,
+    /// CPUs instead of the server's `node_cpus`.
+    #[serde(default)]
+    cpus: Option<Spanned<f64>>,
+    /// Process limit instead of the server's `node_pids`.
+    #[serde(default)]
+    pids: Option<Spanned<i64>>,
 }
 
 fn default_image() -> String {
@@ -149,6 +158,30 @@ pub fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Draft> {
                 }
             }
         });
+        let mut resources = Resources::default();
+        if let Some(m) = &node.memory_mib {
+            if !(16..=65536).contains(m.get_ref()) {
+                diags.error(
+                    &file,
+                    at(m.span().start),
+                    "memory_mib: expected 16 to 65536",
+                );
+            }
+            resources.memory_mib = Some(*m.get_ref());
+        }
+        if let Some(c) = &node.cpus {
+            let cpus = *c.get_ref();
+            if !(0.01..=64.0).contains(&cpus) {
+                diags.error(&file, at(c.span().start), "cpus: expected 0.01 to 64");
+            }
+            resources.millicpus = Some((cpus * 1000.0).round().max(1.0) as u64);
+        }
+        if let Some(p) = &node.pids {
+            if !(16..=1_000_000).contains(p.get_ref()) {
+                diags.error(&file, at(p.span().start), "pids: expected 16 to 1000000");
+            }
+            resources.pids = Some(*p.get_ref());
+        }
         if node.image.trim().is_empty() {
             diags.error(&file, at(node.name.span().start), "node image is empty");
         }
@@ -156,6 +189,7 @@ pub fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Draft> {
             name: node.name.into_inner(),
             image: node.image,
             setup,
+            resources,
         });
     }
     let names: Vec<String> = draft.nodes.iter().map(|n| n.name.clone()).collect();

@@ -14,7 +14,7 @@ use std::path::Path;
 use super::diag::Diagnostics;
 use super::loader::{Draft, DraftStep};
 use super::markdown::{fence_closes, fence_open, Source};
-use super::LessonNode;
+use super::{LessonNode, Resources};
 
 /// Nodes a post may ask for.
 const MAX_TERMS: usize = 8;
@@ -246,6 +246,7 @@ pub fn load(file: &Path, diags: &mut Diagnostics) -> Option<Draft> {
             name: format!("node{n}"),
             image: image.clone(),
             setup: None,
+            resources: Resources::default(),
         });
     }
     let body = convert(file, &lines[end + 1..], diags);
