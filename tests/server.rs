@@ -533,10 +533,11 @@ async fn nodes_run_with_the_configured_limits_and_a_fork_bomb_or_memory_hog_stay
 }
 
 #[tokio::test]
-async fn sessions_cannot_reach_each_other() {
+async fn nodes_reach_each_other_by_name_but_not_another_session() {
     require_docker!();
     let server = Server::start(&[]).await.unwrap();
-    let a = server.create_session("shell").await.unwrap();
+    // linux-basics (from lessons/) has two nodes.
+    let a = server.create_session("linux-basics").await.unwrap();
     let b = server.create_session("shell").await.unwrap();
     let ip_a = docker(&[
         "inspect",
@@ -548,7 +549,9 @@ async fn sessions_cannot_reach_each_other() {
     let mut term_b = server.terminal(&b, "node1").await.unwrap();
     let out = term_b
         .run(
-            &format!("ping -c1 -W1 {ip_a} >/dev/null 2>&1; echo rc=$?; getent hosts node1 | wc -l"),
+            &format!(
+                "ping -c1 -W1 {ip_a} >/dev/null 2>&1; echo rc=$?; echo names=$(timeout 3 getent hosts node2 | wc -l)"
+            ),
             T,
         )
         .await
@@ -557,12 +560,22 @@ async fn sessions_cannot_reach_each_other() {
         out.starts_with("rc=1") || out.starts_with("rc=2"),
         "other session unreachable: {out}"
     );
+    assert!(
+        out.ends_with("names=0"),
+        "the other session's node2 does not resolve here: {out}"
+    );
     let mut term_a = server.terminal(&a, "node1").await.unwrap();
     let out = term_a
-        .run("ping -c1 -W1 node1 >/dev/null && echo self-ok", T)
+        .run("ping -c1 -W2 node2 >/dev/null && echo node2-ok", T)
         .await
         .unwrap();
-    assert_eq!(out, "self-ok");
+    assert_eq!(out, "node2-ok");
+    let mut term_a2 = server.terminal(&a, "node2").await.unwrap();
+    let out = term_a2
+        .run("ping -c1 -W2 node1 >/dev/null && echo node1-ok", T)
+        .await
+        .unwrap();
+    assert_eq!(out, "node1-ok");
     server.delete_session(&a).await.unwrap();
     server.delete_session(&b).await.unwrap();
 }
