@@ -108,6 +108,67 @@ async fn exit_sends_the_code_and_a_new_connection_gets_a_new_shell() {
 }
 
 #[tokio::test]
+async fn restart_node_keeps_files_ends_processes_and_terminals_reconnect() {
+    require_docker!();
+    let server = Server::start(&[]).await.unwrap();
+    let s = server.create_session("shell").await.unwrap();
+    let mut term = server.terminal(&s, "node1").await.unwrap();
+    term.run(
+        "echo kept > /root/file; nohup sleep 1000 >/dev/null 2>&1 & echo started",
+        T,
+    )
+    .await
+    .unwrap();
+    let restart = || {
+        server
+            .http
+            .post(server.url(&format!("/api/v1/sessions/{}/nodes/node1/restart", s.id)))
+            .bearer_auth(&s.token)
+            .send()
+    };
+    // Two at once: one restarts, the other is told it is already happening.
+    let (a, b) = tokio::join!(restart(), restart());
+    let mut codes = [a.unwrap().status().as_u16(), b.unwrap().status().as_u16()];
+    codes.sort();
+    assert_eq!(codes, [204, 409]);
+    // The connected terminal was told, then asked to reconnect.
+    let mut notice = None;
+    let close = loop {
+        match term.next(T).await.unwrap().expect("event before timeout") {
+            TermEvent::Event(Event::Notice { message, .. }) => notice = Some(message),
+            TermEvent::Closed(c) => break c,
+            _ => {}
+        }
+    };
+    assert_eq!(notice.as_deref(), Some("node1 is restarting"));
+    assert_eq!(close.map(|c| c.0), Some(close_code::TRY_AGAIN_LATER));
+    let mut term = server.terminal(&s, "node1").await.unwrap();
+    let out = term
+        .run("cat /root/file; pgrep -fc 'sleep 1000'", T)
+        .await
+        .unwrap();
+    assert_eq!(out, "kept\n0", "files stay, processes are gone");
+    // Unknown node, bad token.
+    let r = server
+        .http
+        .post(server.url(&format!("/api/v1/sessions/{}/nodes/node9/restart", s.id)))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    let r = server
+        .http
+        .post(server.url(&format!("/api/v1/sessions/{}/nodes/node1/restart", s.id)))
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    server.delete_session(&s).await.unwrap();
+}
+
+#[tokio::test]
 async fn api_errors_have_the_documented_status_and_body() {
     require_docker!();
     let server = Server::start(&[]).await.unwrap();
@@ -418,7 +479,20 @@ async fn a_restarted_server_serves_old_sessions_and_removes_orphans() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 200, "the old token still works");
     let mut term = server.terminal(&s, "node1").await.unwrap();
+    // The screen from before the restart is repainted (once), with a note that
+    // the shell is new, and the new shell works below it.
+    term.wait_for("this is a new shell", T).await.unwrap();
     assert_eq!(term.run("cat /root/state", T).await.unwrap(), "before");
+    let screen = server.screen(&s, "node1").await.unwrap();
+    assert_eq!(
+        screen.matches("BEGIN1Z").count(),
+        1,
+        "the old screen (the first command's output), once:\n{screen}"
+    );
+    assert!(
+        screen.find("BEGIN1Z").unwrap() < screen.find("this is a new shell").unwrap(),
+        "{screen}"
+    );
     server.delete_session(&s).await.unwrap();
 }
 

@@ -20,6 +20,7 @@ use crate::error::ApiError;
 use crate::lessons::Catalog;
 use crate::metrics::Metrics;
 use crate::sessions::{rfc3339, EndReason, Session, Sessions};
+use crate::terminal::RestartError;
 use crate::terminal_ws;
 
 /// Largest JSON request body accepted.
@@ -43,6 +44,10 @@ pub fn router(state: AppState) -> Router {
             get(terminal_ws::upgrade),
         )
         .route("/sessions/{id}/nodes/{node}/screen", get(screen))
+        .route(
+            "/sessions/{id}/nodes/{node}/restart",
+            axum::routing::post(restart_node),
+        )
         .merge(crate::lesson_api::routes())
         .fallback(api_not_found)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
@@ -60,12 +65,12 @@ pub fn router(state: AppState) -> Router {
     router.layer(preview).with_state(state)
 }
 
-/// The built web app; paths that are not files get `index.html`, so the
-/// app's own routes survive a reload.
-fn static_files(dir: &Path) -> ServeDir<tower_http::set_status::SetStatus<ServeFile>> {
+/// The built web app; paths that are not files get `index.html` with status
+/// 200, so the app's own routes (`/lessons/{id}`) survive a reload.
+fn static_files(dir: &Path) -> ServeDir<ServeFile> {
     ServeDir::new(dir)
         .precompressed_gzip()
-        .not_found_service(ServeFile::new(dir.join("index.html")))
+        .fallback(ServeFile::new(dir.join("index.html")).precompressed_gzip())
 }
 
 async fn healthz() -> &'static str {
@@ -188,4 +193,31 @@ async fn screen(
         terminal.screen_text(),
     )
         .into_response())
+}
+
+/// Seconds a restarting node's processes get to stop before they are killed.
+const RESTART_GRACE_SECS: i32 = 2;
+
+/// `POST .../nodes/{node}/restart`: the learner's "Restart node". The node's
+/// processes restart, its files stay; terminals are asked to reconnect and get
+/// a new shell. 409 while that node is already restarting.
+async fn restart_node(
+    State(state): State<AppState>,
+    UrlPath((id, node)): UrlPath<(String, String)>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let session = state.sessions.authorize(&id, bearer(&headers))?;
+    let terminal = session
+        .terminal(&node)
+        .ok_or_else(|| ApiError::NotFound(format!("session {id} has no node {node:?}")))?;
+    let runtime = state.sessions.runtime().clone();
+    terminal
+        .restart_node(runtime.restart_node(&id, &node, RESTART_GRACE_SECS))
+        .await
+        .map_err(|e| match e {
+            RestartError::Busy => ApiError::Conflict(format!("{node} is already restarting")),
+            RestartError::Runtime(e) => ApiError::from(e),
+        })?;
+    tracing::info!(session = %id, node = %node, "node restarted");
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -189,21 +189,47 @@ impl Config {
                 .contains(&key.as_str())
                 .then(|| toml::Value::String(String::new()));
             let Some(current) = table.get(&key).cloned().or(optional) else {
-                return Err(ConfigError::Env {
-                    var,
-                    message: "no such configuration key".into(),
-                });
+                // Not ours (the scripts use PLAYGROUND_* for their own settings):
+                // `unknown_env` lists these so `serve` can warn about typos.
+                continue;
             };
+            if OPTIONAL_STRING_KEYS.contains(&key.as_str()) && raw.trim().is_empty() {
+                // An empty value means "none", never "the current directory".
+                table.remove(&key);
+                continue;
+            }
             let value = env_value(&current, &raw).map_err(|message| ConfigError::Env {
                 var: var.clone(),
                 message,
             })?;
             table.insert(key, value);
         }
-        let config = Config::deserialize(toml::Value::Table(table))
+        let mut config = Config::deserialize(toml::Value::Table(table))
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        if config
+            .static_dir
+            .as_ref()
+            .is_some_and(|d| d.as_os_str().is_empty())
+        {
+            config.static_dir = None;
+        }
         config.validate()?;
         Ok(config)
+    }
+
+    /// The `PLAYGROUND_*` variables in `env` that name no configuration key:
+    /// probably typos, or settings of the setup scripts.
+    pub fn unknown_env(env: impl IntoIterator<Item = (String, String)>) -> Vec<String> {
+        let known = toml::Table::try_from(Config::default()).unwrap_or_default();
+        env.into_iter()
+            .filter_map(|(var, _)| {
+                let key = var.strip_prefix(ENV_PREFIX)?.to_ascii_lowercase();
+                let ours = key == "config"
+                    || known.contains_key(&key)
+                    || OPTIONAL_STRING_KEYS.contains(&key.as_str());
+                (!ours).then_some(var)
+            })
+            .collect()
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -322,8 +348,11 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_bad_values_are_named() {
-        let err = Config::load(None, env(&[("PLAYGROUND_MAX_SESION", "9")])).unwrap_err();
-        assert!(err.to_string().contains("PLAYGROUND_MAX_SESION"), "{err}");
+        // An unknown variable does not stop the server (the scripts have
+        // PLAYGROUND_* settings of their own); `serve` warns about it.
+        let vars = env(&[("PLAYGROUND_MAX_SESION", "9"), ("PLAYGROUND_CONFIG", "x")]);
+        assert_eq!(Config::load(None, vars.clone()).unwrap(), Config::default());
+        assert_eq!(Config::unknown_env(vars), vec!["PLAYGROUND_MAX_SESION"]);
         let err = Config::load(None, env(&[("PLAYGROUND_MAX_SESSIONS", "many")])).unwrap_err();
         assert!(err.to_string().contains("expected an integer"), "{err}");
         let dir = std::env::temp_dir().join(format!("pg-config-bad-{}", std::process::id()));
@@ -332,6 +361,14 @@ mod tests {
         std::fs::write(&file, "max_sesions = 7\n").unwrap();
         let err = Config::load(Some(&file), vec![]).unwrap_err();
         assert!(err.to_string().contains("max_sesions"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_static_dir_means_none() {
+        let c = Config::load(None, env(&[("PLAYGROUND_STATIC_DIR", "")])).unwrap();
+        assert_eq!(c.static_dir, None);
+        let c = Config::load(None, env(&[("PLAYGROUND_STATIC_DIR", "dist")])).unwrap();
+        assert_eq!(c.static_dir, Some(PathBuf::from("dist")));
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub enum ApiError {
     TooLarge(String),
     #[error("this address already has {0} live sessions; end one first")]
     TooManySessions(usize),
-    #[error("the playground is full ({0} live sessions); try again in a minute")]
+    #[error("the playground is full ({0} live sessions); try again in {1} s")]
     Full(usize, u64),
     #[error("container runtime: {0}")]
     Runtime(String),
@@ -65,8 +65,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status().is_server_error() {
-            tracing::error!(code = self.code(), "{self}");
+        match self {
+            // Being full is the limit working, not a fault.
+            ApiError::Full(..) => tracing::warn!(code = self.code(), "{self}"),
+            _ if self.status().is_server_error() => tracing::error!(code = self.code(), "{self}"),
+            _ => {}
         }
         let mut response = (
             self.status(),

@@ -76,7 +76,7 @@ struct ServeArgs {
     /// Directory with the built web app [config: static_dir].
     #[arg(long)]
     static_dir: Option<PathBuf>,
-    /// A lessons directory; repeat for more. Replaces `lessons_dirs` from the config.
+    /// A lessons directory, served besides `lessons_dirs` (default `lessons/`); repeat for more.
     #[arg(long = "lessons")]
     lessons: Vec<PathBuf>,
 }
@@ -90,10 +90,12 @@ impl ServeArgs {
             config.data_dir = dir;
         }
         if let Some(dir) = self.static_dir {
-            config.static_dir = Some(dir);
+            config.static_dir = (!dir.as_os_str().is_empty()).then_some(dir);
         }
-        if !self.lessons.is_empty() {
-            config.lessons_dirs = self.lessons;
+        for dir in self.lessons {
+            if !config.lessons_dirs.contains(&dir) {
+                config.lessons_dirs.push(dir);
+            }
         }
     }
 }
@@ -154,6 +156,11 @@ const LESSON_POLL: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn serve(file: Option<&std::path::Path>, args: ServeArgs) -> anyhow::Result<()> {
     let config = load_config(file, args)?;
+    for var in Config::unknown_env(std::env::vars()) {
+        tracing::warn!(
+            "{var} is set but is no configuration key (ignored; see `sandbox-server config`)"
+        );
+    }
     let (catalog, fingerprint) = loader::load_catalog(&config.lessons_dirs);
     let catalog = Arc::new(catalog);
     tokio::runtime::Runtime::new()

@@ -24,7 +24,7 @@ use crate::error::ApiError;
 use crate::lessons::Catalog;
 use crate::metrics::Metrics;
 use crate::runtime::{NodeLimits, NodeSpec, Runtime, RuntimeError};
-use crate::store::{SessionRecord, Store, StoreError};
+use crate::store::{SavedScreen, SessionRecord, Store, StoreError};
 use crate::terminal::{Terminal, TerminalSettings};
 
 /// One live session.
@@ -473,6 +473,11 @@ impl Sessions {
                 }
             }
             let session = self.make_session(record);
+            for saved in self.store.take_screens(&id).await? {
+                if let Some(terminal) = session.terminals.get(&saved.node) {
+                    terminal.restore(saved.cols, saved.rows, &saved.screen);
+                }
+            }
             lock(&self.live).sessions.insert(id.clone(), session);
             kept.insert(id);
             report.restored += 1;
@@ -486,10 +491,28 @@ impl Sessions {
         Ok(report)
     }
 
-    /// The server is stopping: every client is told; sessions stay for the next start.
+    /// The server is stopping: every client is told; sessions stay for the
+    /// next start, and so do their screens, which the next start repaints.
     pub async fn shutdown(&self) {
         let sessions: Vec<Arc<Session>> = lock(&self.live).sessions.values().cloned().collect();
         for session in sessions {
+            let screens: Vec<SavedScreen> = session
+                .terminals
+                .iter()
+                .filter_map(|(node, t)| {
+                    t.snapshot().map(|(cols, rows, screen)| SavedScreen {
+                        node: node.clone(),
+                        cols,
+                        rows,
+                        screen,
+                    })
+                })
+                .collect();
+            if !screens.is_empty() {
+                if let Err(e) = self.store.save_screens(&session.record.id, screens).await {
+                    tracing::warn!(session = %session.record.id, "saving screens: {e}");
+                }
+            }
             for terminal in session.terminals.values() {
                 terminal
                     .close(

@@ -57,7 +57,28 @@ CREATE TABLE IF NOT EXISTS sessions (
     expires_at  INTEGER NOT NULL,
     progress    TEXT NOT NULL DEFAULT '{}'
 );
+-- The screens of a session's terminals, saved when the server stops
+-- gracefully, so a learner who reconnects after a restart sees what was there
+-- (the shell itself cannot survive: Docker cannot re-attach to an exec).
+CREATE TABLE IF NOT EXISTS screens (
+    session_id  TEXT NOT NULL,
+    node        TEXT NOT NULL,
+    cols        INTEGER NOT NULL,
+    rows        INTEGER NOT NULL,
+    screen      BLOB NOT NULL,
+    PRIMARY KEY (session_id, node)
+);
 ";
+
+/// A terminal's screen as saved at shutdown: its size and the bytes that
+/// repaint it (`vt100::Screen::state_formatted`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedScreen {
+    pub node: String,
+    pub cols: u16,
+    pub rows: u16,
+    pub screen: Vec<u8>,
+}
 
 impl Store {
     /// Opens (creating if needed) the database at `path`.
@@ -116,6 +137,7 @@ impl Store {
         let id = id.to_owned();
         self.with(move |c| {
             c.execute("DELETE FROM sessions WHERE id = ?1", params![id])?;
+            c.execute("DELETE FROM screens WHERE session_id = ?1", params![id])?;
             Ok(())
         })
         .await
@@ -145,6 +167,54 @@ impl Store {
             )?;
             let rows = stmt.query_map([], raw_row)?;
             rows.map(|r| decode(r?)).collect()
+        })
+        .await
+    }
+
+    /// Saves the screens of a session's terminals (replacing older ones).
+    pub async fn save_screens(
+        &self,
+        session: &str,
+        screens: Vec<SavedScreen>,
+    ) -> Result<(), StoreError> {
+        let session = session.to_owned();
+        self.with(move |c| {
+            for s in screens {
+                c.execute(
+                    "INSERT OR REPLACE INTO screens (session_id, node, cols, rows, screen)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![session, s.node, s.cols, s.rows, s.screen],
+                )?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Returns and forgets the saved screens of a session: they describe the
+    /// moment of the last shutdown and are stale once used.
+    pub async fn take_screens(&self, session: &str) -> Result<Vec<SavedScreen>, StoreError> {
+        let session = session.to_owned();
+        self.with(move |c| {
+            let screens = {
+                let mut stmt = c.prepare(
+                    "SELECT node, cols, rows, screen FROM screens WHERE session_id = ?1",
+                )?;
+                let rows = stmt.query_map(params![session], |r| {
+                    Ok(SavedScreen {
+                        node: r.get(0)?,
+                        cols: r.get(1)?,
+                        rows: r.get(2)?,
+                        screen: r.get(3)?,
+                    })
+                })?;
+                rows.collect::<Result<Vec<_>, _>>()?
+            };
+            c.execute(
+                "DELETE FROM screens WHERE session_id = ?1",
+                params![session],
+            )?;
+            Ok(screens)
         })
         .await
     }
@@ -229,5 +299,49 @@ mod tests {
         assert_eq!(all[0].progress, r#"{"x":1}"#);
         assert!(store.get("a").await.unwrap().is_none());
         assert!(store.insert(record("b")).await.is_err(), "duplicate id");
+    }
+
+    #[tokio::test]
+    async fn saved_screens_are_read_once_and_go_with_their_session() {
+        let dir = std::env::temp_dir().join(format!("pg-store-screens-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("s.sqlite3");
+        let screen = |node: &str, text: &str| SavedScreen {
+            node: node.into(),
+            cols: 100,
+            rows: 30,
+            screen: text.as_bytes().to_vec(),
+        };
+        {
+            let store = Store::open(&path).unwrap();
+            store.insert(record("a")).await.unwrap();
+            store.insert(record("b")).await.unwrap();
+            store
+                .save_screens("a", vec![screen("node1", "old"), screen("node2", "two")])
+                .await
+                .unwrap();
+            store
+                .save_screens("a", vec![screen("node1", "new")])
+                .await
+                .unwrap();
+            store
+                .save_screens("b", vec![screen("node1", "bee")])
+                .await
+                .unwrap();
+            store.delete("b").await.unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let mut got = store.take_screens("a").await.unwrap();
+        got.sort_by(|x, y| x.node.cmp(&y.node));
+        assert_eq!(got, vec![screen("node1", "new"), screen("node2", "two")]);
+        assert!(
+            store.take_screens("a").await.unwrap().is_empty(),
+            "read once"
+        );
+        assert!(
+            store.take_screens("b").await.unwrap().is_empty(),
+            "deleted with b"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -30,17 +30,31 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use protocol::terminal::{close_code, Event};
+use protocol::terminal::{close_code, Event, NoticeLevel};
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, Notify};
 
 use crate::metrics::Metrics;
 use crate::runtime::{Runtime, RuntimeError};
 
+/// Written below a screen restored after a server restart, where the new
+/// shell's prompt follows.
+const RESTORED_NOTE: &[u8] =
+    b"\x1b[0m\r\n\x1b[2m[the playground restarted: this is a new shell]\x1b[0m\r\n";
+
 /// Size of one PTY read.
 const READ_CHUNK: usize = 64 * 1024;
 /// Output the mirror may lag behind before the pump parses it itself.
 const MIRROR_LAG_MAX: usize = 1024 * 1024;
+
+/// Why a node restart did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum RestartError {
+    #[error("the node is already restarting")]
+    Busy,
+    #[error(transparent)]
+    Runtime(RuntimeError),
+}
 
 /// What a client's WebSocket task sends, in order.
 #[derive(Debug)]
@@ -70,6 +84,8 @@ pub struct Terminal {
     mirror: Mutex<vt100::Parser>,
     /// Wakes the mirror task when output is queued for it.
     mirror_wake: Notify,
+    /// Set while the node restarts ([`Terminal::restart_node`]).
+    restarting: std::sync::atomic::AtomicBool,
     /// Held while a shell starts, so two clients arriving together start one.
     starting: tokio::sync::Mutex<()>,
     input: tokio::sync::Mutex<Option<Pin<Box<dyn AsyncWrite + Send>>>>,
@@ -89,6 +105,9 @@ struct State {
     generation: u64,
     paused: bool,
     closed: bool,
+    /// The mirror holds a screen restored from before a server restart: the
+    /// first shell draws below it instead of on a clean screen.
+    restored: bool,
 }
 
 struct Client {
@@ -128,9 +147,11 @@ impl Terminal {
                 generation: 0,
                 paused: false,
                 closed: false,
+                restored: false,
             }),
             mirror: Mutex::new(vt100::Parser::new(DEFAULT_ROWS, DEFAULT_COLS, 0)),
             mirror_wake: Notify::new(),
+            restarting: std::sync::atomic::AtomicBool::new(false),
             starting: tokio::sync::Mutex::new(()),
             input: tokio::sync::Mutex::new(None),
             resume: Notify::new(),
@@ -208,11 +229,17 @@ impl Terminal {
             let mut st = self.state();
             st.generation += 1;
             st.shell = Some((shell.id.clone(), st.generation));
-            // A fresh shell draws on a clean screen.
             st.unparsed.clear();
             st.unparsed_bytes = 0;
-            *self.mirror.lock().unwrap_or_else(|e| e.into_inner()) =
-                vt100::Parser::new(rows, cols, 0);
+            let mut mirror = self.mirror.lock().unwrap_or_else(|e| e.into_inner());
+            if std::mem::take(&mut st.restored) {
+                // The first shell after a restart continues below the saved screen.
+                mirror.screen_mut().set_size(rows, cols);
+            } else {
+                // A fresh shell draws on a clean screen.
+                *mirror = vt100::Parser::new(rows, cols, 0);
+            }
+            drop(mirror);
             st.generation
         };
         if !shell.initial_output.is_empty() {
@@ -299,6 +326,69 @@ impl Terminal {
             st.paused = false;
             self.resume.notify_one();
         }
+    }
+
+    /// Restarts the node under this terminal: clients are told and asked to
+    /// reconnect, the shell is let go, and `restart` runs while new shells wait
+    /// (a client that reconnects early gets a shell in the restarted node).
+    /// Fails with [`RestartError::Busy`] while another restart runs.
+    pub async fn restart_node<F>(&self, restart: F) -> Result<(), RestartError>
+    where
+        F: std::future::Future<Output = Result<(), RuntimeError>>,
+    {
+        if self.restarting.swap(true, Ordering::AcqRel) {
+            return Err(RestartError::Busy);
+        }
+        let _starting = self.starting.lock().await;
+        {
+            let mut st = self.state();
+            // The old pump sees another generation (none) and ends quietly.
+            st.shell = None;
+            st.paused = false;
+            let notice = Event::Notice {
+                level: NoticeLevel::Info,
+                message: format!("{} is restarting", self.node),
+            };
+            for (_, c) in st.clients.drain() {
+                let _ = c.tx.try_send(Outbound::Event(notice.clone()));
+                let _ = c.tx.try_send(Outbound::Close {
+                    code: close_code::TRY_AGAIN_LATER,
+                    reason: "node restarting; reconnect".into(),
+                });
+            }
+        }
+        self.resume.notify_one();
+        *self.input.lock().await = None;
+        let result = restart.await;
+        self.restarting.store(false, Ordering::Release);
+        result.map_err(RestartError::Runtime)
+    }
+
+    /// The screen as saved at shutdown: (cols, rows, repaint bytes), or None
+    /// when no shell ever ran here (nothing to show).
+    pub fn snapshot(&self) -> Option<(u16, u16, Vec<u8>)> {
+        let mut st = self.state();
+        if st.generation == 0 && !st.restored {
+            return None;
+        }
+        let parser = self.mirror_now(&mut st);
+        let (rows, cols) = parser.screen().size();
+        Some((cols, rows, parser.screen().state_formatted()))
+    }
+
+    /// Puts a screen saved by [`Terminal::snapshot`] before a restart into the
+    /// mirror, with a line saying the shell is new (its variables and working
+    /// directory are gone). Only before the first shell starts.
+    pub fn restore(&self, cols: u16, rows: u16, screen: &[u8]) {
+        let mut st = self.state();
+        if st.generation != 0 || cols == 0 || rows == 0 {
+            return;
+        }
+        let mut parser = vt100::Parser::new(rows, cols, 0);
+        parser.process(screen);
+        parser.process(RESTORED_NOTE);
+        *self.mirror.lock().unwrap_or_else(|e| e.into_inner()) = parser;
+        st.restored = true;
     }
 
     /// The screen as plain text, one line per row.

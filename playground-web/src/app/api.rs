@@ -118,6 +118,20 @@ pub async fn end_session(id: &str, token: &str) -> Result<(), ApiError> {
     .map(|_| ())
 }
 
+/// Restarts one node of the session (its processes; its files stay).
+pub async fn restart_node(id: &str, token: &str, node: &str) -> Result<(), ApiError> {
+    check(
+        authed(
+            Request::post(&url(&format!("/sessions/{id}/nodes/{node}/restart"))),
+            token,
+        )
+        .send()
+        .await,
+    )
+    .await
+    .map(|_| ())
+}
+
 pub async fn check_step(id: &str, token: &str, step: usize) -> Result<CheckResult, ApiError> {
     json(
         authed(

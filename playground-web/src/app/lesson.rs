@@ -79,6 +79,8 @@ pub enum Msg {
     Term(TermEvent),
     Tab(String),
     TabKey(KeyboardEvent),
+    Restart,
+    Restarted(String, Result<(), ApiError>),
     End,
     Ended(Result<(), ApiError>),
     Dismiss(u32),
@@ -456,6 +458,35 @@ impl Component for LessonPage {
                     }
                 }
             }
+            Msg::Restart => {
+                let Some(s) = self.session() else {
+                    return false;
+                };
+                let node = self.tab.clone();
+                let confirmed = dom::window()
+                    .confirm_with_message(&format!(
+                        "Restart {node}? Its running programs stop; its files stay."
+                    ))
+                    .unwrap_or(true);
+                if !confirmed {
+                    return false;
+                }
+                let (id, token) = (s.id.clone(), s.token.clone());
+                ctx.link().send_future(async move {
+                    let r = api::restart_node(&id, &token, &node).await;
+                    Msg::Restarted(node, r)
+                });
+            }
+            Msg::Restarted(node, Ok(())) => {
+                self.notice(NoticeLevel::Info, format!("{node} restarted."))
+            }
+            Msg::Restarted(_, Err(e)) if e.session_gone() => {
+                self.after_session_loss("The session has ended.")
+            }
+            Msg::Restarted(node, Err(e)) => self.notice(
+                NoticeLevel::Warning,
+                format!("Could not restart {node}: {}", e.message()),
+            ),
             Msg::End => {
                 let Some(s) = self.session() else {
                     return false;
@@ -705,6 +736,8 @@ impl LessonPage {
                     <span class="lesson-title" title={title.to_owned()}>{ title.to_owned() }</span>
                     <span class="spacer"></span>
                     { clock }
+                    <button class="btn" data-testid="restart-node" title="Restart this machine: its programs stop, its files stay"
+                            onclick={link.callback(|_| Msg::Restart)}>{ format!("Restart {}", self.tab) }</button>
                     <button class="btn danger" onclick={link.callback(|_| Msg::End)}>{ "End session" }</button>
                 </header>
                 if warn && left > 0 {

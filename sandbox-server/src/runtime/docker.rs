@@ -18,7 +18,7 @@ use bollard::models::{
 use bollard::query_parameters::{
     CreateContainerOptions, DownloadFromContainerOptions, ListContainersOptions,
     ListNetworksOptions, ListVolumesOptions, RemoveContainerOptions, RemoveVolumeOptions,
-    ResizeExecOptions, UploadToContainerOptions,
+    ResizeExecOptions, RestartContainerOptions, UploadToContainerOptions,
 };
 use bollard::Docker;
 use bytes::BytesMut;
@@ -295,10 +295,10 @@ impl Runtime for DockerRuntime {
             Err(e) => return Err(e.into()),
         };
         let image_labels = image.config.and_then(|c| c.labels).unwrap_or_default();
-        if image_labels
+        let wants_docker = image_labels
             .get(IMAGE_LABEL_PROFILE)
-            .is_some_and(|p| p == "docker")
-        {
+            .is_some_and(|p| p == "docker");
+        if wants_docker {
             self.docker
                 .create_volume(VolumeCreateRequest {
                     name: Some(Self::docker_volume(&spec.session, &spec.node)),
@@ -308,7 +308,9 @@ impl Runtime for DockerRuntime {
                 .await?;
         }
         let settled = self.settled_profile.load(Ordering::Relaxed);
-        let privileged = settled != PROFILE_CAPABILITIES;
+        // Only Docker-in-Docker nodes are ever privileged, so only their
+        // failures can tell that the host refuses `--privileged`.
+        let privileged = wants_docker && settled != PROFILE_CAPABILITIES;
         match self.create_and_start(spec, &image_labels, privileged).await {
             Err(RuntimeError::Docker(e))
                 if privileged
@@ -335,9 +337,6 @@ impl Runtime for DockerRuntime {
                 self.create_and_start(spec, &image_labels, false).await
             }
             Ok(()) => {
-                let wants_docker = image_labels
-                    .get(IMAGE_LABEL_PROFILE)
-                    .is_some_and(|p| p == "docker");
                 if wants_docker && settled == PROFILE_UNKNOWN {
                     self.settled_profile
                         .store(PROFILE_PRIVILEGED, Ordering::Relaxed);
@@ -361,6 +360,21 @@ impl Runtime for DockerRuntime {
             }) => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    async fn restart_node(&self, session: &str, node: &str, grace_secs: i32) -> RuntimeResult<()> {
+        let name = container_name(session, node);
+        self.addresses().remove(&name);
+        self.docker
+            .restart_container(
+                &name,
+                Some(RestartContainerOptions {
+                    t: Some(grace_secs),
+                    ..Default::default()
+                }),
+            )
+            .await?;
+        Ok(())
     }
 
     async fn remove_session(&self, session: &str) -> RuntimeResult<()> {

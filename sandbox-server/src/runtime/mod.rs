@@ -131,6 +131,9 @@ pub trait Runtime: Send + Sync + 'static {
     async fn create_node(&self, spec: &NodeSpec) -> RuntimeResult<()>;
     /// Starts a node that exists but is stopped.
     async fn start_node(&self, session: &str, node: &str) -> RuntimeResult<()>;
+    /// Restarts a node: its processes are stopped (after `grace_secs`, killed)
+    /// and its command runs again; its files stay.
+    async fn restart_node(&self, session: &str, node: &str, grace_secs: i32) -> RuntimeResult<()>;
     /// Removes every container, network and volume of the session. Idempotent.
     async fn remove_session(&self, session: &str) -> RuntimeResult<()>;
     /// Every node container this server created, running or not.

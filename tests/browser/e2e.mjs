@@ -1,0 +1,326 @@
+// Browser end-to-end tests of the web app, in real headless Chromium (playwright-core,
+// the system's /usr/bin/chromium). Started by tests/browser/run.sh, which builds the app
+// and the server and passes:  node e2e.mjs SERVER_BINARY CONFIG_DIR ARTIFACTS_DIR
+// This script starts the server itself (it restarts it once, to test reconnecting).
+import { chromium } from 'playwright-core';
+import { spawn } from 'node:child_process';
+import { writeFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const [serverBin, configDir, artifacts] = process.argv.slice(2);
+const configPath = join(configDir, 'config.toml');
+const baseConfig = readFileSync(configPath, 'utf8');
+const listen = /^listen = "([^"]+)"/m.exec(baseConfig)[1];
+const base = `http://${listen}`;
+const results = { measurements: {}, checks: [] };
+let server = null;
+let failures = 0;
+
+function log(...a) { console.log('[e2e]', ...a); }
+function ok(name) { results.checks.push({ name, ok: true }); log('ok  ', name); }
+function check(cond, name, detail = '') {
+  if (!cond) throw new Error(`${name}${detail ? ': ' + detail : ''}`);
+  ok(name);
+}
+
+async function startServer(extra = '') {
+  writeFileSync(configPath, baseConfig + extra);
+  server = spawn(serverBin, ['serve', '--config', configPath], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' },
+  });
+  for (let i = 0; i < 150; i++) {
+    try { if ((await fetch(`${base}/healthz`)).ok) return; } catch { /* not up yet */ }
+    await sleep(100);
+  }
+  throw new Error('the server did not answer /healthz within 15 s');
+}
+async function stopServer() {
+  if (!server) return;
+  const s = server; server = null;
+  const done = new Promise(r => s.once('exit', r));
+  s.kill('SIGTERM');
+  await Promise.race([done, sleep(10000)]);
+}
+const sleep = ms => new Promise(r => setTimeout(r, ms));
+
+// The text of a node's terminal as xterm.js holds it (works with the WebGL renderer too).
+async function screen(page, node = 'node1') {
+  return page.evaluate(n => {
+    const host = document.querySelector(`[data-testid=terminal][data-node="${n}"] .term-host`);
+    const t = host && host.__xterm;
+    if (!t) return '';
+    const b = t.buffer.active, lines = [];
+    for (let i = 0; i < b.length; i++) lines.push(b.getLine(i).translateToString(true));
+    return lines.join('\n').replace(/\n+$/, '');
+  }, node);
+}
+async function waitScreen(page, re, node = 'node1', timeout = 20000) {
+  const t0 = Date.now();
+  let text = '';
+  while (Date.now() - t0 < timeout) {
+    text = await screen(page, node);
+    if (re.test(text)) return text;
+    await sleep(50);
+  }
+  throw new Error(`terminal ${node} never matched ${re}; it shows:\n${text.split('\n').slice(-15).join('\n')}`);
+}
+const PROMPT = /root@node1:[^\n]*[#$] ?$/;
+const count = (s, sub) => s.split(sub).length - 1;
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
+const page = await context.newPage();
+const pageErrors = [];
+page.on('pageerror', e => pageErrors.push(e.message));
+page.on('dialog', d => d.accept());
+
+try {
+  await startServer();
+
+  // --- Catalog ------------------------------------------------------------------------
+  await page.goto(`${base}/`);
+  await page.waitForSelector('[data-testid=lesson-card]');
+  const paint = await page.evaluate(() => {
+    const fcp = performance.getEntriesByName('first-contentful-paint')[0];
+    return { fcp: fcp ? Math.round(fcp.startTime) : null, cards: Math.round(performance.now()) };
+  });
+  // A second, warm load: what a returning visitor sees (wasm from the HTTP cache).
+  await page.reload();
+  await page.waitForSelector('[data-testid=lesson-card]');
+  const warm = await page.evaluate(() => {
+    const fcp = performance.getEntriesByName('first-contentful-paint')[0];
+    const cards = performance.getEntriesByName('cards-visible')[0];
+    return { fcp: fcp ? Math.round(fcp.startTime) : null };
+  });
+  const cardsAt = await page.evaluate(() => Math.round(performance.now()));
+  results.measurements.catalog_first_contentful_paint_ms = paint.fcp;
+  results.measurements.catalog_cards_visible_ms = paint.cards;
+  results.measurements.catalog_warm_first_contentful_paint_ms = warm.fcp;
+  log('catalog paint', paint, 'warm', warm, cardsAt);
+  const cards = await page.$$eval('[data-testid=lesson-card]', els => els.map(e => e.dataset.lesson));
+  check(cards.includes('web-e2e') && cards.includes('shell'), 'catalog lists the lessons', cards.join(','));
+  const card = page.locator('[data-testid=lesson-card][data-lesson=web-e2e]');
+  const cardText = await card.innerText();
+  check(/Browser test lesson/.test(cardText) && /Beginner/.test(cardText) && /5 min/.test(cardText) && /test/.test(cardText),
+    'a card shows title, difficulty, duration and tags', cardText);
+  await page.fill('input[type=search]', 'browser');
+  check((await page.$$('[data-testid=lesson-card]')).length === 1, 'search filters the catalog');
+  await page.fill('input[type=search]', '');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=lesson-card]').length >= 2);
+  // Keyboard: Tab reaches the search field and the Start buttons.
+  await page.keyboard.press('Tab'); // skip link
+  await page.keyboard.press('Tab'); // brand
+  await page.keyboard.press('Tab');
+  const focused = await page.evaluate(() => document.activeElement && document.activeElement.outerHTML.slice(0, 80));
+  log('third tab stop', focused);
+  await page.screenshot({ path: join(artifacts, 'catalog.png') });
+
+  // --- Start a lesson -----------------------------------------------------------------
+  const t0 = Date.now();
+  await card.locator('[data-testid=start]').click();
+  await page.waitForSelector('[data-testid=terminal][data-node=node1] .term-host .xterm');
+  await waitScreen(page, PROMPT);
+  results.measurements.start_click_to_prompt_ms = Date.now() - t0;
+  ok(`a prompt appears ${results.measurements.start_click_to_prompt_ms} ms after Start`);
+  check(new URL(page.url()).pathname === '/lessons/web-e2e', 'the URL is the lesson page', page.url());
+  const tabs = await page.$$eval('[data-testid=node-tab]', els => els.map(e => e.textContent));
+  check(tabs.join(',') === 'node1,node2', 'one tab per node', tabs.join(','));
+
+  // --- Run, Copy, Check ---------------------------------------------------------------
+  await page.locator('[data-testid=run]').first().click();
+  await waitScreen(page, /^hello-from-run-42$/m);
+  ok('Run types the command into node1 and its output shows');
+  await page.locator('[data-testid=copy]').first().click();
+  const clip = await page.evaluate(() => navigator.clipboard.readText());
+  check(clip === 'export GREETING=hello', 'Copy puts the block on the clipboard', JSON.stringify(clip));
+  await page.locator('details.fold summary', { hasText: 'Hint' }).click();
+  check(await page.locator('details.fold[open]').count() === 1, 'the hint folds out');
+  await page.locator('[data-testid=check]').click();
+  await page.waitForSelector('[data-testid=check-result]');
+  const passed = await page.getAttribute('[data-testid=check-result]', 'data-passed');
+  const checkText = await page.innerText('[data-testid=check-result]');
+  check(passed === 'true' && /found: hello-from-run-42/.test(checkText), 'the Check passes and shows its output', checkText);
+  check(/1 of 2 steps done/.test(await page.innerText('.step-nav')), 'progress counts the passed step');
+  // Typing straight into the terminal.
+  await page.click('[data-testid=terminal][data-node=node1] .term-host');
+  await page.keyboard.type('echo typed-$((40+2))\n');
+  await waitScreen(page, /^typed-42$/m);
+  ok('keystrokes reach the shell');
+  await page.click('button:has-text("Next")');
+  await page.waitForSelector('text=Step 2 of 2');
+  ok('Next goes to step 2');
+  await sleep(300); // the progress PUT
+  await page.screenshot({ path: join(artifacts, 'lesson.png') });
+
+  // --- Reload: same session, same screen, same progress ---------------------------------
+  const before = await screen(page);
+  const sessionBefore = await page.evaluate(() => sessionStorage.getItem('playground.session.web-e2e'));
+  await page.reload();
+  await page.waitForSelector('[data-testid=terminal][data-node=node1] .term-host .xterm');
+  const after = await waitScreen(page, /^typed-42$/m);
+  const sessionAfter = await page.evaluate(() => sessionStorage.getItem('playground.session.web-e2e'));
+  check(JSON.parse(sessionAfter).id === JSON.parse(sessionBefore).id, 'reload rejoins the same session');
+  check(count(after, 'hello-from-run-42\n') === count(before, 'hello-from-run-42\n') && count(after, 'typed-42\n') === 1,
+    'reload shows the same screen, without duplicates', after);
+  await page.waitForSelector('text=Step 2 of 2');
+  check(/1 of 2 steps done/.test(await page.innerText('.step-nav')), 'reload keeps the progress');
+
+  // --- Resize: stty size follows the window ---------------------------------------------
+  const sizeOf = async () => {
+    const marker = `size-${Date.now() % 100000}`;
+    await page.click('[data-testid=terminal][data-node=node1] .term-host');
+    await page.keyboard.type(`echo ${marker} $(stty size)\n`);
+    const text = await waitScreen(page, new RegExp(`^${marker} (\\d+) (\\d+)$`, 'm'));
+    const m = new RegExp(`^${marker} (\\d+) (\\d+)$`, 'm').exec(text);
+    return [Number(m[1]), Number(m[2])];
+  };
+  await page.locator('[data-testid=run]').first().click(); // the step's `stty size` block
+  await waitScreen(page, /^\d+ \d+$/m);
+  const size1 = await sizeOf();
+  await page.setViewportSize({ width: 1000, height: 560 });
+  await sleep(500);
+  const size2 = await sizeOf();
+  check(size2[0] < size1[0] && size2[1] < size1[1], 'stty size follows the window', `${size1} -> ${size2}`);
+  results.measurements.stty_size_1280x720 = size1.join('x');
+  results.measurements.stty_size_1000x560 = size2.join('x');
+  // The divider: dragging it left widens the terminal.
+  const box = await page.locator('.divider').boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x - 150, box.y + box.height / 2, { steps: 5 });
+  await page.mouse.up();
+  await sleep(400);
+  const size3 = await sizeOf();
+  check(size3[1] > size2[1], 'dragging the divider widens the terminal', `${size2} -> ${size3}`);
+  await page.setViewportSize({ width: 1280, height: 720 });
+
+  // --- Second node: tab and an interrupting Run ----------------------------------------
+  await page.locator('[data-testid=run]').nth(1).click();
+  await waitScreen(page, /^node2$/m, 'node2');
+  check(await page.isVisible('[data-testid=terminal][data-node=node2]'), 'Run on node2 switches to its tab and runs there');
+
+  // --- Restart node: the tab's machine restarts, its terminal comes back -----------------
+  await page.click('[data-testid=terminal][data-node=node2] .term-host');
+  await page.keyboard.type('echo kept > /root/kept; sleep 600 &\n');
+  check((await page.innerText('[data-testid=restart-node]')) === 'Restart node2', 'the restart button names the tab\'s machine');
+  await page.click('[data-testid=restart-node]');
+  await page.waitForSelector('.toast:has-text("node2 restarted")', { timeout: 30000 });
+  await page.click('[data-testid=terminal][data-node=node2] .term-host');
+  await page.keyboard.type('echo "after-restart $(cat /root/kept) $(pgrep -fc "sleep 600")"\n');
+  await waitScreen(page, /^after-restart kept 0$/m, 'node2', 30000);
+  ok('Restart node2: the terminal reconnects to a new shell, files stay, programs are gone');
+
+  // --- Flow control: 10 MB of output, page stays responsive -------------------------------
+  await page.click('[data-testid=node-tab][data-node=node1]');
+  await page.evaluate(() => {
+    window.__lag = 0;
+    let last = performance.now();
+    window.__lagTimer = setInterval(() => {
+      const now = performance.now();
+      window.__lag = Math.max(window.__lag, now - last - 50);
+      last = now;
+    }, 50);
+  });
+  const tCat = Date.now();
+  await page.click('[data-testid=terminal][data-node=node1] .term-host');
+  await page.keyboard.type("head -c 10000000 /dev/zero | tr '\\0' 'x' | fold -w 99; echo; echo cat-done-$((1+1))\n");
+  await waitScreen(page, /^cat-done-2$/m, 'node1', 120000);
+  results.measurements.cat_10mb_ms = Date.now() - tCat;
+  results.measurements.cat_10mb_max_main_thread_stall_ms = Math.round(await page.evaluate(() => { clearInterval(window.__lagTimer); return window.__lag; }));
+  ok(`10 MB of output took ${results.measurements.cat_10mb_ms} ms, longest main-thread stall ${results.measurements.cat_10mb_max_main_thread_stall_ms} ms`);
+  // Echo latency: keystroke to rendered echo, measured in the page.
+  const echo = await page.evaluate(async () => {
+    const t = document.querySelector('[data-testid=terminal][data-node=node1] .term-host').__xterm;
+    const times = [];
+    for (let i = 0; i < 20; i++) {
+      const t0 = performance.now();
+      await new Promise(resolve => {
+        const d = t.onWriteParsed(() => { d.dispose(); resolve(); });
+        t.input('a', true);
+      });
+      times.push(performance.now() - t0);
+    }
+    t.input('\x15', true); // Ctrl-U: clear the line
+    times.sort((a, b) => a - b);
+    return { p50: times[10], max: times[19] };
+  });
+  results.measurements.echo_p50_ms = Math.round(echo.p50 * 10) / 10;
+  results.measurements.echo_max_ms = Math.round(echo.max * 10) / 10;
+  ok(`keystroke echo p50 ${results.measurements.echo_p50_ms} ms, max ${results.measurements.echo_max_ms} ms`);
+
+  // --- Server restart: the terminal reconnects and repaints -------------------------------
+  await page.keyboard.type('clear; echo before-restart\n');
+  await waitScreen(page, /^before-restart$/m);
+  await stopServer();
+  await page.waitForSelector('.term-status', { timeout: 10000 });
+  ok('a dropped connection shows a status');
+  await startServer('\nmax_sessions = 1\nretry_after_secs = 2\n');
+  await page.waitForSelector('[data-testid=terminal][data-node=node1] .term-status', { state: 'detached', timeout: 30000 });
+  const repainted = await waitScreen(page, /^before-restart$/m);
+  check(count(repainted, 'before-restart\n') === 1, 'after reconnecting the screen is the same, once');
+  await page.keyboard.type('echo after-restart\n');
+  await waitScreen(page, /^after-restart$/m);
+  ok('typing works after reconnecting');
+
+  // --- Server full: a clear screen, then an automatic retry -------------------------------
+  const other = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+  const page2 = await other.newPage();
+  page2.on('pageerror', e => pageErrors.push('page2: ' + e.message));
+  page2.on('dialog', d => d.accept());
+  await page2.goto(`${base}/`);
+  await page2.locator('[data-testid=lesson-card][data-lesson=shell] [data-testid=start]').click();
+  await page2.waitForSelector('text=The playground is full');
+  ok('a full server shows a clear screen with a retry');
+  await page2.screenshot({ path: join(artifacts, 'full.png') });
+
+  // --- End session -------------------------------------------------------------------
+  await page.click('button:has-text("End session")');
+  await page.waitForSelector('text=This session has ended');
+  ok('End session shows the ended screen');
+  await page.screenshot({ path: join(artifacts, 'ended.png') });
+  await page2.waitForSelector('[data-testid=terminal] .term-host .xterm', { timeout: 30000 });
+  const p2 = await (async () => {
+    const t0 = Date.now();
+    while (Date.now() - t0 < 20000) {
+      const s = await page2.evaluate(() => {
+        const h = document.querySelector('[data-testid=terminal] .term-host');
+        const t = h && h.__xterm; if (!t) return '';
+        const b = t.buffer.active; let out = '';
+        for (let i = 0; i < b.length; i++) out += b.getLine(i).translateToString(true) + '\n';
+        return out;
+      });
+      if (PROMPT.test(s.trimEnd())) return true;
+      await sleep(100);
+    }
+    return false;
+  })();
+  check(p2, 'the waiting page retried by itself and got a session');
+  // Narrow layout of a lesson page.
+  await page2.setViewportSize({ width: 400, height: 800 });
+  await sleep(300);
+  await page2.screenshot({ path: join(artifacts, 'lesson-narrow.png'), fullPage: true });
+  const overflow = await page2.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(overflow <= 0, 'no horizontal scrolling at 400 px', `${overflow}px too wide`);
+  await page2.click('button:has-text("End session")');
+  await page2.waitForSelector('text=This session has ended');
+  await other.close();
+
+  check(pageErrors.length === 0, 'no uncaught errors in the page', pageErrors.join('; '));
+} catch (e) {
+  failures++;
+  console.error('[e2e] FAIL', e.message);
+  results.checks.push({ name: e.message, ok: false });
+  try { await page.screenshot({ path: join(artifacts, 'failure.png') }); } catch { /* closed */ }
+} finally {
+  await browser.close();
+  await stopServer();
+  writeFileSync(join(artifacts, 'browser-results.json'), JSON.stringify(results, null, 2));
+  log('measurements', JSON.stringify(results.measurements));
+}
+process.exit(failures ? 1 : 0);

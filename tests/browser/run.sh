@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# tests/browser/run.sh: browser end-to-end tests of the web app in real headless Chromium.
+#
+# Builds the web app (trunk build --release, when dist/ is missing or older than its sources)
+# and the server, writes a config for a private server instance (its own loopback port,
+# temp data dir, Docker label), then runs tests/browser/e2e.mjs with playwright-core
+# driving /usr/bin/chromium. Screenshots and measurements go to tests/artifacts/.
+# Without Chromium or Docker it skips, except with CI=true, where it fails.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$ROOT"
+if [ -d "$HOME/.cargo/bin" ] && [[ ":$PATH:" != *":$HOME/.cargo/bin:"* ]]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+fi
+
+say() { printf 'browser: %s\n' "$*"; }
+missing() {
+    if [ "${CI:-}" = true ]; then
+        say "error: $* (CI=true: failing instead of skipping)" >&2
+        exit 1
+    fi
+    say "skipped: $*"
+    exit 0
+}
+
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+[ -x "$CHROMIUM" ] || missing "no Chromium at $CHROMIUM (scripts/setup.sh browser installs it)"
+command -v node >/dev/null 2>&1 || missing "node is not installed (scripts/setup.sh web)"
+docker info >/dev/null 2>&1 || missing "Docker does not answer (scripts/setup.sh docker)"
+docker image inspect playground/base >/dev/null 2>&1 ||
+    missing "the session image playground/base is missing (scripts/setup.sh images)"
+command -v trunk >/dev/null 2>&1 || missing "trunk is not installed (scripts/setup.sh web)"
+
+if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/@xterm/xterm ] ||
+    [ package-lock.json -nt node_modules ]; then
+    say "npm ci"
+    npm ci --no-audit --no-fund --loglevel=error
+    touch node_modules
+fi
+
+# --- web app ----------------------------------------------------------------------------
+sources=(playground-web protocol Cargo.lock Trunk.toml index.html package-lock.json)
+if [ -f dist/index.html ] &&
+    [ -z "$(find "${sources[@]}" -newer dist/index.html -not -path '*/target/*' -print -quit)" ]; then
+    say "dist/ is up to date"
+else
+    say "trunk build --release"
+    trunk build --release
+fi
+
+# --- server -----------------------------------------------------------------------------
+say "cargo build -p sandbox-server"
+cargo build -q -p sandbox-server
+SERVER="$ROOT/target/debug/sandbox-server"
+
+PORT=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+WORK=$(mktemp -d /tmp/playground-browser.XXXXXX)
+INSTANCE="browser-test-$$"
+ARTIFACTS="$ROOT/tests/artifacts"
+mkdir -p "$ARTIFACTS" "$WORK/data"
+
+cleanup() {
+    # The server leaves sessions in Docker when it stops: remove what this instance made.
+    local label="label=io.playground.instance=$INSTANCE"
+    docker ps -aq --filter "$label" | xargs -r docker rm -f >/dev/null 2>&1 || true
+    docker network ls -q --filter "$label" | xargs -r docker network rm >/dev/null 2>&1 || true
+    docker volume ls -q --filter "$label" | xargs -r docker volume rm >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+cat >"$WORK/config.toml" <<TOML
+listen = "127.0.0.1:$PORT"
+instance = "$INSTANCE"
+data_dir = "$WORK/data"
+static_dir = "$ROOT/dist"
+lessons_dirs = ["$ROOT/tests/browser/fixtures/lessons"]
+max_sessions_per_ip = 10
+TOML
+
+say "server on http://127.0.0.1:$PORT (instance $INSTANCE); chromium $("$CHROMIUM" --version 2>/dev/null | head -1)"
+node tests/browser/e2e.mjs "$SERVER" "$WORK" "$ARTIFACTS"
