@@ -74,7 +74,7 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// Stable, machine-readable: `bad_request`, `unauthorized`, `forbidden`,
     /// `not_found`, `conflict`, `too_large`, `too_many_sessions`, `server_full`,
-    /// `runtime`, `internal`.
+    /// `preview_unreachable`, `runtime`, `internal`.
     pub code: String,
     /// For people; may change between versions.
     pub message: String,

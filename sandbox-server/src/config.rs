@@ -37,7 +37,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Directory with the built web app (`trunk build` output); none serves only the API.
     pub static_dir: Option<PathBuf>,
-    /// Directories with lessons, one sub-directory per lesson.
+    /// Directories with lessons: each is one lesson or holds one lesson per sub-directory.
     pub lessons_dirs: Vec<PathBuf>,
     /// Docker image names without a `/` or `:` (as `base`) become `<image_prefix><name>:latest`.
     pub image_prefix: String,

@@ -17,7 +17,7 @@ use sandbox_server::lessons::test_runner::{self, StepResult, TestOptions};
     version,
     about = "Self-hosted, lesson-driven container playground: learner sessions as Docker containers with live terminals.",
     after_help = "Configuration: defaults, then the TOML file (--config), then PLAYGROUND_<KEY> environment \
-variables, then flags. `sandbox-server config` prints every key with its value and meaning is in docs/configuration.md."
+variables, then flags. `sandbox-server config` prints every key with its effective value; docs/configuration.md explains each."
 )]
 struct Cli {
     /// TOML configuration file.

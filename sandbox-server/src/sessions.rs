@@ -5,8 +5,9 @@
 //! A session lives in three places: the in-memory map here (with its
 //! terminals), the SQLite [`Store`] (so it survives restarts), and the
 //! runtime's labelled containers. Creation writes the runtime first, then the
-//! store, then the map; removal goes the other way, so a crash in between
-//! leaves only things [`Sessions::reconcile`] cleans up.
+//! store, then the map; removal takes the session out of the map, then removes
+//! its Docker objects, then its record, so a crash in between leaves a record
+//! whose containers are gone, which [`Sessions::reconcile`] cleans up.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
