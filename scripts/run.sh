@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/run.sh [sandbox-server serve args...]
 #
-# Sets up the machine (scripts/setup.sh docker images web), builds the web app (dist/) and the
+# Sets up the machine (scripts/setup.sh docker images registry web), builds the web app (dist/) and the
 # server (release), then serves the playground on http://0.0.0.0:${PORT:-8080}.
 # Extra arguments go to `sandbox-server serve`; see `sandbox-server serve --help`.
 # State (sessions database, ...) lives in .state/.
@@ -16,8 +16,9 @@ if [ -d "$HOME/.cargo/bin" ] && [[ ":$PATH:" != *":$HOME/.cargo/bin:"* ]]; then
 fi
 
 if [ -z "${PLAYGROUND_SETUP_DONE:-}" ]; then
-    ./scripts/setup.sh docker images web
+    ./scripts/setup.sh docker images registry web
 fi
+unset PLAYGROUND_SETUP_DONE
 
 # A sudo user just added to group docker: continue in a shell that has the group.
 if [ "$(id -u)" != 0 ] && ! docker info >/dev/null 2>&1 &&
@@ -28,33 +29,13 @@ fi
 
 # --- web app ----------------------------------------------------------------------------
 
-# Where trunk runs from: the repo root when it has Trunk.toml or index.html, else the crate.
-web_dir=
-if [ -f Trunk.toml ] || [ -f index.html ]; then
-    web_dir=.
-elif [ -f playground-web/index.html ]; then
-    web_dir=playground-web
-fi
-
-if [ -z "$web_dir" ]; then
-    say "web app: playground-web has no index.html/Trunk.toml yet, not building it"
+sources=(playground-web protocol Cargo.lock Trunk.toml index.html package-lock.json scripts/web-post-build.sh)
+if [ -f dist/index.html ] &&
+    [ -z "$(find "${sources[@]}" -newer dist/index.html -not -path '*/target/*' -print -quit)" ]; then
+    say "web app: dist/ is up to date"
 else
-    sources=()
-    for p in playground-web protocol Cargo.lock Trunk.toml index.html package-lock.json; do
-        [ -e "$p" ] && sources+=("$p")
-    done
-    if [ -f dist/index.html ] &&
-        [ -z "$(find "${sources[@]}" -newer dist/index.html -not -path '*/target/*' -print -quit)" ]; then
-        say "web app: dist/ is up to date"
-    else
-        say "web app: trunk build --release ($web_dir)"
-        if [ "$web_dir" = . ]; then
-            trunk build --release
-        else
-            (cd "$web_dir" && trunk build --release --dist "$ROOT/dist")
-        fi
-        [ -f dist/index.html ] || say "warning: trunk did not write dist/index.html (is Trunk.toml's dist 'dist'?)"
-    fi
+    say "web app: trunk build --release"
+    trunk build --release
 fi
 
 # --- server -----------------------------------------------------------------------------
@@ -62,12 +43,7 @@ fi
 say "cargo build --release -p sandbox-server"
 cargo build --release -p sandbox-server
 
-args=(serve --listen "0.0.0.0:${PORT:-8080}" --data-dir .state)
-if [ -f dist/index.html ]; then
-    args+=(--static-dir dist)
-else
-    say "note: no dist/index.html, serving without the web app"
-fi
+args=(serve --listen "0.0.0.0:${PORT:-8080}" --data-dir .state --static-dir dist)
 mkdir -p .state
 say "serving on http://localhost:${PORT:-8080}"
 exec target/release/sandbox-server "${args[@]}" "$@"

@@ -10,7 +10,7 @@
 #   registry the registry mirror session nodes pull from (playground-registry): build, start,
 #            and seed it with stand-in images (images/registry/start.sh, images/seed-registry.sh)
 #   web      wasm32 target, trunk 0.21.14, wasm-bindgen-cli (Cargo.lock's version),
-#            binaryen (wasm-opt), npm packages (npm ci)
+#            npm packages (npm ci: xterm.js, binaryen's wasm-opt, playwright-core)
 #   browser  chromium and chromium-driver (browser tests)
 set -euo pipefail
 
@@ -217,12 +217,6 @@ setup_web() {
         # Not --locked: one of its locked dependencies is missing from some registry mirrors.
         say "cargo install wasm-bindgen-cli $wbg (about 3 minutes)"
         cargo install -q wasm-bindgen-cli --version "$wbg"
-    fi
-
-    if have wasm-opt; then
-        say "present: wasm-opt"
-    else
-        apt_install binaryen
     fi
 
     if [ -f package-lock.json ]; then
