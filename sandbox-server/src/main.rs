@@ -39,6 +39,13 @@ enum Command {
     /// Tools for lesson authors: validate lessons, run them for real.
     #[command(subcommand)]
     Lesson(LessonCommand),
+    /// Remove every container, network and volume of a server instance from Docker
+    /// (its sessions end; run it while that server is stopped).
+    Purge {
+        /// The instance label to purge [default: the configured `instance`].
+        #[arg(long)]
+        instance: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -134,6 +141,7 @@ fn main() -> ExitCode {
                 check_fails_first,
             },
         ),
+        Command::Purge { instance } => purge(cli.config.as_deref(), instance),
         Command::Config(args) => load_config(cli.config.as_deref(), args).and_then(|c| {
             print!(
                 "{}",
@@ -213,6 +221,24 @@ fn lesson_check(file: Option<&std::path::Path>, dirs: Vec<PathBuf>) -> anyhow::R
         return Err(Reported(summary).into());
     }
     eprintln!("{summary}");
+    Ok(())
+}
+
+fn purge(file: Option<&std::path::Path>, instance: Option<String>) -> anyhow::Result<()> {
+    let config = load_config(file, ServeArgs::default())?;
+    let instance = instance.unwrap_or(config.instance);
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let removed = runtime.block_on(async {
+        let docker = sandbox_server::runtime::docker::DockerRuntime::connect(
+            &instance,
+            config.docker_profile,
+            config.network_internal,
+        )
+        .await
+        .context("cannot reach the Docker Engine")?;
+        anyhow::Ok(sandbox_server::runtime::purge(&docker).await?)
+    })?;
+    println!("instance {instance}: removed {removed} session(s)");
     Ok(())
 }
 

@@ -124,13 +124,10 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
-        let label = format!("label=io.playground.instance={}", self.instance);
-        let sh = format!(
-            "docker ps -aq --filter {label} | xargs -r docker rm -f -v >/dev/null 2>&1; \
-             docker network ls -q --filter {label} | xargs -r docker network rm >/dev/null 2>&1; \
-             docker volume ls -q --filter {label} | xargs -r docker volume rm -f >/dev/null 2>&1; true"
-        );
-        let _ = Command::new("sh").arg("-c").arg(sh).status();
+        let _ = Command::new(env!("CARGO_BIN_EXE_sandbox-server"))
+            .args(["purge", "--instance", &self.instance, "--log", "warn"])
+            .stdout(std::process::Stdio::null())
+            .status();
         if !std::thread::panicking() {
             let _ = std::fs::remove_dir_all(&self.dir);
         }

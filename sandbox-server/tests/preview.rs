@@ -36,15 +36,10 @@ struct TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.task.abort();
-        let label = format!("label=io.playground.instance={}", self.instance);
-        let sh = format!(
-            "docker ps -aq --filter {label} | xargs -r docker rm -f -v >/dev/null 2>&1; \
-             for n in $(docker network ls -q --filter {label}); do \
-               docker network disconnect -f $n playground-registry >/dev/null 2>&1; \
-               docker network rm $n >/dev/null 2>&1; done; \
-             docker volume ls -q --filter {label} | xargs -r docker volume rm -f >/dev/null 2>&1; true"
-        );
-        let _ = std::process::Command::new("sh").arg("-c").arg(sh).status();
+        let _ = std::process::Command::new(env!("CARGO_BIN_EXE_sandbox-server"))
+            .args(["purge", "--instance", &self.instance, "--log", "warn"])
+            .stdout(std::process::Stdio::null())
+            .status();
         let _ = std::fs::remove_dir_all(&self.data_dir);
     }
 }

@@ -62,10 +62,7 @@ mkdir -p "$ARTIFACTS" "$WORK/data"
 
 cleanup() {
     # The server leaves sessions in Docker when it stops: remove what this instance made.
-    local label="label=io.playground.instance=$INSTANCE"
-    docker ps -aq --filter "$label" | xargs -r docker rm -f >/dev/null 2>&1 || true
-    docker network ls -q --filter "$label" | xargs -r docker network rm >/dev/null 2>&1 || true
-    docker volume ls -q --filter "$label" | xargs -r docker volume rm >/dev/null 2>&1 || true
+    "$SERVER" purge --instance "$INSTANCE" --log warn >/dev/null || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT

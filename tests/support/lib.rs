@@ -142,6 +142,7 @@ impl Server {
             profile,
             http: reqwest::Client::new(),
         };
+        sweep_stale_test_instances(profile);
         server.spawn().await?;
         Ok(server)
     }
@@ -293,7 +294,62 @@ impl Drop for Server {
             let _ = child.kill();
             let _ = child.wait();
         }
+        // Whatever the test left (a failed assertion skips its clean-up).
+        purge_instance(self.profile, &self.instance);
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.data_dir);
+        }
     }
+}
+
+/// Removes every Docker object of a server instance (`sandbox-server purge`).
+pub fn purge_instance(profile: Profile, instance: &str) {
+    let _ = Command::new(server_binary(profile))
+        .args(["purge", "--instance", instance, "--log", "warn"])
+        .stdout(Stdio::null())
+        .status();
+}
+
+/// Once per test process: purges the instances of earlier test runs whose
+/// process is gone (killed, or crashed before its clean-up), so leftovers never
+/// pile up on the Docker host. Test instances carry their process id:
+/// `e2e-{pid}-{port}`, `pgtest-{name}-{pid}`, `browser-test-{pid}`.
+fn sweep_stale_test_instances(profile: Profile) {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let Ok(out) = Command::new("docker")
+            .args([
+                "network",
+                "ls",
+                "--filter",
+                "label=io.playground.managed=true",
+                "--format",
+                "{{.Label \"io.playground.instance\"}}",
+            ])
+            .output()
+        else {
+            return;
+        };
+        let mut instances: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        instances.sort();
+        instances.dedup();
+        for instance in instances {
+            let is_test = ["e2e-", "pgtest-", "browser-test-"]
+                .iter()
+                .any(|p| instance.starts_with(p));
+            let pids: Vec<&str> = instance
+                .split('-')
+                .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+                .collect();
+            let alive = pids.iter().any(|pid| Path::new("/proc").join(pid).exists());
+            if is_test && !pids.is_empty() && !alive {
+                purge_instance(profile, &instance);
+            }
+        }
+    });
 }
 
 type Ws =

@@ -180,3 +180,19 @@ pub fn container_name(session: &str, node: &str) -> String {
 pub fn network_name(session: &str) -> String {
     format!("pg-{session}")
 }
+
+/// Removes every session of the runtime's instance (containers, networks,
+/// volumes), records or not; returns how many sessions there were.
+pub async fn purge(runtime: &dyn Runtime) -> RuntimeResult<usize> {
+    let mut sessions: std::collections::BTreeSet<String> = runtime
+        .list_nodes()
+        .await?
+        .into_iter()
+        .map(|n| n.session)
+        .collect();
+    sessions.extend(runtime.list_session_leftovers().await?);
+    for session in &sessions {
+        runtime.remove_session(session).await?;
+    }
+    Ok(sessions.len())
+}
