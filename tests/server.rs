@@ -539,6 +539,63 @@ async fn session_limits_answer_503_with_retry_after_and_429_per_ip() {
 }
 
 #[tokio::test]
+async fn session_networks_take_small_subnets_from_the_pool_so_many_sessions_fit() {
+    require_docker!();
+    // A pool of two /27 blocks: two sessions fit, the third is told to come back.
+    let server = Server::start(&[
+        ("PLAYGROUND_SESSION_SUBNET_POOL", "10.211.7.0/26"),
+        ("PLAYGROUND_RETRY_AFTER_SECS", "7"),
+    ])
+    .await
+    .unwrap();
+    let a = server.create_session("shell").await.unwrap();
+    let b = server.create_session("shell").await.unwrap();
+    let subnet = |id: &str| {
+        docker(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{range .IPAM.Config}}{{.Subnet}}{{end}}",
+            &format!("pg-{id}"),
+        ])
+        .unwrap()
+    };
+    let mut subnets = [subnet(&a.id), subnet(&b.id)];
+    subnets.sort();
+    assert_eq!(subnets, ["10.211.7.0/27", "10.211.7.32/27"]);
+    let r = server
+        .http
+        .post(server.url("/api/v1/sessions"))
+        .json(&serde_json::json!({"lesson": "shell"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 503, "pool exhausted is full");
+    assert_eq!(r.headers()["retry-after"], "7");
+    server.delete_session(&a).await.unwrap();
+    server.delete_session(&b).await.unwrap();
+    drop(server);
+
+    // With the default pool, more sessions than Docker's own address pools
+    // hold (about 30 networks) all start.
+    let server = Server::start(&[
+        ("PLAYGROUND_MAX_SESSIONS", "40"),
+        ("PLAYGROUND_MAX_SESSIONS_PER_IP", "40"),
+    ])
+    .await
+    .unwrap();
+    let mut sessions = Vec::new();
+    for _ in 0..36 {
+        sessions.push(server.create_session("shell").await.unwrap());
+    }
+    let mut term = server.terminal(&sessions[35], "node1").await.unwrap();
+    assert_eq!(term.run("echo last-one", T).await.unwrap(), "last-one");
+    for s in &sessions {
+        server.delete_session(s).await.unwrap();
+    }
+}
+
+#[tokio::test]
 async fn nodes_run_with_the_configured_limits_and_a_fork_bomb_or_memory_hog_stays_contained() {
     require_docker!();
     let server = Server::start(&[

@@ -30,7 +30,8 @@ pub async fn serve(config: Config, catalog: Arc<Catalog>) -> anyhow::Result<()> 
     .await
     .context(
         "cannot reach the Docker Engine (is dockerd running? `scripts/setup.sh docker` starts it)",
-    )?;
+    )?
+    .with_subnet_pool(config.subnet_pool()?);
     let store = Store::open(&config.database_path())
         .with_context(|| format!("opening {}", config.database_path().display()))?;
     let metrics = Arc::new(Metrics::default());

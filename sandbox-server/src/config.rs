@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::runtime::subnets::{Ipv4Net, SubnetPool};
+
 /// How nodes whose image asks for the `docker` profile (Docker-in-Docker) get
 /// the privileges `dockerd` needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,6 +72,9 @@ pub struct Config {
     pub docker_profile: DockerProfile,
     /// Session networks get no route out (nodes reach each other only).
     pub network_internal: bool,
+    /// IPv4 network session networks take a /27 each from (2048 sessions in a /16);
+    /// empty: Docker's default pools, which hold only about 30 networks.
+    pub session_subnet_pool: String,
 
     /// Largest WebSocket message accepted from a client, in bytes.
     pub max_frame_bytes: usize,
@@ -113,6 +118,7 @@ impl Default for Config {
             node_pids: 512,
             docker_profile: DockerProfile::Auto,
             network_internal: true,
+            session_subnet_pool: "10.210.0.0/16".into(),
             max_frame_bytes: 64 * 1024,
             flow_high_water_bytes: protocol::terminal::FLOW_HIGH_WATER,
             flow_low_water_bytes: protocol::terminal::FLOW_LOW_WATER,
@@ -256,7 +262,22 @@ impl Config {
         if self.client_queue_frames == 0 {
             return bad("client_queue_frames must be positive");
         }
+        if let Some(pool) = self.subnet_pool()? {
+            SubnetPool::new(pool)
+                .map_err(|e| ConfigError::Invalid(format!("session_subnet_pool: {e}")))?;
+        }
         Ok(())
+    }
+
+    /// `session_subnet_pool` parsed; None when empty (Docker's default pools).
+    pub fn subnet_pool(&self) -> Result<Option<Ipv4Net>, ConfigError> {
+        let pool = self.session_subnet_pool.trim();
+        if pool.is_empty() {
+            return Ok(None);
+        }
+        pool.parse()
+            .map(Some)
+            .map_err(|e| ConfigError::Invalid(format!("session_subnet_pool: {e}")))
     }
 
     /// The path of the session database.

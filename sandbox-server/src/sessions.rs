@@ -283,7 +283,22 @@ impl Sessions {
             pids: self.config.node_pids,
         };
         let build = async {
-            self.runtime.create_network(&id, expires_at).await?;
+            self.runtime
+                .create_network(&id, expires_at)
+                .await
+                .map_err(|e| match e {
+                    // Out of addresses is being full, whatever `max_sessions` says.
+                    RuntimeError::NoFreeSubnet(_) => {
+                        tracing::warn!(
+                            "{e}: raise session_subnet_pool's size or lower max_sessions"
+                        );
+                        ApiError::Full(
+                            lock(&self.live).sessions.len(),
+                            self.config.retry_after_secs,
+                        )
+                    }
+                    e => e.into(),
+                })?;
             let nodes = lesson.nodes.iter().map(|n| {
                 let spec = NodeSpec {
                     session: id.clone(),

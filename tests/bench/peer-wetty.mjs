@@ -8,7 +8,7 @@ import { io } from 'socket.io-client';
 const [port, container, echoes, fileBytes] = process.argv.slice(2);
 const sleep = ms => new Promise(r => setTimeout(r, ms));
 
-const socket = io(`http://127.0.0.1:${port}`, { path: '/wetty/socket.io', transports: ['websocket'] });
+const socket = io(`http://127.0.0.1:${port}`, { path: '/socket.io', transports: ['websocket'] });
 let transcript = '';
 let waiter = null;
 socket.on('data', data => {

@@ -51,7 +51,7 @@ size=$(docker exec "$C" stat -c %s /tmp/big)
     --command "docker exec -it $C bash" --log-level error >/dev/null 2>&1 &
 WETTY_PID=$!
 for _ in $(seq 100); do
-    curl -fs "http://127.0.0.1:$PORT/wetty" >/dev/null 2>&1 && break
+    curl -fs "http://127.0.0.1:$PORT/" >/dev/null 2>&1 && break
     sleep 0.1
 done
 

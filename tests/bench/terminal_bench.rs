@@ -31,7 +31,7 @@ fn parse_args() -> Result<Args> {
         sessions: 20,
         echoes: 200,
         throughput_mb: 100,
-        idle_sessions: 10,
+        idle_sessions: 30,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -245,19 +245,41 @@ async fn main() -> Result<()> {
     let _ = ws.close(None).await;
     server.delete_session(&s).await?;
 
-    // 4. Memory per idle session.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    drop(server);
+
+    // 4. Memory per idle session, on a fresh server process (one that streamed
+    // 100 MB has freed memory its allocator hands out again, which would hide
+    // the sessions' own). Each session's shell runs and a client has seen its
+    // screen once, so its terminal and screen mirror exist.
+    let server = Server::start_with(
+        Profile::Release,
+        &[
+            ("PLAYGROUND_MAX_SESSIONS", &limit),
+            ("PLAYGROUND_MAX_SESSIONS_PER_IP", &limit),
+        ],
+        &[],
+    )
+    .await?;
+    let warm = server.create_session("shell").await?;
+    let mut ws = connect(&server, &warm.id, &warm.token).await?;
+    read_until(&mut ws, b"# ", Duration::from_secs(30)).await?;
+    let _ = ws.close(None).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
     let before = rss_kib(server.pid())?;
     let mut idle = Vec::new();
     for _ in 0..args.idle_sessions {
-        idle.push(server.create_session("shell").await?);
+        let s = server.create_session("shell").await?;
+        let mut ws = connect(&server, &s.id, &s.token).await?;
+        read_until(&mut ws, b"# ", Duration::from_secs(30)).await?;
+        let _ = ws.close(None).await;
+        idle.push(s);
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after = rss_kib(server.pid())?;
     rows.push((
         "server RSS per idle session".into(),
         format!(
-            "{:.0} KiB ({} sessions: {} -> {} KiB)",
+            "{:.0} KiB ({} sessions with a shell each: {} -> {} KiB)",
             (after.saturating_sub(before)) as f64 / args.idle_sessions as f64,
             args.idle_sessions,
             before,
@@ -265,7 +287,7 @@ async fn main() -> Result<()> {
         ),
         "-".into(),
     ));
-    for s in &idle {
+    for s in idle.iter().chain(std::iter::once(&warm)) {
         server.delete_session(s).await?;
     }
 

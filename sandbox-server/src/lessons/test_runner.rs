@@ -65,7 +65,8 @@ pub async fn run(
             config.network_internal,
         )
         .await
-        .context("cannot reach the Docker Engine")?,
+        .context("cannot reach the Docker Engine")?
+        .with_subnet_pool(config.subnet_pool()?),
     );
     let data = std::env::temp_dir().join(format!("pg-lesson-test-{}", std::process::id()));
     let store = Store::open(&data.join("sessions.sqlite3"))?;

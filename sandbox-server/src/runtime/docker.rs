@@ -11,9 +11,9 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HostConfig, HostConfigCgroupnsModeEnum,
-    NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest, NetworkingConfig,
-    VolumeCreateRequest,
+    ContainerCreateBody, EndpointSettings, HostConfig, HostConfigCgroupnsModeEnum, Ipam,
+    IpamConfig, NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest,
+    NetworkingConfig, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     CreateContainerOptions, DownloadFromContainerOptions, ListContainersOptions,
@@ -26,6 +26,7 @@ use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
+use super::subnets::{Ipv4Net, SubnetPool};
 use super::*;
 use crate::config::DockerProfile;
 
@@ -53,6 +54,8 @@ pub struct DockerRuntime {
     addresses: Mutex<HashMap<String, IpAddr>>,
     /// Container attached to every session network as `registry`; `None`: no mirror.
     registry_container: Option<String>,
+    /// Where session networks get their subnets; `None`: Docker's default pools.
+    subnets: Option<SubnetPool>,
 }
 
 impl DockerRuntime {
@@ -94,7 +97,29 @@ impl DockerRuntime {
             settled_profile: AtomicU8::new(settled),
             addresses: Mutex::new(HashMap::new()),
             registry_container: Some(REGISTRY_CONTAINER.to_owned()),
+            subnets: None,
         })
+    }
+
+    /// Session networks take their subnets from `pool` (see [`super::subnets`];
+    /// `Config::validate` has checked that it is large enough).
+    pub fn with_subnet_pool(mut self, pool: Option<Ipv4Net>) -> Self {
+        self.subnets = pool.and_then(|p| SubnetPool::new(p).ok());
+        self
+    }
+
+    /// The IPv4 subnets of every Docker network on the host.
+    async fn taken_subnets(&self) -> RuntimeResult<Vec<Ipv4Net>> {
+        let networks = self
+            .docker
+            .list_networks(None::<ListNetworksOptions>)
+            .await?;
+        Ok(networks
+            .iter()
+            .filter_map(|n| n.ipam.as_ref()?.config.as_ref())
+            .flatten()
+            .filter_map(|c| c.subnet.as_deref()?.parse().ok())
+            .collect())
     }
 
     /// Which container to attach to session networks as the registry mirror
@@ -281,15 +306,49 @@ fn refuses_privileged(err: &bollard::errors::Error) -> bool {
 #[async_trait]
 impl Runtime for DockerRuntime {
     async fn create_network(&self, session: &str, expires_at: i64) -> RuntimeResult<()> {
-        self.docker
-            .create_network(NetworkCreateRequest {
-                name: network_name(session),
-                driver: Some("bridge".into()),
-                internal: Some(self.network_internal),
-                labels: Some(self.labels(session, expires_at)),
-                ..Default::default()
-            })
-            .await?;
+        let request = |ipam: Option<Ipam>| NetworkCreateRequest {
+            name: network_name(session),
+            driver: Some("bridge".into()),
+            internal: Some(self.network_internal),
+            labels: Some(self.labels(session, expires_at)),
+            ipam,
+            ..Default::default()
+        };
+        match &self.subnets {
+            None => {
+                self.docker.create_network(request(None)).await?;
+            }
+            Some(pool) => {
+                let mut created = false;
+                // Another server (or a concurrent creation) may take a block
+                // between listing and creating: try the next free ones.
+                for block in pool
+                    .free_blocks(&self.taken_subnets().await?)
+                    .into_iter()
+                    .take(8)
+                {
+                    let ipam = Ipam {
+                        config: Some(vec![IpamConfig {
+                            subnet: Some(block.to_string()),
+                            gateway: Some(block.gateway().to_string()),
+                            ..Default::default()
+                        }]),
+                        ..Default::default()
+                    };
+                    match self.docker.create_network(request(Some(ipam))).await {
+                        Ok(_) => {
+                            created = true;
+                            break;
+                        }
+                        Err(e) if e.to_string().contains("overlap") => continue,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                if !created {
+                    return Err(RuntimeError::NoFreeSubnet(pool.pool().to_string()));
+                }
+            }
+        }
         self.connect_registry(session).await;
         Ok(())
     }

@@ -6,6 +6,7 @@
 //! server can find its own objects again after a restart.
 
 pub mod docker;
+pub mod subnets;
 
 use std::net::IpAddr;
 use std::pin::Pin;
@@ -114,6 +115,9 @@ pub enum RuntimeError {
     /// The node is not attached to its session network (so the preview cannot reach it).
     #[error("node {node} of session {session} has no address on the session network")]
     NoAddress { session: String, node: String },
+    /// Every subnet of `session_subnet_pool` is in use: no room for another session.
+    #[error("no free subnet left in session_subnet_pool {0}")]
+    NoFreeSubnet(String),
 }
 
 /// A tar archive going into a node; an `Err` item aborts the upload.
