@@ -104,13 +104,18 @@ try {
   results.measurements.catalog_warm_first_contentful_paint_ms = warm.fcp;
   log('catalog paint', paint, 'warm', warm, cardsAt);
   const cards = await page.$$eval('[data-testid=lesson-card]', els => els.map(e => e.dataset.lesson));
-  check(cards.includes('web-e2e') && cards.includes('shell'), 'catalog lists the lessons', cards.join(','));
+  check(cards.includes('web-e2e') && cards.includes('shell') && cards.includes('docker-5-swarm'),
+    'catalog lists the lessons', cards.join(','));
+  await page.screenshot({ path: join(artifacts, 'catalog-full.png'), fullPage: true });
   const card = page.locator('[data-testid=lesson-card][data-lesson=web-e2e]');
   const cardText = await card.innerText();
   check(/Browser test lesson/.test(cardText) && /Beginner/.test(cardText) && /5 min/.test(cardText) && /test/.test(cardText),
     'a card shows title, difficulty, duration and tags', cardText);
   await page.fill('input[type=search]', 'browser');
   check((await page.$$('[data-testid=lesson-card]')).length === 1, 'search filters the catalog');
+  await page.fill('input[type=search]', 'swarm');
+  const swarm = await page.$$eval('[data-testid=lesson-card]', els => els.map(e => e.dataset.lesson));
+  check(swarm.length === 1 && swarm[0] === 'docker-5-swarm', 'search finds the Swarm lab', swarm.join(','));
   await page.fill('input[type=search]', '');
   await page.waitForFunction(() => document.querySelectorAll('[data-testid=lesson-card]').length >= 2);
   // Keyboard: Tab reaches the search field and the Start buttons.
@@ -310,6 +315,31 @@ try {
   await page2.click('button:has-text("End session")');
   await page2.waitForSelector('text=This session has ended');
   await other.close();
+
+  // --- A course lab: a dind node, its first Run block, a screenshot ----------------------
+  const lab = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+  const page3 = await lab.newPage();
+  page3.on('pageerror', e => pageErrors.push('page3: ' + e.message));
+  page3.on('dialog', d => d.accept());
+  await page3.goto(`${base}/lessons/docker-3-build-and-share`);
+  await page3.locator('[data-testid=start]').first().click();
+  await page3.waitForSelector('[data-testid=terminal][data-node=node1] .term-host .xterm', { timeout: 60000 });
+  const labScreen = () => page3.evaluate(() => {
+    const t = document.querySelector('[data-testid=terminal][data-node=node1] .term-host').__xterm;
+    if (!t) return '';
+    const b = t.buffer.active; let out = '';
+    for (let i = 0; i < b.length; i++) out += b.getLine(i).translateToString(true) + '\n';
+    return out;
+  });
+  for (let i = 0; i < 300 && !/root@node1:[^\n]*#\s*$/.test((await labScreen()).trimEnd() + ' '); i++) await sleep(100);
+  await page3.locator('[data-testid=run]').first().click();
+  for (let i = 0; i < 100 && !/style\.css/.test(await labScreen()); i++) await sleep(100);
+  await sleep(500);
+  await page3.screenshot({ path: join(artifacts, 'lesson-course.png') });
+  check(/style\.css/.test(await labScreen()), 'a course lab runs its first block in a dind node');
+  await page3.click('button:has-text("End session")');
+  await page3.waitForSelector('text=This session has ended');
+  await lab.close();
 
   check(pageErrors.length === 0, 'no uncaught errors in the page', pageErrors.join('; '));
 } catch (e) {

@@ -72,7 +72,7 @@ listen = "127.0.0.1:$PORT"
 instance = "$INSTANCE"
 data_dir = "$WORK/data"
 static_dir = "$ROOT/dist"
-lessons_dirs = ["$ROOT/tests/browser/fixtures/lessons"]
+lessons_dirs = ["$ROOT/tests/browser/fixtures/lessons", "$ROOT/lessons"]
 max_sessions_per_ip = 10
 TOML
 

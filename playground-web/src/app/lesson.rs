@@ -785,7 +785,7 @@ impl LessonPage {
                     if !lesson.intro.is_empty() {
                         <Markdown md={lesson.intro.clone()} session={session.clone()} on_run={on_run.clone()} />
                     }
-                    <p class="muted">{ "This lesson has no steps: the terminal on the right is yours to explore." }</p>
+                    <p class="muted">{ "This lesson has no steps: the terminal is yours to explore." }</p>
                 </div>
             };
         }
