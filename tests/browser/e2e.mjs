@@ -118,12 +118,22 @@ try {
   check(swarm.length === 1 && swarm[0] === 'docker-5-swarm', 'search finds the Swarm lab', swarm.join(','));
   await page.fill('input[type=search]', '');
   await page.waitForFunction(() => document.querySelectorAll('[data-testid=lesson-card]').length >= 2);
-  // Keyboard: Tab reaches the search field and the Start buttons.
-  await page.keyboard.press('Tab'); // skip link
-  await page.keyboard.press('Tab'); // brand
-  await page.keyboard.press('Tab');
-  const focused = await page.evaluate(() => document.activeElement && document.activeElement.outerHTML.slice(0, 80));
-  log('third tab stop', focused);
+  // Keyboard: from the top of the page, Tab reaches the skip link, the search field,
+  // then a Start button, in that order.
+  await page.reload();
+  await page.waitForSelector('[data-testid=lesson-card]');
+  const stops = [];
+  for (let i = 0; i < 20; i++) {
+    await page.keyboard.press('Tab');
+    const el = await page.evaluate(() => {
+      const a = document.activeElement;
+      return a ? (a.dataset.testid || (a.classList.contains('skip-link') ? 'skip-link' : a.type === 'search' ? 'search' : a.tagName.toLowerCase())) : '';
+    });
+    stops.push(el);
+    if (el === 'start') break;
+  }
+  check(stops[0] === 'skip-link' && stops.includes('search') && stops.at(-1) === 'start'
+    && stops.indexOf('search') < stops.length - 1, 'Tab goes skip link, search, ..., Start', stops.join(' > '));
   await page.screenshot({ path: join(artifacts, 'catalog.png') });
 
   // --- Start a lesson -----------------------------------------------------------------
@@ -157,6 +167,31 @@ try {
   await page.keyboard.type('echo typed-$((40+2))\n');
   await waitScreen(page, /^typed-42$/m);
   ok('keystrokes reach the shell');
+  // Copy from the terminal: select the output line, Ctrl+Shift+C.
+  await page.evaluate(() => {
+    const t = document.querySelector('[data-testid=terminal][data-node=node1] .term-host').__xterm;
+    const b = t.buffer.active;
+    for (let i = b.length - 1; i >= 0; i--) {
+      if (b.getLine(i).translateToString(true) === 'typed-42') { t.selectLines(i, i); return; }
+    }
+  });
+  await page.keyboard.press('Control+Shift+C');
+  const copied = await page.evaluate(() => navigator.clipboard.readText());
+  check(copied.trim() === 'typed-42', 'Ctrl+Shift+C copies the terminal selection', JSON.stringify(copied));
+  // Paste into the terminal: Ctrl+Shift+V types the clipboard into the shell.
+  await page.evaluate(() => navigator.clipboard.writeText('echo pasted-$((6*7))'));
+  await page.click('[data-testid=terminal][data-node=node1] .term-host');
+  await page.keyboard.press('Control+Shift+V');
+  await page.keyboard.press('Enter');
+  await waitScreen(page, /^pasted-42$/m);
+  ok('Ctrl+Shift+V pastes the clipboard into the shell');
+  // Keyboard only: a Run button reached by focus and pressed with Enter.
+  await page.locator('[data-testid=run]').first().focus();
+  check(await page.evaluate(() => document.activeElement.dataset.testid === 'run'
+    && getComputedStyle(document.activeElement).outlineStyle !== 'none'), 'a focused Run button shows its focus');
+  await page.keyboard.press('Enter');
+  await waitScreen(page, /hello-from-run-42\n(.*\n)*hello-from-run-42/);
+  ok('Enter on a focused Run button runs it');
   await page.click('button:has-text("Next")');
   await page.waitForSelector('text=Step 2 of 2');
   ok('Next goes to step 2');
