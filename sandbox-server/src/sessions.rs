@@ -386,6 +386,15 @@ impl Sessions {
     pub async fn end(&self, id: &str, reason: EndReason) -> Result<(), ApiError> {
         let session = lock(&self.live).sessions.remove(id);
         if let Some(session) = &session {
+            // Out of the map, the session has ended for everyone: count it now,
+            // not after the clean-up (which a failure would skip; reconcile
+            // finishes that).
+            let counter = match reason {
+                EndReason::Deleted => &self.metrics.sessions_deleted,
+                EndReason::Expired => &self.metrics.sessions_reaped_expired,
+                EndReason::Idle => &self.metrics.sessions_reaped_idle,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
             for terminal in session.terminals.values() {
                 terminal.close(close_code::NORMAL, reason.message()).await;
             }
@@ -393,12 +402,6 @@ impl Sessions {
         self.runtime.remove_session(id).await?;
         self.store.delete(id).await?;
         if session.is_some() {
-            let counter = match reason {
-                EndReason::Deleted => &self.metrics.sessions_deleted,
-                EndReason::Expired => &self.metrics.sessions_reaped_expired,
-                EndReason::Idle => &self.metrics.sessions_reaped_idle,
-            };
-            counter.fetch_add(1, Ordering::Relaxed);
             tracing::info!(session = %id, ?reason, "session ended");
         }
         Ok(())
