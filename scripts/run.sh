@@ -29,14 +29,7 @@ fi
 
 # --- web app ----------------------------------------------------------------------------
 
-sources=(playground-web protocol Cargo.lock Trunk.toml index.html package-lock.json scripts/web-post-build.sh)
-if [ -f dist/index.html ] &&
-    [ -z "$(find "${sources[@]}" -newer dist/index.html -not -path '*/target/*' -print -quit)" ]; then
-    say "web app: dist/ is up to date"
-else
-    say "web app: trunk build --release"
-    trunk build --release
-fi
+./scripts/build-web.sh
 
 # --- server -----------------------------------------------------------------------------
 

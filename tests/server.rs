@@ -370,15 +370,7 @@ async fn expired_sessions_are_removed_with_their_containers_and_network() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 404);
-    let metrics = server
-        .http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("playground_sessions_reaped_total{reason=\"expired\"} 1"),
         "{metrics}"
@@ -507,13 +499,7 @@ async fn session_limits_answer_503_with_retry_after_and_429_per_ip() {
     .await
     .unwrap();
     let first = server.create_session("shell").await.unwrap();
-    let r = server
-        .http
-        .post(server.url("/api/v1/sessions"))
-        .json(&serde_json::json!({"lesson": "shell"}))
-        .send()
-        .await
-        .unwrap();
+    let r = server.post_session("shell").await;
     assert_eq!(r.status().as_u16(), 429);
     server.delete_session(&first).await.unwrap();
 
@@ -521,13 +507,7 @@ async fn session_limits_answer_503_with_retry_after_and_429_per_ip() {
         .await
         .unwrap();
     let only = server.create_session("shell").await.unwrap();
-    let r = server
-        .http
-        .post(server.url("/api/v1/sessions"))
-        .json(&serde_json::json!({"lesson": "shell"}))
-        .send()
-        .await
-        .unwrap();
+    let r = server.post_session("shell").await;
     assert_eq!(r.status().as_u16(), 503);
     assert!(r.headers().get("retry-after").is_some());
     let body: serde_json::Value = r.json().await.unwrap();
@@ -563,13 +543,7 @@ async fn session_networks_take_small_subnets_from_the_pool_so_many_sessions_fit(
     let mut subnets = [subnet(&a.id), subnet(&b.id)];
     subnets.sort();
     assert_eq!(subnets, ["10.211.7.0/27", "10.211.7.32/27"]);
-    let r = server
-        .http
-        .post(server.url("/api/v1/sessions"))
-        .json(&serde_json::json!({"lesson": "shell"}))
-        .send()
-        .await
-        .unwrap();
+    let r = server.post_session("shell").await;
     assert_eq!(r.status().as_u16(), 503, "pool exhausted is full");
     assert_eq!(r.headers()["retry-after"], "7");
     server.delete_session(&a).await.unwrap();
@@ -718,15 +692,7 @@ async fn metrics_count_sessions_and_terminal_bytes() {
     let s = server.create_session("shell").await.unwrap();
     let mut term = server.terminal(&s, "node1").await.unwrap();
     term.run("echo counted", T).await.unwrap();
-    let text = server
-        .http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = server.metrics().await;
     assert!(text.contains("playground_sessions_live 1"), "{text}");
     assert!(
         text.contains("playground_sessions_created_total 1"),

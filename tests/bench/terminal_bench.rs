@@ -127,6 +127,19 @@ fn rss_kib(pid: u32) -> Result<u64> {
         .context("no VmRSS")
 }
 
+/// A release server that admits `limit` sessions, all from this one client.
+async fn start_server(limit: &str) -> Result<Server> {
+    Server::start_with(
+        Profile::Release,
+        &[
+            ("PLAYGROUND_MAX_SESSIONS", limit),
+            ("PLAYGROUND_MAX_SESSIONS_PER_IP", limit),
+        ],
+        &[],
+    )
+    .await
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = parse_args()?;
@@ -134,15 +147,7 @@ async fn main() -> Result<()> {
         bail!("terminal-bench needs Docker and the session images (scripts/setup.sh)");
     }
     let limit = (args.sessions + args.idle_sessions + 4).to_string();
-    let server = Server::start_with(
-        Profile::Release,
-        &[
-            ("PLAYGROUND_MAX_SESSIONS", &limit),
-            ("PLAYGROUND_MAX_SESSIONS_PER_IP", &limit),
-        ],
-        &[],
-    )
-    .await?;
+    let server = start_server(&limit).await?;
     let mut rows: Vec<(String, String, String)> = Vec::new();
 
     // 1. POST /sessions to first prompt byte.
@@ -251,15 +256,7 @@ async fn main() -> Result<()> {
     // 100 MB has freed memory its allocator hands out again, which would hide
     // the sessions' own). Each session's shell runs and a client has seen its
     // screen once, so its terminal and screen mirror exist.
-    let server = Server::start_with(
-        Profile::Release,
-        &[
-            ("PLAYGROUND_MAX_SESSIONS", &limit),
-            ("PLAYGROUND_MAX_SESSIONS_PER_IP", &limit),
-        ],
-        &[],
-    )
-    .await?;
+    let server = start_server(&limit).await?;
     let warm = server.create_session("shell").await?;
     let mut ws = connect(&server, &warm.id, &warm.token).await?;
     read_until(&mut ws, b"# ", Duration::from_secs(30)).await?;

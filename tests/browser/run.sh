@@ -40,14 +40,7 @@ if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/@xterm/xterm ] |
 fi
 
 # --- web app ----------------------------------------------------------------------------
-sources=(playground-web protocol Cargo.lock Trunk.toml index.html package-lock.json scripts/web-post-build.sh)
-if [ -f dist/index.html ] &&
-    [ -z "$(find "${sources[@]}" -newer dist/index.html -not -path '*/target/*' -print -quit)" ]; then
-    say "dist/ is up to date"
-else
-    say "trunk build --release"
-    trunk build --release
-fi
+./scripts/build-web.sh
 
 # --- server -----------------------------------------------------------------------------
 say "cargo build -p sandbox-server"

@@ -240,6 +240,28 @@ impl Server {
         self.spawn().await
     }
 
+    /// `POST /api/v1/sessions` for `lesson`, whatever the answer (for tests of refusals).
+    pub async fn post_session(&self, lesson: &str) -> reqwest::Response {
+        self.http
+            .post(self.url("/api/v1/sessions"))
+            .json(&serde_json::json!({ "lesson": lesson }))
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("the server answers")
+            .text()
+            .await
+            .expect("a text body")
+    }
+
     pub async fn create_session(&self, lesson: &str) -> Result<CreatedSession> {
         let r = self
             .http
