@@ -199,11 +199,6 @@ impl Config {
                 // `unknown_env` lists these so `serve` can warn about typos.
                 continue;
             };
-            if OPTIONAL_STRING_KEYS.contains(&key.as_str()) && raw.trim().is_empty() {
-                // An empty value means "none", never "the current directory".
-                table.remove(&key);
-                continue;
-            }
             let value = env_value(&current, &raw).map_err(|message| ConfigError::Env {
                 var: var.clone(),
                 message,
@@ -212,6 +207,7 @@ impl Config {
         }
         let mut config = Config::deserialize(toml::Value::Table(table))
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        // An empty static_dir means "none", never "the current directory".
         if config
             .static_dir
             .as_ref()
@@ -262,20 +258,19 @@ impl Config {
         if self.client_queue_frames == 0 {
             return bad("client_queue_frames must be positive");
         }
-        if let Some(pool) = self.subnet_pool()? {
-            SubnetPool::new(pool)
-                .map_err(|e| ConfigError::Invalid(format!("session_subnet_pool: {e}")))?;
-        }
+        self.subnet_pool()?;
         Ok(())
     }
 
-    /// `session_subnet_pool` parsed; None when empty (Docker's default pools).
-    pub fn subnet_pool(&self) -> Result<Option<Ipv4Net>, ConfigError> {
+    /// The pool of `session_subnet_pool`; None when it is empty (Docker's
+    /// default pools). An error names what is wrong with it.
+    pub fn subnet_pool(&self) -> Result<Option<SubnetPool>, ConfigError> {
         let pool = self.session_subnet_pool.trim();
         if pool.is_empty() {
             return Ok(None);
         }
-        pool.parse()
+        pool.parse::<Ipv4Net>()
+            .and_then(SubnetPool::new)
             .map(Some)
             .map_err(|e| ConfigError::Invalid(format!("session_subnet_pool: {e}")))
     }

@@ -494,7 +494,7 @@ impl Sessions {
             let session = self.make_session(record);
             for saved in self.store.take_screens(&id).await? {
                 if let Some(terminal) = session.terminals.get(&saved.node) {
-                    terminal.restore(saved.cols, saved.rows, &saved.screen);
+                    terminal.restore(&saved);
                 }
             }
             lock(&self.live).sessions.insert(id.clone(), session);
@@ -517,15 +517,8 @@ impl Sessions {
         for session in sessions {
             let screens: Vec<SavedScreen> = session
                 .terminals
-                .iter()
-                .filter_map(|(node, t)| {
-                    t.snapshot().map(|(cols, rows, screen)| SavedScreen {
-                        node: node.clone(),
-                        cols,
-                        rows,
-                        screen,
-                    })
-                })
+                .values()
+                .filter_map(|t| t.snapshot())
                 .collect();
             if !screens.is_empty() {
                 if let Err(e) = self.store.save_screens(&session.record.id, screens).await {

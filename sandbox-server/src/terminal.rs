@@ -36,6 +36,7 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::metrics::Metrics;
 use crate::runtime::{Runtime, RuntimeError};
+use crate::store::SavedScreen;
 
 /// Written below a screen restored after a server restart, where the new
 /// shell's prompt follows.
@@ -110,6 +111,14 @@ struct State {
     restored: bool,
 }
 
+impl State {
+    /// The output queued for the mirror, oldest first; the queue is left empty.
+    fn take_unparsed(&mut self) -> Vec<Bytes> {
+        self.unparsed_bytes = 0;
+        std::mem::take(&mut self.unparsed)
+    }
+}
+
 struct Client {
     tx: mpsc::Sender<Outbound>,
     unacked: u64,
@@ -166,8 +175,7 @@ impl Terminal {
     /// while `st` (the state lock) is held, so no output can slip in between.
     fn mirror_now(&self, st: &mut State) -> MutexGuard<'_, vt100::Parser> {
         let mut parser = self.mirror.lock().unwrap_or_else(|e| e.into_inner());
-        st.unparsed_bytes = 0;
-        for chunk in st.unparsed.drain(..) {
+        for chunk in st.take_unparsed() {
             parser.process(&chunk);
         }
         parser
@@ -193,8 +201,7 @@ impl Terminal {
         // Take the parser lock before releasing the state lock, so a reader
         // of the mirror waits for these chunks to be parsed.
         let mut parser = self.mirror.lock().unwrap_or_else(|e| e.into_inner());
-        st.unparsed_bytes = 0;
-        let chunks = std::mem::take(&mut st.unparsed);
+        let chunks = st.take_unparsed();
         drop(st);
         for chunk in &chunks {
             parser.process(chunk);
@@ -229,8 +236,7 @@ impl Terminal {
             let mut st = self.state();
             st.generation += 1;
             st.shell = Some((shell.id.clone(), st.generation));
-            st.unparsed.clear();
-            st.unparsed_bytes = 0;
+            st.take_unparsed();
             let mut mirror = self.mirror.lock().unwrap_or_else(|e| e.into_inner());
             if std::mem::take(&mut st.restored) {
                 // The first shell after a restart continues below the saved screen.
@@ -336,9 +342,19 @@ impl Terminal {
     where
         F: std::future::Future<Output = Result<(), RuntimeError>>,
     {
+        /// Clears `restarting` however the restart ends, also when its future is
+        /// dropped (the HTTP client went away mid-restart): a flag left set
+        /// would refuse every later restart of this node.
+        struct Restarting<'a>(&'a std::sync::atomic::AtomicBool);
+        impl Drop for Restarting<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::Release);
+            }
+        }
         if self.restarting.swap(true, Ordering::AcqRel) {
             return Err(RestartError::Busy);
         }
+        let _restarting = Restarting(&self.restarting);
         let _starting = self.starting.lock().await;
         {
             let mut st = self.state();
@@ -359,33 +375,36 @@ impl Terminal {
         }
         self.resume.notify_one();
         *self.input.lock().await = None;
-        let result = restart.await;
-        self.restarting.store(false, Ordering::Release);
-        result.map_err(RestartError::Runtime)
+        restart.await.map_err(RestartError::Runtime)
     }
 
-    /// The screen as saved at shutdown: (cols, rows, repaint bytes), or None
-    /// when no shell ever ran here (nothing to show).
-    pub fn snapshot(&self) -> Option<(u16, u16, Vec<u8>)> {
+    /// The screen, to save at shutdown; None when no shell ever ran here
+    /// (nothing to show).
+    pub fn snapshot(&self) -> Option<SavedScreen> {
         let mut st = self.state();
         if st.generation == 0 && !st.restored {
             return None;
         }
         let parser = self.mirror_now(&mut st);
         let (rows, cols) = parser.screen().size();
-        Some((cols, rows, parser.screen().state_formatted()))
+        Some(SavedScreen {
+            node: self.node.clone(),
+            cols,
+            rows,
+            screen: parser.screen().state_formatted(),
+        })
     }
 
     /// Puts a screen saved by [`Terminal::snapshot`] before a restart into the
     /// mirror, with a line saying the shell is new (its variables and working
     /// directory are gone). Only before the first shell starts.
-    pub fn restore(&self, cols: u16, rows: u16, screen: &[u8]) {
+    pub fn restore(&self, saved: &SavedScreen) {
         let mut st = self.state();
-        if st.generation != 0 || cols == 0 || rows == 0 {
+        if st.generation != 0 || saved.cols == 0 || saved.rows == 0 {
             return;
         }
-        let mut parser = vt100::Parser::new(rows, cols, 0);
-        parser.process(screen);
+        let mut parser = vt100::Parser::new(saved.rows, saved.cols, 0);
+        parser.process(&saved.screen);
         parser.process(RESTORED_NOTE);
         *self.mirror.lock().unwrap_or_else(|e| e.into_inner()) = parser;
         st.restored = true;

@@ -117,19 +117,20 @@ async fn serve(
     };
     let client = attachment.id;
     let mut rx = attachment.rx;
+    // What coalescing took off the queue but could not join to output.
+    let mut held: Option<Outbound> = None;
     let closing: Option<(u16, String)> = loop {
         tokio::select! {
-            out = rx.recv() => match out {
+            out = next_outbound(&mut held, &mut rx) => match out {
                 Some(Outbound::Output(bytes)) => {
                     // Coalesce output already queued into one message: a client
                     // that is behind gets fewer, larger frames (and sends fewer acks).
                     let mut frame = encode_output(&bytes);
-                    let mut after = None;
                     while frame.len() < COALESCE_MAX {
                         match rx.try_recv() {
                             Ok(Outbound::Output(more)) => frame.extend_from_slice(&more),
                             Ok(other) => {
-                                after = Some(other);
+                                held = Some(other);
                                 break;
                             }
                             Err(_) => break,
@@ -137,18 +138,6 @@ async fn serve(
                     }
                     if sink.send(Message::Binary(Bytes::from(frame))).await.is_err() {
                         break None;
-                    }
-                    match after {
-                        Some(Outbound::Event(event))
-                            if sink
-                                .send(Message::Binary(Bytes::from(encode_event(&event))))
-                                .await
-                                .is_err() =>
-                        {
-                            break None
-                        }
-                        Some(Outbound::Close { code, reason }) => break Some((code, reason)),
-                        _ => {}
                     }
                 }
                 Some(Outbound::Event(event)) => {
@@ -199,4 +188,15 @@ async fn serve(
         let _ = sink.send(close(code, reason)).await;
     }
     let _ = sink.close().await;
+}
+
+/// The next item for the client: the one coalescing held back, else the queue's.
+async fn next_outbound(
+    held: &mut Option<Outbound>,
+    rx: &mut tokio::sync::mpsc::Receiver<Outbound>,
+) -> Option<Outbound> {
+    match held.take() {
+        Some(out) => Some(out),
+        None => rx.recv().await,
+    }
 }

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use futures_util::{SinkExt, StreamExt};
 use playground_e2e::{docker, docker_available, Profile, Server};
+use protocol::api::CreatedSession;
 use protocol::terminal::{ClientFrame, ServerFrame};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -127,6 +128,14 @@ fn rss_kib(pid: u32) -> Result<u64> {
         .context("no VmRSS")
 }
 
+/// A new `shell` session and its terminal, read up to the first prompt.
+async fn session_at_prompt(server: &Server) -> Result<(CreatedSession, Ws)> {
+    let s = server.create_session("shell").await?;
+    let mut ws = connect(server, &s.id, &s.token).await?;
+    read_until(&mut ws, b"# ", Duration::from_secs(30)).await?;
+    Ok((s, ws))
+}
+
 /// A release server that admits `limit` sessions, all from this one client.
 async fn start_server(limit: &str) -> Result<Server> {
     Server::start_with(
@@ -154,9 +163,7 @@ async fn main() -> Result<()> {
     let mut starts = Vec::new();
     for _ in 0..args.sessions {
         let t0 = Instant::now();
-        let s = server.create_session("shell").await?;
-        let mut ws = connect(&server, &s.id, &s.token).await?;
-        read_until(&mut ws, b"# ", Duration::from_secs(30)).await?;
+        let (s, mut ws) = session_at_prompt(&server).await?;
         starts.push(t0.elapsed());
         let _ = ws.close(None).await;
         server.delete_session(&s).await?;
@@ -176,9 +183,7 @@ async fn main() -> Result<()> {
     ));
 
     // 2. Keystroke echo round trip.
-    let s = server.create_session("shell").await?;
-    let mut ws = connect(&server, &s.id, &s.token).await?;
-    read_until(&mut ws, b"# ", Duration::from_secs(30)).await?;
+    let (s, mut ws) = session_at_prompt(&server).await?;
     let mut echoes = Vec::new();
     for i in 0..args.echoes {
         let key = [b'a' + (i % 26) as u8];
@@ -257,17 +262,13 @@ async fn main() -> Result<()> {
     // the sessions' own). Each session's shell runs and a client has seen its
     // screen once, so its terminal and screen mirror exist.
     let server = start_server(&limit).await?;
-    let warm = server.create_session("shell").await?;
-    let mut ws = connect(&server, &warm.id, &warm.token).await?;
-    read_until(&mut ws, b"# ", Duration::from_secs(30)).await?;
+    let (warm, mut ws) = session_at_prompt(&server).await?;
     let _ = ws.close(None).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before = rss_kib(server.pid())?;
     let mut idle = Vec::new();
     for _ in 0..args.idle_sessions {
-        let s = server.create_session("shell").await?;
-        let mut ws = connect(&server, &s.id, &s.token).await?;
-        read_until(&mut ws, b"# ", Duration::from_secs(30)).await?;
+        let (s, mut ws) = session_at_prompt(&server).await?;
         let _ = ws.close(None).await;
         idle.push(s);
     }

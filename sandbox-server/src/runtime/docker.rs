@@ -101,11 +101,37 @@ impl DockerRuntime {
         })
     }
 
-    /// Session networks take their subnets from `pool` (see [`super::subnets`];
-    /// `Config::validate` has checked that it is large enough).
-    pub fn with_subnet_pool(mut self, pool: Option<Ipv4Net>) -> Self {
-        self.subnets = pool.and_then(|p| SubnetPool::new(p).ok());
+    /// Session networks take their subnets from `pool` (see [`super::subnets`]).
+    pub fn with_subnet_pool(mut self, pool: Option<SubnetPool>) -> Self {
+        self.subnets = pool;
         self
+    }
+
+    /// Creates the network `request` describes on the first free block of
+    /// `pool`. Another server (or a concurrent creation) may take a block
+    /// between listing and creating: then the next free ones are tried.
+    async fn create_network_in_pool(
+        &self,
+        pool: &SubnetPool,
+        request: impl Fn(Option<Ipam>) -> NetworkCreateRequest,
+    ) -> RuntimeResult<()> {
+        let free = pool.free_blocks(&self.taken_subnets().await?);
+        for block in free.into_iter().take(8) {
+            let ipam = Ipam {
+                config: Some(vec![IpamConfig {
+                    subnet: Some(block.to_string()),
+                    gateway: Some(block.gateway().to_string()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            };
+            match self.docker.create_network(request(Some(ipam))).await {
+                Ok(_) => return Ok(()),
+                Err(e) if e.to_string().contains("overlap") => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(RuntimeError::NoFreeSubnet(pool.pool().to_string()))
     }
 
     /// The IPv4 subnets of every Docker network on the host.
@@ -318,36 +344,7 @@ impl Runtime for DockerRuntime {
             None => {
                 self.docker.create_network(request(None)).await?;
             }
-            Some(pool) => {
-                let mut created = false;
-                // Another server (or a concurrent creation) may take a block
-                // between listing and creating: try the next free ones.
-                for block in pool
-                    .free_blocks(&self.taken_subnets().await?)
-                    .into_iter()
-                    .take(8)
-                {
-                    let ipam = Ipam {
-                        config: Some(vec![IpamConfig {
-                            subnet: Some(block.to_string()),
-                            gateway: Some(block.gateway().to_string()),
-                            ..Default::default()
-                        }]),
-                        ..Default::default()
-                    };
-                    match self.docker.create_network(request(Some(ipam))).await {
-                        Ok(_) => {
-                            created = true;
-                            break;
-                        }
-                        Err(e) if e.to_string().contains("overlap") => continue,
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                if !created {
-                    return Err(RuntimeError::NoFreeSubnet(pool.pool().to_string()));
-                }
-            }
+            Some(pool) => self.create_network_in_pool(pool, request).await?,
         }
         self.connect_registry(session).await;
         Ok(())
