@@ -72,19 +72,85 @@ pub struct ErrorBody {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorDetail {
-    /// Stable, machine-readable: `bad_request`, `unauthorized`, `forbidden`,
-    /// `not_found`, `conflict`, `too_large`, `too_many_sessions`, `server_full`,
-    /// `preview_unreachable`, `runtime`, `internal`.
-    pub code: String,
+    /// Stable and machine-readable; clients match on it, never on the status.
+    pub code: ErrorCode,
     /// For people; may change between versions.
     pub message: String,
 }
 
+/// The `code` of an error response. Each has one HTTP status (see
+/// [`ErrorCode::status`]); the wire form is the snake_case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// 400: the request is malformed or names something invalid.
+    BadRequest,
+    /// 401: no token was sent.
+    Unauthorized,
+    /// 403: the token does not open that session.
+    Forbidden,
+    /// 404: no such session, node, lesson, step, file or route.
+    NotFound,
+    /// 409: the operation is already under way (a node restarting).
+    Conflict,
+    /// 413: a body or upload over its limit.
+    TooLarge,
+    /// 429: this client has as many live sessions as it may.
+    TooManySessions,
+    /// 503 with `Retry-After`: the playground is full.
+    ServerFull,
+    /// 502: nothing answered on the previewed port.
+    PreviewUnreachable,
+    /// 502: the container runtime failed.
+    Runtime,
+    /// 500: a fault of the server.
+    Internal,
+    /// A code this build does not know (a newer server).
+    #[serde(other)]
+    Unknown,
+}
+
+impl ErrorCode {
+    /// The HTTP status that goes with the code.
+    pub fn status(self) -> u16 {
+        match self {
+            ErrorCode::BadRequest => 400,
+            ErrorCode::Unauthorized => 401,
+            ErrorCode::Forbidden => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::Conflict => 409,
+            ErrorCode::TooLarge => 413,
+            ErrorCode::TooManySessions => 429,
+            ErrorCode::ServerFull => 503,
+            ErrorCode::PreviewUnreachable | ErrorCode::Runtime => 502,
+            ErrorCode::Internal | ErrorCode::Unknown => 500,
+        }
+    }
+
+    /// The wire name (`not_found`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::TooLarge => "too_large",
+            ErrorCode::TooManySessions => "too_many_sessions",
+            ErrorCode::ServerFull => "server_full",
+            ErrorCode::PreviewUnreachable => "preview_unreachable",
+            ErrorCode::Runtime => "runtime",
+            ErrorCode::Internal => "internal",
+            ErrorCode::Unknown => "unknown",
+        }
+    }
+}
+
 impl ErrorBody {
-    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         ErrorBody {
             error: ErrorDetail {
-                code: code.into(),
+                code,
                 message: message.into(),
             },
         }
@@ -113,6 +179,24 @@ mod tests {
         );
         let back: LessonSummary = serde_json::from_str(&json).unwrap();
         assert_eq!(back, s);
+    }
+
+    #[test]
+    fn error_codes_have_snake_case_names_and_unknown_ones_parse() {
+        let body = ErrorBody::new(ErrorCode::TooManySessions, "no");
+        let json = serde_json::to_string(&body).unwrap();
+        assert_eq!(
+            json,
+            r#"{"error":{"code":"too_many_sessions","message":"no"}}"#
+        );
+        assert_eq!(
+            serde_json::to_value(ErrorCode::PreviewUnreachable).unwrap(),
+            ErrorCode::PreviewUnreachable.as_str()
+        );
+        let newer: ErrorBody =
+            serde_json::from_str(r#"{"error":{"code":"from_the_future","message":"x"}}"#).unwrap();
+        assert_eq!(newer.error.code, ErrorCode::Unknown);
+        assert_eq!(ErrorCode::ServerFull.status(), 503);
     }
 
     #[test]

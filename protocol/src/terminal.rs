@@ -39,7 +39,10 @@ pub mod close_code {
     pub const UNSUPPORTED_DATA: u16 = 1003;
     /// A frame larger than the server's limit.
     pub const MESSAGE_TOO_BIG: u16 = 1009;
-    /// A client so far behind that its queue overflowed; reconnecting repaints the screen.
+    /// The server could not start a shell (the close reason says why).
+    pub const INTERNAL_ERROR: u16 = 1011;
+    /// A client so far behind that its queue overflowed, or a node restarting;
+    /// reconnecting repaints the screen.
     pub const TRY_AGAIN_LATER: u16 = 1013;
 }
 

@@ -5,7 +5,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use protocol::api::ErrorBody;
+use protocol::api::{ErrorBody, ErrorCode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -47,18 +47,18 @@ impl ApiError {
         }
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::BadRequest(_) => "bad_request",
-            ApiError::Unauthorized => "unauthorized",
-            ApiError::Forbidden => "forbidden",
-            ApiError::NotFound(_) => "not_found",
-            ApiError::Conflict(_) => "conflict",
-            ApiError::TooLarge(_) => "too_large",
-            ApiError::TooManySessions(_) => "too_many_sessions",
-            ApiError::Full(..) => "server_full",
-            ApiError::Runtime(_) => "runtime",
-            ApiError::Internal(_) => "internal",
+            ApiError::BadRequest(_) => ErrorCode::BadRequest,
+            ApiError::Unauthorized => ErrorCode::Unauthorized,
+            ApiError::Forbidden => ErrorCode::Forbidden,
+            ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::Conflict(_) => ErrorCode::Conflict,
+            ApiError::TooLarge(_) => ErrorCode::TooLarge,
+            ApiError::TooManySessions(_) => ErrorCode::TooManySessions,
+            ApiError::Full(..) => ErrorCode::ServerFull,
+            ApiError::Runtime(_) => ErrorCode::Runtime,
+            ApiError::Internal(_) => ErrorCode::Internal,
         }
     }
 }
@@ -67,8 +67,8 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
             // Being full is the limit working, not a fault.
-            ApiError::Full(..) => tracing::warn!(code = self.code(), "{self}"),
-            _ if self.status().is_server_error() => tracing::error!(code = self.code(), "{self}"),
+            ApiError::Full(..) => tracing::warn!(code = self.code().as_str(), "{self}"),
+            _ if self.status().is_server_error() => tracing::error!(code = self.code().as_str(), "{self}"),
             _ => {}
         }
         let mut response = (

@@ -31,7 +31,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::{Json, Router};
 use hyper_util::rt::TokioIo;
-use protocol::api::ErrorBody;
+use protocol::api::{ErrorBody, ErrorCode};
 use tokio::net::TcpStream;
 
 use crate::api::{bearer, AppState};
@@ -39,8 +39,6 @@ use crate::error::ApiError;
 
 /// Name of the cookie that carries a session token to its previews.
 pub const COOKIE: &str = "pg_preview";
-/// Error code of the 502 sent when nothing answers on the port.
-pub const CODE_UNREACHABLE: &str = "preview_unreachable";
 /// How long connecting to a node may take; a stopped container's address
 /// does not answer at all.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -588,7 +586,7 @@ fn unreachable_message(headers: &HeaderMap, node: &str, port: u16, why: &str) ->
     }
     (
         StatusCode::BAD_GATEWAY,
-        Json(ErrorBody::new(CODE_UNREACHABLE, message)),
+        Json(ErrorBody::new(ErrorCode::PreviewUnreachable, message)),
     )
         .into_response()
 }

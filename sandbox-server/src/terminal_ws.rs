@@ -26,7 +26,7 @@ use crate::terminal::{Outbound, Terminal};
 const COALESCE_MAX: usize = 256 * 1024;
 
 /// Close code for "the server could not start the shell".
-const INTERNAL_ERROR: u16 = 1011;
+const INTERNAL_ERROR: u16 = close_code::INTERNAL_ERROR;
 
 #[derive(Deserialize)]
 pub struct TerminalQuery {

@@ -2,8 +2,8 @@
 
 use gloo_net::http::{Request, RequestBuilder, Response};
 use protocol::api::{
-    CheckResult, CreateSessionRequest, CreatedSession, ErrorBody, LessonDetail, LessonSummary,
-    Progress, SessionInfo, API_PREFIX,
+    CheckResult, CreateSessionRequest, CreatedSession, ErrorBody, ErrorCode, LessonDetail,
+    LessonSummary, Progress, SessionInfo, API_PREFIX,
 };
 use serde::de::DeserializeOwned;
 
@@ -13,7 +13,7 @@ pub enum ApiError {
     /// The server answered with an error status.
     Status {
         status: u16,
-        code: String,
+        code: ErrorCode,
         message: String,
         /// Seconds, from `Retry-After` (503 when the playground is full).
         retry_after: Option<u32>,
@@ -63,7 +63,7 @@ async fn check(resp: Result<Response, gloo_net::Error>) -> Result<Response, ApiE
         .and_then(|v| crate::backoff::parse_retry_after(&v));
     let (code, message) = match resp.json::<ErrorBody>().await {
         Ok(body) => (body.error.code, body.error.message),
-        Err(_) => (String::new(), format!("HTTP {status}")),
+        Err(_) => (ErrorCode::Unknown, format!("HTTP {status}")),
     };
     Err(ApiError::Status {
         status,
