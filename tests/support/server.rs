@@ -1,0 +1,422 @@
+//! A real `sandbox-server` process on a loopback port with its own data
+//! directory and `instance` label, and one HTTP client to talk to it: the
+//! REST API, raw bytes for what a client library will not send, terminals.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use protocol::api::CreatedSession;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::docker::{purge_instance, sweep_stale_test_instances};
+use crate::repo_root;
+use crate::term::Term;
+
+/// Which build of the server to run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Profile {
+    #[default]
+    Debug,
+    Release,
+}
+
+/// Builds the server binary once per test process (a no-op when fresh), so a
+/// test never runs a stale binary.
+pub fn server_binary(profile: Profile) -> PathBuf {
+    static DEBUG: OnceLock<PathBuf> = OnceLock::new();
+    static RELEASE: OnceLock<PathBuf> = OnceLock::new();
+    let cell = match profile {
+        Profile::Debug => &DEBUG,
+        Profile::Release => &RELEASE,
+    };
+    cell.get_or_init(|| {
+        let root = repo_root();
+        let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        cmd.current_dir(&root).args([
+            "build",
+            "-q",
+            "-p",
+            "sandbox-server",
+            "--bin",
+            "sandbox-server",
+        ]);
+        if profile == Profile::Release {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("running cargo build");
+        assert!(status.success(), "building sandbox-server failed");
+        let target = std::env::var("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| root.join("target"));
+        target
+            .join(match profile {
+                Profile::Debug => "debug",
+                Profile::Release => "release",
+            })
+            .join("sandbox-server")
+    })
+    .clone()
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("binding a free port")
+}
+
+/// How to start a server: `Launch::default().env(..).start()`.
+#[derive(Clone, Debug, Default)]
+pub struct Launch {
+    profile: Profile,
+    env: Vec<(String, String)>,
+    args: Vec<String>,
+    own_lessons: bool,
+}
+
+impl Launch {
+    /// A `PLAYGROUND_*` (or any) environment variable for the server.
+    pub fn env(mut self, key: &str, value: &str) -> Launch {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Several variables, as [`Launch::env`].
+    pub fn envs(self, env: &[(&str, &str)]) -> Launch {
+        env.iter().fold(self, |l, (k, v)| l.env(k, v))
+    }
+
+    /// Extra command-line arguments after `serve`.
+    pub fn args(mut self, args: &[&str]) -> Launch {
+        self.args.extend(args.iter().map(|a| a.to_string()));
+        self
+    }
+
+    pub fn profile(mut self, profile: Profile) -> Launch {
+        self.profile = profile;
+        self
+    }
+
+    /// Serves only the lessons in [`Server::lessons_dir`] (empty at start; the
+    /// server's watcher picks up what a test writes there) instead of `lessons/`.
+    pub fn own_lessons(mut self) -> Launch {
+        self.own_lessons = true;
+        self
+    }
+
+    pub async fn start(self) -> Result<Server> {
+        let port = free_port();
+        let data_dir = std::env::temp_dir().join(format!("pg-e2e-{}-{port}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&data_dir);
+        let instance = format!("e2e-{}-{port}", std::process::id());
+        let mut env = self.env;
+        env.push(("PLAYGROUND_INSTANCE".into(), instance.clone()));
+        let lessons_dir = data_dir.join("lessons");
+        if self.own_lessons {
+            std::fs::create_dir_all(&lessons_dir).context("creating the lessons directory")?;
+            env.push((
+                "PLAYGROUND_LESSONS_DIRS".into(),
+                lessons_dir.display().to_string(),
+            ));
+        }
+        let mut server = Server {
+            child: None,
+            instance,
+            port,
+            data_dir,
+            lessons_dir,
+            env,
+            args: self.args,
+            profile: self.profile,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
+        };
+        sweep_stale_test_instances(self.profile);
+        server.spawn().await?;
+        Ok(server)
+    }
+}
+
+/// A running server process. Killed (SIGKILL) on drop; everything of its
+/// instance is then removed from Docker.
+pub struct Server {
+    child: Option<Child>,
+    /// The server's `instance` label value: unique per test server.
+    pub instance: String,
+    pub port: u16,
+    pub data_dir: PathBuf,
+    lessons_dir: PathBuf,
+    env: Vec<(String, String)>,
+    args: Vec<String>,
+    profile: Profile,
+    /// The one HTTP client; it does not follow redirects, so tests see them.
+    pub http: reqwest::Client,
+}
+
+impl Server {
+    /// Starts a debug server with `PLAYGROUND_*` overrides in `env`.
+    pub async fn start(env: &[(&str, &str)]) -> Result<Server> {
+        Launch::default().envs(env).start().await
+    }
+
+    pub async fn start_with(
+        profile: Profile,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Result<Server> {
+        Launch::default()
+            .profile(profile)
+            .envs(env)
+            .args(args)
+            .start()
+            .await
+    }
+
+    async fn spawn(&mut self) -> Result<()> {
+        let log = std::fs::create_dir_all(&self.data_dir)
+            .and_then(|_| {
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(self.data_dir.join("server.log"))
+            })
+            .context("creating the server log")?;
+        let mut cmd = Command::new(server_binary(self.profile));
+        cmd.current_dir(repo_root())
+            .arg("serve")
+            .arg("--listen")
+            .arg(self.addr())
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(&self.args)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log);
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        self.child = Some(cmd.spawn().context("starting sandbox-server")?);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = self.http.get(self.url("/healthz")).send().await {
+                if r.status().is_success() {
+                    return Ok(());
+                }
+            }
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                bail!(
+                    "server exited with {status} during start-up:\n{}",
+                    self.log()
+                );
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "server did not answer /healthz within 30 s:\n{}",
+                    self.log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("server.log")).unwrap_or_default()
+    }
+
+    /// The lessons directory of a server started with [`Launch::own_lessons`].
+    pub fn lessons_dir(&self) -> PathBuf {
+        self.lessons_dir.clone()
+    }
+
+    /// `host:port` the server listens on.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("ws://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    /// SIGTERM, then wait for the process to exit (at most 15 s).
+    pub async fn stop(&mut self) -> Result<std::process::ExitStatus> {
+        let mut child = self.child.take().context("server not running")?;
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()?;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                bail!("server ignored SIGTERM for 15 s");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Stops the server and starts it again with the same data directory and port.
+    pub async fn restart(&mut self) -> Result<()> {
+        self.stop().await?;
+        self.spawn().await
+    }
+
+    /// One JSON API call: `method path` with an optional bearer token and body
+    /// (sent as `application/json`). Returns the status and the body as JSON
+    /// (a string when it is not JSON, null when empty).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+        let mut req = self.http.request(method, self.url(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(body.to_owned());
+        }
+        let r = req.send().await.expect("the server answers");
+        let status = r.status().as_u16();
+        let text = r.text().await.expect("a body");
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    }
+
+    /// Sends raw bytes (for requests a client library will not make); returns
+    /// the open connection and everything read until `until` appeared, the
+    /// peer closed, or 10 s passed.
+    pub async fn raw(&self, request: &[u8], until: &[u8]) -> (TcpStream, Vec<u8>) {
+        let mut s = TcpStream::connect(self.addr()).await.expect("connecting");
+        // The server may answer (413) and close before reading all of it.
+        let _ = s.write_all(request).await;
+        let mut got = Vec::new();
+        let mut buf = [0u8; 8192];
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !got.windows(until.len()).any(|w| w == until) && Instant::now() < deadline {
+            match tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf)).await {
+                Ok(Ok(0)) | Err(_) | Ok(Err(_)) => break,
+                Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        (s, got)
+    }
+
+    /// `POST /api/v1/sessions` for `lesson`, whatever the answer (for tests of refusals).
+    pub async fn post_session(&self, lesson: &str) -> reqwest::Response {
+        self.http
+            .post(self.url("/api/v1/sessions"))
+            .json(&serde_json::json!({ "lesson": lesson }))
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("the server answers")
+            .text()
+            .await
+            .expect("a text body")
+    }
+
+    pub async fn create_session(&self, lesson: &str) -> Result<CreatedSession> {
+        let r = self.post_session(lesson).await;
+        let status = r.status();
+        let body = r.text().await?;
+        if status.as_u16() != 201 {
+            bail!("POST /sessions: {status}: {body}");
+        }
+        Ok(serde_json::from_str(&body)?)
+    }
+
+    pub async fn delete_session(&self, s: &CreatedSession) -> Result<u16> {
+        Ok(self
+            .http
+            .delete(self.url(&format!("/api/v1/sessions/{}", s.id)))
+            .bearer_auth(&s.token)
+            .send()
+            .await?
+            .status()
+            .as_u16())
+    }
+
+    /// Opens node's terminal.
+    pub async fn terminal(&self, s: &CreatedSession, node: &str) -> Result<Term> {
+        Term::connect(&self.ws_url(&format!(
+            "/api/v1/sessions/{}/nodes/{node}/terminal?token={}",
+            s.id, s.token
+        )))
+        .await
+    }
+
+    pub async fn screen(&self, s: &CreatedSession, node: &str) -> Result<String> {
+        Ok(self
+            .http
+            .get(self.url(&format!("/api/v1/sessions/{}/nodes/{node}/screen", s.id)))
+            .bearer_auth(&s.token)
+            .send()
+            .await?
+            .error_for_status()?
+            .text()
+            .await?)
+    }
+}
+
+/// The `error.code` of an API error answer.
+pub async fn error_code(r: reqwest::Response) -> String {
+    let body: Value = r.json().await.expect("a JSON error body");
+    body["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        // Whatever the test left (a failed assertion skips its clean-up).
+        purge_instance(self.profile, &self.instance);
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.data_dir);
+        }
+    }
+}
