@@ -1,0 +1,325 @@
+//! The lesson API and lesson loading of a real `sandbox-server` process on
+//! real Docker: lesson detail, checks, progress that survives a restart,
+//! setup scripts and assets, and reloading edited lessons.
+//!
+//! Each test runs its own server serving only its own lessons directory (see
+//! [`Launch::own_lessons`]). Without Docker these tests skip, except under `CI=true`.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use playground_e2e::{container, docker, docker_available, repo_root, Launch, Server};
+use serde_json::{json, Value};
+
+macro_rules! require_docker {
+    () => {
+        if !docker_available() {
+            return;
+        }
+    };
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// `bash -c script` in a container; its stdout. The command must succeed.
+fn bash(container: &str, script: &str) -> String {
+    docker(&["exec", container, "bash", "-c", script]).unwrap()
+}
+
+/// Polls `GET path` until `ok` accepts the answer; panics with `what` after 10 s.
+async fn wait_for(
+    server: &Server,
+    path: &str,
+    token: Option<&str>,
+    what: &str,
+    ok: impl Fn(u16, &Value) -> bool,
+) -> (Duration, Value) {
+    let started = Instant::now();
+    loop {
+        let (status, body) = server.call("GET", path, token, None).await;
+        if ok(status, &body) {
+            return (started.elapsed(), body);
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{what}: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A server whose lessons directory gets a copy of `lessons/linux-basics`
+/// after it started (so it shows up on the watcher's next poll), once served.
+async fn serving_linux_basics() -> (Server, Value) {
+    let server = Launch::default().own_lessons().start().await.unwrap();
+    copy_dir(
+        &repo_root().join("lessons/linux-basics"),
+        &server.lessons_dir().join("linux-basics"),
+    );
+    let (_, detail) = wait_for(
+        &server,
+        "/api/v1/lessons/linux-basics",
+        None,
+        "lesson never appeared",
+        |s, _| s == 200,
+    )
+    .await;
+    (server, detail)
+}
+
+/// A `linux-basics` session: its id and token.
+async fn linux_basics_session(server: &Server) -> (String, String) {
+    let started = Instant::now();
+    let (status, created) = server
+        .call(
+            "POST",
+            "/api/v1/sessions",
+            None,
+            Some(r#"{"lesson":"linux-basics"}"#),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    eprintln!(
+        "session with setup script and asset created in {} ms",
+        started.elapsed().as_millis()
+    );
+    (
+        created["id"].as_str().unwrap().to_owned(),
+        created["token"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn progress_path(id: &str) -> String {
+    format!("/api/v1/sessions/{id}/progress")
+}
+
+fn check_path(id: &str, step: &str) -> String {
+    format!("/api/v1/sessions/{id}/steps/{step}/check")
+}
+
+/// Does what step 0 asks (a note in `~/notes`), then runs its check: it passes.
+async fn pass_step_0(server: &Server, id: &str, token: &str) -> Value {
+    bash(
+        &container(id, "node1"),
+        "mkdir -p ~/notes && echo 'my first note' > ~/notes/today.txt",
+    );
+    let (status, result) = server
+        .call("POST", &check_path(id, "0"), Some(token), None)
+        .await;
+    assert_eq!((status, &result["passed"]), (200, &json!(true)), "{result}");
+    result
+}
+
+#[tokio::test]
+async fn lesson_detail_shows_steps_and_solutions_but_not_checks() {
+    require_docker!();
+    let (server, detail) = serving_linux_basics().await;
+    assert_eq!(
+        detail["title"],
+        "Linux basics: files, pipes and a second machine"
+    );
+    assert_eq!(detail["nodes"], json!(["node1", "node2"]));
+    assert_eq!(detail["steps"].as_array().unwrap().len(), 3);
+    assert_eq!(detail["steps"][0]["has_check"], true);
+    let markdown = detail["steps"][0]["markdown"].as_str().unwrap();
+    assert!(markdown.contains("```sh run=node1"));
+    assert!(
+        !markdown.contains("check="),
+        "checks are not shown: {markdown}"
+    );
+    assert!(detail["steps"][2]["solution"]
+        .as_str()
+        .unwrap()
+        .contains("nohup nc"));
+
+    let (status, body) = server
+        .call("GET", "/api/v1/lessons/no-such-lesson", None, None)
+        .await;
+    assert_eq!((status, &body["error"]["code"]), (404, &json!("not_found")));
+}
+
+#[tokio::test]
+async fn assets_and_setup_scripts_are_in_place_before_the_learner() {
+    require_docker!();
+    let (server, _) = serving_linux_basics().await;
+    let (id, _) = linux_basics_session(&server).await;
+    let node1 = container(&id, "node1");
+    assert!(bash(&node1, "cat /root/words.txt").contains("container"));
+    assert!(bash(&node1, "cat /etc/motd").contains("This is node1"));
+}
+
+#[tokio::test]
+async fn a_check_fails_until_the_step_is_done_then_passes_and_counts() {
+    require_docker!();
+    let (server, _) = serving_linux_basics().await;
+    let (id, token) = linux_basics_session(&server).await;
+    let t = Some(token.as_str());
+    assert_eq!(
+        server.call("GET", &progress_path(&id), t, None).await,
+        (200, json!({"current_step": 0, "passed_steps": []}))
+    );
+    let (status, result) = server.call("POST", &check_path(&id, "0"), t, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(result["passed"], false);
+    assert!(
+        result["output"]
+            .as_str()
+            .unwrap()
+            .contains("no directory /root/notes"),
+        "{result}"
+    );
+
+    let result = pass_step_0(&server, &id, &token).await;
+    assert!(result["output"]
+        .as_str()
+        .unwrap()
+        .contains("Found your note"));
+    eprintln!("a passing check took {} ms", result["millis"]);
+    assert_eq!(
+        server.call("GET", &progress_path(&id), t, None).await.1,
+        json!({"current_step": 0, "passed_steps": [0]})
+    );
+}
+
+#[tokio::test]
+async fn progress_moves_on_but_checked_steps_pass_only_by_their_check() {
+    require_docker!();
+    let (mut server, _) = serving_linux_basics().await;
+    let (id, token) = linux_basics_session(&server).await;
+    let (t, progress) = (Some(token.as_str()), progress_path(&id));
+    pass_step_0(&server, &id, &token).await;
+    let (status, body) = server
+        .call(
+            "PUT",
+            &progress,
+            t,
+            Some(r#"{"current_step":1,"passed_steps":[0]}"#),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (200, json!({"current_step": 1, "passed_steps": [0]}))
+    );
+    let (status, body) = server
+        .call(
+            "PUT",
+            &progress,
+            t,
+            Some(r#"{"current_step":1,"passed_steps":[0,1]}"#),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("step 1 has a check"),
+        "{body}"
+    );
+    let (status, body) = server
+        .call("PUT", &progress, t, Some(r#"{"current_step":9}"#))
+        .await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (400, &json!("bad_request")),
+        "{body}"
+    );
+    assert_eq!(
+        server.call("PUT", &progress, t, Some("not json")).await.0,
+        400
+    );
+
+    // A restart: the session and its progress come back from the database.
+    server.restart().await.unwrap();
+    let (_, body) = wait_for(&server, &progress, t, "progress after a restart", |s, _| {
+        s == 200
+    })
+    .await;
+    assert_eq!(body, json!({"current_step": 1, "passed_steps": [0]}));
+    assert_eq!(
+        server
+            .call("DELETE", &format!("/api/v1/sessions/{id}"), t, None)
+            .await
+            .0,
+        204
+    );
+}
+
+#[tokio::test]
+async fn unknown_steps_bad_step_numbers_and_missing_or_wrong_tokens_are_refused() {
+    require_docker!();
+    let (server, _) = serving_linux_basics().await;
+    let (id, token) = linux_basics_session(&server).await;
+    let t = Some(token.as_str());
+    for (method, path, token, status) in [
+        ("POST", check_path(&id, "3"), t, 404),
+        ("POST", check_path(&id, "x"), t, 400),
+        ("POST", check_path(&id, "0"), None, 401),
+        ("GET", progress_path(&id), Some("wrong"), 403),
+        ("GET", progress_path("nope"), t, 404),
+    ] {
+        assert_eq!(
+            server.call(method, &path, token, None).await.0,
+            status,
+            "{method} {path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn edited_lessons_are_reloaded_and_broken_ones_refused() {
+    require_docker!();
+    let server = Launch::default().own_lessons().start().await.unwrap();
+    let lesson = server.lessons_dir().join("hello-web");
+    copy_dir(
+        &repo_root().join("sandbox-server/tests/fixtures/lessons/good/hello-web"),
+        &lesson,
+    );
+    let path = "/api/v1/lessons/hello-web";
+    wait_for(&server, path, None, "new lesson served", |s, _| s == 200).await;
+    let toml = std::fs::read_to_string(lesson.join("lesson.toml")).unwrap();
+    std::fs::write(
+        lesson.join("lesson.toml"),
+        toml.replace("Serve a web page", "Serve a page, edited"),
+    )
+    .unwrap();
+    let (took, _) = wait_for(&server, path, None, "edited title", |s, b| {
+        s == 200 && b["title"] == "Serve a page, edited"
+    })
+    .await;
+    eprintln!("an edit was served after {} ms", took.as_millis());
+    std::fs::write(
+        lesson.join("steps/01-serve.md"),
+        "# Broken\n\n```sh run=node7\nls\n",
+    )
+    .unwrap();
+    wait_for(&server, path, None, "broken lesson refused", |s, _| {
+        s == 404
+    })
+    .await;
+    let log = server.log();
+    assert!(
+        log.contains("steps/01-serve.md:3: run= names unknown node \"node7\""),
+        "{log}"
+    );
+    assert!(
+        log.contains("steps/01-serve.md:3: code block is never closed"),
+        "{log}"
+    );
+    std::fs::write(lesson.join("steps/01-serve.md"), "# Fixed\n\nText.\n").unwrap();
+    wait_for(&server, path, None, "fixed lesson served", |s, b| {
+        s == 200 && b["steps"][0]["title"] == "Fixed"
+    })
+    .await;
+}
