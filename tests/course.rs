@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use playground_e2e::{docker_available, repo_root, server_binary, Profile};
+use playground_e2e::{docker_available, registry_running, repo_root, server_binary, Profile};
 
 fn lessons_dir() -> PathBuf {
     repo_root().join("lessons")
@@ -30,26 +30,16 @@ fn text(out: &Output) -> String {
     )
 }
 
-/// True when the registry mirror the labs pull through is up. Without it the
-/// labs cannot pull images: skip locally, fail under `CI=true`.
-fn registry_running() -> bool {
-    let ok = Command::new("docker")
-        .args([
-            "container",
-            "inspect",
-            "-f",
-            "{{.State.Running}}",
-            "playground-registry",
-        ])
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "true");
-    if !ok {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("CI=true but the registry mirror is not running: scripts/setup.sh registry");
-        }
-        eprintln!("SKIPPED: the registry mirror is not running (scripts/setup.sh registry)");
-    }
-    ok
+/// `lesson test --check-fails-first` on the lesson in `lessons/{dir}`.
+fn lesson_test(dir: &str) -> Output {
+    let path = lessons_dir().join(dir);
+    assert!(path.is_dir(), "{} is missing", path.display());
+    run(&[
+        "lesson",
+        "test",
+        path.to_str().unwrap(),
+        "--check-fails-first",
+    ])
 }
 
 /// Runs one lab with `lesson test --check-fails-first` and asserts every step passed.
@@ -57,14 +47,7 @@ fn lab(dir: &str) {
     if !docker_available() || !registry_running() {
         return;
     }
-    let path = lessons_dir().join(dir);
-    assert!(path.is_dir(), "{} is missing", path.display());
-    let out = run(&[
-        "lesson",
-        "test",
-        path.to_str().unwrap(),
-        "--check-fails-first",
-    ]);
+    let out = lesson_test(dir);
     let report = text(&out);
     println!("{report}");
     assert!(out.status.success(), "lesson test {dir} failed:\n{report}");
@@ -104,13 +87,7 @@ fn lab_linux_basics() {
     if !docker_available() {
         return;
     }
-    let path = lessons_dir().join("linux-basics");
-    let out = run(&[
-        "lesson",
-        "test",
-        path.to_str().unwrap(),
-        "--check-fails-first",
-    ]);
+    let out = lesson_test("linux-basics");
     assert!(out.status.success(), "{}", text(&out));
 }
 

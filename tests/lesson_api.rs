@@ -8,16 +8,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use playground_e2e::{container, docker, docker_available, repo_root, Launch, Server};
+use playground_e2e::{container, docker, repo_root, require_docker, Launch, Server};
 use serde_json::{json, Value};
-
-macro_rules! require_docker {
-    () => {
-        if !docker_available() {
-            return;
-        }
-    };
-}
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();

@@ -5,29 +5,20 @@
 use std::time::Duration;
 
 use playground_e2e::{
-    docker, docker_available, docker_objects, eventually, Server, Term, TermEvent,
+    docker, docker_objects, eventually, require_docker, shell_session, Server, Term,
 };
 use protocol::terminal::{close_code, ClientFrame, Event};
 use tokio_tungstenite::tungstenite::Message;
 
 const T: Duration = Duration::from_secs(20);
 
-macro_rules! require_docker {
-    () => {
-        if !docker_available() {
-            return;
-        }
-    };
-}
-
 #[tokio::test]
 async fn typing_echo_hello_reads_hello_back() {
-    require_docker!();
-    let server = Server::start(&[]).await.unwrap();
-    let s = server.create_session("shell").await.unwrap();
+    let Some((server, s)) = shell_session(&[]).await else {
+        return;
+    };
     assert_eq!(s.nodes.len(), 1);
-    let mut term = server.terminal(&s, "node1").await.unwrap();
-    term.wait_for("# ", T).await.unwrap();
+    let mut term = server.prompt(&s, "node1").await.unwrap();
     assert_eq!(term.run("echo hello", T).await.unwrap(), "hello");
     assert_eq!(term.run("hostname", T).await.unwrap(), "node1");
     server.delete_session(&s).await.unwrap();
@@ -35,11 +26,10 @@ async fn typing_echo_hello_reads_hello_back() {
 
 #[tokio::test]
 async fn resize_changes_stty_size() {
-    require_docker!();
-    let server = Server::start(&[]).await.unwrap();
-    let s = server.create_session("shell").await.unwrap();
-    let mut term = server.terminal(&s, "node1").await.unwrap();
-    term.wait_for("# ", T).await.unwrap();
+    let Some((server, s)) = shell_session(&[]).await else {
+        return;
+    };
+    let mut term = server.prompt(&s, "node1").await.unwrap();
     term.resize(132, 43).await.unwrap();
     assert_eq!(term.run("stty size", T).await.unwrap(), "43 132");
     term.resize(90, 30).await.unwrap();
@@ -52,11 +42,10 @@ async fn resize_changes_stty_size() {
 
 #[tokio::test]
 async fn reconnect_shows_the_previous_screen_once_then_live_output() {
-    require_docker!();
-    let server = Server::start(&[]).await.unwrap();
-    let s = server.create_session("shell").await.unwrap();
-    let mut term = server.terminal(&s, "node1").await.unwrap();
-    term.wait_for("# ", T).await.unwrap();
+    let Some((server, s)) = shell_session(&[]).await else {
+        return;
+    };
+    let mut term = server.prompt(&s, "node1").await.unwrap();
     term.run("echo marker-$((6*7))", T).await.unwrap();
     term.close().await;
 
@@ -86,20 +75,16 @@ async fn reconnect_shows_the_previous_screen_once_then_live_output() {
 
 #[tokio::test]
 async fn exit_sends_the_code_and_a_new_connection_gets_a_new_shell() {
-    require_docker!();
-    let server = Server::start(&[]).await.unwrap();
-    let s = server.create_session("shell").await.unwrap();
-    let mut term = server.terminal(&s, "node1").await.unwrap();
-    term.wait_for("# ", T).await.unwrap();
-    term.type_text("exit 3\r").await.unwrap();
-    let mut exit = None;
-    let close = loop {
-        match term.next(T).await.unwrap().expect("event before timeout") {
-            TermEvent::Event(Event::Exit { code }) => exit = Some(code),
-            TermEvent::Closed(c) => break c,
-            _ => {}
-        }
+    let Some((server, s)) = shell_session(&[]).await else {
+        return;
     };
+    let mut term = server.prompt(&s, "node1").await.unwrap();
+    term.type_text("exit 3\r").await.unwrap();
+    let (events, close) = term.events_until_closed(T).await.unwrap();
+    let exit = events.iter().rev().find_map(|e| match e {
+        Event::Exit { code } => Some(*code),
+        _ => None,
+    });
     assert_eq!(exit, Some(3));
     assert_eq!(close.map(|c| c.0), Some(close_code::NORMAL));
     let mut term = server.terminal(&s, "node1").await.unwrap();
@@ -109,9 +94,9 @@ async fn exit_sends_the_code_and_a_new_connection_gets_a_new_shell() {
 
 #[tokio::test]
 async fn restart_node_keeps_files_ends_processes_and_terminals_reconnect() {
-    require_docker!();
-    let server = Server::start(&[]).await.unwrap();
-    let s = server.create_session("shell").await.unwrap();
+    let Some((server, s)) = shell_session(&[]).await else {
+        return;
+    };
     let mut term = server.terminal(&s, "node1").await.unwrap();
     term.run(
         "echo kept > /root/file; nohup sleep 1000 >/dev/null 2>&1 & echo started",
@@ -119,28 +104,25 @@ async fn restart_node_keeps_files_ends_processes_and_terminals_reconnect() {
     )
     .await
     .unwrap();
-    let restart = || {
+    let restart = |node: &str, token: &str| {
         server
             .http
-            .post(server.url(&format!("/api/v1/sessions/{}/nodes/node1/restart", s.id)))
-            .bearer_auth(&s.token)
+            .post(server.url(&format!("/api/v1/sessions/{}/nodes/{node}/restart", s.id)))
+            .bearer_auth(token)
             .send()
     };
     // Two at once: one restarts, the other is told it is already happening.
-    let (a, b) = tokio::join!(restart(), restart());
+    let (a, b) = tokio::join!(restart("node1", &s.token), restart("node1", &s.token));
     let mut codes = [a.unwrap().status().as_u16(), b.unwrap().status().as_u16()];
     codes.sort();
     assert_eq!(codes, [204, 409]);
     // The connected terminal was told, then asked to reconnect.
-    let mut notice = None;
-    let close = loop {
-        match term.next(T).await.unwrap().expect("event before timeout") {
-            TermEvent::Event(Event::Notice { message, .. }) => notice = Some(message),
-            TermEvent::Closed(c) => break c,
-            _ => {}
-        }
-    };
-    assert_eq!(notice.as_deref(), Some("node1 is restarting"));
+    let (events, close) = term.events_until_closed(T).await.unwrap();
+    let notice = events.iter().rev().find_map(|e| match e {
+        Event::Notice { message, .. } => Some(message.as_str()),
+        _ => None,
+    });
+    assert_eq!(notice, Some("node1 is restarting"));
     assert_eq!(close.map(|c| c.0), Some(close_code::TRY_AGAIN_LATER));
     let mut term = server.terminal(&s, "node1").await.unwrap();
     let out = term
@@ -149,30 +131,18 @@ async fn restart_node_keeps_files_ends_processes_and_terminals_reconnect() {
         .unwrap();
     assert_eq!(out, "kept\n0", "files stay, processes are gone");
     // Unknown node, bad token.
-    let r = server
-        .http
-        .post(server.url(&format!("/api/v1/sessions/{}/nodes/node9/restart", s.id)))
-        .bearer_auth(&s.token)
-        .send()
-        .await
-        .unwrap();
+    let r = restart("node9", &s.token).await.unwrap();
     assert_eq!(r.status().as_u16(), 404);
-    let r = server
-        .http
-        .post(server.url(&format!("/api/v1/sessions/{}/nodes/node1/restart", s.id)))
-        .bearer_auth("wrong")
-        .send()
-        .await
-        .unwrap();
+    let r = restart("node1", "wrong").await.unwrap();
     assert_eq!(r.status().as_u16(), 403);
     server.delete_session(&s).await.unwrap();
 }
 
 #[tokio::test]
 async fn api_errors_have_the_documented_status_and_body() {
-    require_docker!();
-    let server = Server::start(&[]).await.unwrap();
-    let s = server.create_session("shell").await.unwrap();
+    let Some((server, s)) = shell_session(&[]).await else {
+        return;
+    };
     let http = &server.http;
     let get = |path: String, token: Option<&str>| {
         let mut req = http.get(server.url(&path));
@@ -242,11 +212,9 @@ async fn api_errors_have_the_documented_status_and_body() {
 
 #[tokio::test]
 async fn malformed_and_oversized_frames_close_only_that_socket() {
-    require_docker!();
-    let server = Server::start(&[("PLAYGROUND_MAX_FRAME_BYTES", "4096")])
-        .await
-        .unwrap();
-    let s = server.create_session("shell").await.unwrap();
+    let Some((server, s)) = shell_session(&[("PLAYGROUND_MAX_FRAME_BYTES", "4096")]).await else {
+        return;
+    };
 
     let cases: Vec<(Message, u16)> = vec![
         (
@@ -268,8 +236,7 @@ async fn malformed_and_oversized_frames_close_only_that_socket() {
             close_code::MESSAGE_TOO_BIG,
         ),
     ];
-    let mut healthy = server.terminal(&s, "node1").await.unwrap();
-    healthy.wait_for("# ", T).await.unwrap();
+    let mut healthy = server.prompt(&s, "node1").await.unwrap();
     for (msg, want) in cases {
         let mut term = server.terminal(&s, "node1").await.unwrap();
         term.drain(Duration::from_millis(100)).await.unwrap();
@@ -292,11 +259,10 @@ async fn malformed_and_oversized_frames_close_only_that_socket() {
 
 #[tokio::test]
 async fn flow_control_pauses_a_client_that_does_not_ack_and_ctrl_c_still_works() {
-    require_docker!();
-    let server = Server::start(&[]).await.unwrap();
-    let s = server.create_session("shell").await.unwrap();
-    let mut term = server.terminal(&s, "node1").await.unwrap();
-    term.wait_for("# ", T).await.unwrap();
+    let Some((server, s)) = shell_session(&[]).await else {
+        return;
+    };
+    let mut term = server.prompt(&s, "node1").await.unwrap();
     term.auto_ack = false;
     let before = term.received_bytes;
     // Endless output: without flow control this would flood the socket.
@@ -330,35 +296,27 @@ async fn flow_control_pauses_a_client_that_does_not_ack_and_ctrl_c_still_works()
 
 #[tokio::test]
 async fn expired_sessions_are_removed_with_their_containers_and_network() {
-    require_docker!();
-    let server = Server::start(&[
+    let Some((server, s)) = shell_session(&[
         ("PLAYGROUND_SESSION_LIFETIME_SECS", "4"),
         ("PLAYGROUND_REAP_INTERVAL_SECS", "1"),
         ("PLAYGROUND_EXPIRY_WARNING_SECS", "3"),
     ])
     .await
-    .unwrap();
-    let s = server.create_session("shell").await.unwrap();
+    else {
+        return;
+    };
     assert!(
         docker_objects(&s.id).len() >= 2,
         "container and network exist"
     );
     let mut term = server.terminal(&s, "node1").await.unwrap();
-    let mut warned = false;
-    let close = loop {
-        match term
-            .next(Duration::from_secs(15))
-            .await
-            .unwrap()
-            .expect("closed in time")
-        {
-            TermEvent::Event(Event::Notice { message, .. }) => {
-                warned |= message.contains("ends in")
-            }
-            TermEvent::Closed(c) => break c,
-            _ => {}
-        }
-    };
+    let (events, close) = term
+        .events_until_closed(Duration::from_secs(15))
+        .await
+        .unwrap();
+    let warned = events
+        .iter()
+        .any(|e| matches!(e, Event::Notice { message, .. } if message.contains("ends in")));
     assert!(warned, "a warning came before the end");
     assert_eq!(close.map(|c| c.1), Some("session expired".to_owned()));
     assert!(eventually(Duration::from_secs(10), || docker_objects(&s.id).is_empty()).await);
@@ -388,8 +346,7 @@ async fn idle_sessions_are_reaped_but_watched_ones_stay() {
     .unwrap();
     let idle = server.create_session("shell").await.unwrap();
     let watched = server.create_session("shell").await.unwrap();
-    let mut term = server.terminal(&watched, "node1").await.unwrap();
-    term.wait_for("# ", T).await.unwrap();
+    let mut term = server.prompt(&watched, "node1").await.unwrap();
     assert!(
         eventually(Duration::from_secs(15), || docker_objects(&idle.id)
             .is_empty())
@@ -411,9 +368,9 @@ async fn idle_sessions_are_reaped_but_watched_ones_stay() {
 
 #[tokio::test]
 async fn a_restarted_server_serves_old_sessions_and_removes_orphans() {
-    require_docker!();
-    let mut server = Server::start(&[]).await.unwrap();
-    let s = server.create_session("shell").await.unwrap();
+    let Some((mut server, s)) = shell_session(&[]).await else {
+        return;
+    };
     let mut term = server.terminal(&s, "node1").await.unwrap();
     term.run("echo before > /root/state", T).await.unwrap();
     // An orphan: labelled as ours, but no record owns it.
@@ -593,8 +550,7 @@ async fn nodes_run_with_the_configured_limits_and_a_fork_bomb_or_memory_hog_stay
         "134217728 134217728 500000000 64 [ALL] [no-new-privileges] true"
     );
 
-    let mut bad = server.terminal(&victim, "node1").await.unwrap();
-    bad.wait_for("# ", T).await.unwrap();
+    let mut bad = server.prompt(&victim, "node1").await.unwrap();
     // Memory hog: `tail` buffers an endless line until the OOM killer stops it.
     let out = bad
         .run("tail /dev/zero; echo status=$?", Duration::from_secs(60))
@@ -687,9 +643,9 @@ async fn nodes_reach_each_other_by_name_but_not_another_session() {
 
 #[tokio::test]
 async fn metrics_count_sessions_and_terminal_bytes() {
-    require_docker!();
-    let server = Server::start(&[]).await.unwrap();
-    let s = server.create_session("shell").await.unwrap();
+    let Some((server, s)) = shell_session(&[]).await else {
+        return;
+    };
     let mut term = server.terminal(&s, "node1").await.unwrap();
     term.run("echo counted", T).await.unwrap();
     let text = server.metrics().await;

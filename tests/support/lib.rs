@@ -19,8 +19,18 @@ pub use docker::{
     container, docker, docker_available, docker_objects, node_exec, node_ip, purge_instance,
     registry_running,
 };
-pub use server::{error_code, free_port, server_binary, Launch, Profile, Server};
+pub use server::{error_code, free_port, server_binary, shell_session, Launch, Profile, Server};
 pub use term::{Term, TermEvent};
+
+/// Returns from the calling test when [`docker_available`] says to skip.
+#[macro_export]
+macro_rules! require_docker {
+    () => {
+        if !$crate::docker_available() {
+            return;
+        }
+    };
+}
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {

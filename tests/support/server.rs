@@ -14,7 +14,7 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::docker::{purge_instance, sweep_stale_test_instances};
+use crate::docker::{docker_available, purge_instance, sweep_stale_test_instances};
 use crate::repo_root;
 use crate::term::Term;
 
@@ -385,6 +385,13 @@ impl Server {
         .await
     }
 
+    /// Opens node's terminal and reads up to the shell's first prompt.
+    pub async fn prompt(&self, s: &CreatedSession, node: &str) -> Result<Term> {
+        let mut term = self.terminal(s, node).await?;
+        term.wait_for("# ", Duration::from_secs(20)).await?;
+        Ok(term)
+    }
+
     pub async fn screen(&self, s: &CreatedSession, node: &str) -> Result<String> {
         Ok(self
             .http
@@ -396,6 +403,20 @@ impl Server {
             .text()
             .await?)
     }
+}
+
+/// A server started with `env` and one `shell` session on it; None when
+/// Docker is missing (see [`docker_available`]: the test returns, or fails under `CI=true`).
+pub async fn shell_session(env: &[(&str, &str)]) -> Option<(Server, CreatedSession)> {
+    if !docker_available() {
+        return None;
+    }
+    let server = Server::start(env).await.expect("starting the server");
+    let s = server
+        .create_session("shell")
+        .await
+        .expect("creating a shell session");
+    Some((server, s))
 }
 
 /// The `error.code` of an API error answer.

@@ -172,6 +172,23 @@ impl Term {
         }
     }
 
+    /// Reads until the socket closes, each read within `timeout`; returns the
+    /// events seen on the way and the close code and reason.
+    pub async fn events_until_closed(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<(Vec<Event>, Option<(u16, String)>)> {
+        let mut events = Vec::new();
+        loop {
+            match self.next(timeout).await? {
+                None => bail!("no event within {timeout:?}; events so far: {events:?}"),
+                Some(TermEvent::Event(e)) => events.push(e),
+                Some(TermEvent::Closed(c)) => return Ok((events, c)),
+                Some(TermEvent::Output(_)) => {}
+            }
+        }
+    }
+
     /// Reads whatever arrives until the socket is quiet for `quiet`.
     pub async fn drain(&mut self, quiet: Duration) -> Result<()> {
         while let Some(ev) = self.next(quiet).await? {
