@@ -127,13 +127,10 @@ async fn get_progress(AuthorizedSession { session, .. }: AuthorizedSession) -> J
 /// passing it (`POST .../check`); a `PUT` may keep or drop them, not add them.
 async fn put_progress(
     State(state): State<AppState>,
-    SessionLesson {
-        id,
-        session,
-        lesson,
-    }: SessionLesson,
+    opened: SessionLesson,
     ApiJson(mut wanted): ApiJson<Progress>,
 ) -> Result<Json<Progress>, ApiError> {
+    let SessionLesson { id, lesson, .. } = &opened;
     let steps = lesson.steps.len();
     if wanted.current_step >= steps.max(1) {
         return Err(ApiError::BadRequest(format!(
@@ -148,7 +145,7 @@ async fn put_progress(
             "passed_steps: no step {bad} (this lesson has {steps}, numbered from 0)"
         )));
     }
-    let mut current = session.progress.lock().await;
+    let mut current = opened.session.progress.lock().await;
     let stored = parse_progress(&current);
     if let Some(unchecked) = wanted
         .passed_steps
@@ -159,7 +156,7 @@ async fn put_progress(
             "step {unchecked} has a check: it becomes passed by POST /api/v1/sessions/{id}/steps/{unchecked}/check"
         )));
     }
-    save_progress(&state, &id, &mut current, &wanted).await?;
+    save_progress(&state, id, &mut current, &wanted).await?;
     Ok(Json(wanted))
 }
 
