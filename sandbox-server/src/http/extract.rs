@@ -284,4 +284,33 @@ mod tests {
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer hd"));
         assert_eq!(preview_tokens(&h, Some("q")), vec!["hd"]);
     }
+
+    #[test]
+    fn forwarded_for_counts_only_behind_a_trusted_proxy() {
+        let peer: SocketAddr = "10.0.0.9:4000".parse().unwrap();
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static(" 1.2.3.4, 10.0.0.1"),
+        );
+        let mut config = Config::default();
+        assert_eq!(client_ip(&config, peer, &h), "10.0.0.9");
+        config.trust_forwarded_for = true;
+        assert_eq!(client_ip(&config, peer, &h), "1.2.3.4");
+        h.insert("x-forwarded-for", HeaderValue::from_static(""));
+        assert_eq!(client_ip(&config, peer, &h), "10.0.0.9");
+    }
+
+    #[test]
+    fn bearer_needs_the_scheme() {
+        let mut h = HeaderMap::new();
+        assert_eq!(bearer(&h), None);
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer  tok "),
+        );
+        assert_eq!(bearer(&h), Some("tok"));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic tok"));
+        assert_eq!(bearer(&h), None);
+    }
 }

@@ -20,7 +20,6 @@ pub mod terminal;
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
 
-pub use error::ApiError;
 pub use state::AppState;
 
 /// The whole router: the API (JSON bodies up to [`extract::MAX_JSON_BODY`];

@@ -522,9 +522,9 @@ fn unreachable(req: &Request, node: &str, port: u16, e: &std::io::Error) -> Resp
 /// 502 when nothing answers on the port: an HTML page for browsers, the
 /// API's JSON error otherwise.
 fn unreachable_message(headers: &HeaderMap, node: &str, port: u16, why: &str) -> Response {
-    let message = format!(
+    let error = ApiError::PreviewUnreachable(format!(
         "nothing is answering on port {port} in {node} ({why}); start a server there, listening on 0.0.0.0:{port}, then reload"
-    );
+    ));
     let wants_html = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -543,13 +543,13 @@ fn unreachable_message(headers: &HeaderMap, node: &str, port: u16, why: &str) ->
             node = html_escape(node),
         );
         return (
-            StatusCode::BAD_GATEWAY,
+            error.status(),
             [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
             page,
         )
             .into_response();
     }
-    ApiError::PreviewUnreachable(message).into_response()
+    error.into_response()
 }
 
 fn html_escape(s: &str) -> String {
