@@ -7,8 +7,8 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::serve::ListenerExt;
 
-use crate::api::{router, AppState};
 use crate::config::Config;
+use crate::http::{router, AppState};
 use crate::lessons::Catalog;
 use crate::metrics::Metrics;
 use crate::runtime::docker::DockerRuntime;

@@ -1,126 +1,158 @@
-//! Counters for `GET /metrics`, in the Prometheus text format. Plain atomics:
-//! the hot path (terminal bytes) pays one relaxed add per chunk.
+//! Counters for `GET /metrics`, encoded by `prometheus-client` in the
+//! Prometheus text format (0.0.4).
+//!
+//! The hot path (terminal bytes) pays one relaxed atomic add per chunk: every
+//! series is created once, here, and callers hold its [`Counter`] directly,
+//! so no label lookup or lock sits on that path. Only the start-latency
+//! histogram takes a lock, once per session start.
 
-use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::AtomicI64;
+
+use prometheus_client::encoding::{prometheus_text, EncodeMetric, MetricEncoder};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::{MetricType, TypedMetric};
+use prometheus_client::registry::Registry;
+
+/// The `Content-Type` of [`Metrics::render`]'s text.
+pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
 /// Upper bounds (seconds) of the session start latency histogram.
 const START_BUCKETS: [f64; 9] = [0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0];
 
-#[derive(Default)]
 pub struct Metrics {
-    pub sessions_created: AtomicU64,
-    pub sessions_reaped_expired: AtomicU64,
-    pub sessions_reaped_idle: AtomicU64,
-    pub sessions_deleted: AtomicU64,
-    pub sessions_rejected_full: AtomicU64,
-    pub sessions_rejected_ip: AtomicU64,
-    pub terminal_bytes_out: AtomicU64,
-    pub terminal_bytes_in: AtomicU64,
-    pub terminal_connections: AtomicU64,
-    start_buckets: [AtomicU64; START_BUCKETS.len()],
-    start_count: AtomicU64,
-    start_sum_micros: AtomicU64,
+    pub sessions_created: Counter,
+    pub sessions_reaped_expired: Counter,
+    pub sessions_reaped_idle: Counter,
+    pub sessions_deleted: Counter,
+    pub sessions_rejected_full: Counter,
+    pub sessions_rejected_ip: Counter,
+    pub terminal_bytes_out: Counter,
+    pub terminal_bytes_in: Counter,
+    pub terminal_connections: Counter,
+    /// Set from the live session count when rendering.
+    sessions_live: Gauge<i64, AtomicI64>,
+    session_start: Histogram,
+    registry: Registry,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let counter = Counter::default;
+        let (created, expired, idle, deleted) = (counter(), counter(), counter(), counter());
+        let (full, per_ip, bytes_out, bytes_in) = (counter(), counter(), counter(), counter());
+        let connections = counter();
+        let live = Gauge::<i64, AtomicI64>::default();
+        let start = Histogram::new(START_BUCKETS);
+        let mut registry = Registry::default();
+        registry.register(
+            "playground_sessions_live",
+            "Sessions alive now",
+            live.clone(),
+        );
+        registry.register(
+            "playground_sessions_created",
+            "Sessions created",
+            created.clone(),
+        );
+        registry.register(
+            "playground_sessions_reaped",
+            "Sessions removed by the server",
+            Labelled::new("reason", [("expired", &expired), ("idle", &idle)]),
+        );
+        registry.register(
+            "playground_sessions_deleted",
+            "Sessions ended by their learner",
+            deleted.clone(),
+        );
+        registry.register(
+            "playground_sessions_rejected",
+            "Session requests refused by a limit",
+            Labelled::new("reason", [("full", &full), ("per_ip", &per_ip)]),
+        );
+        registry.register(
+            "playground_terminal_bytes",
+            "Terminal bytes streamed",
+            Labelled::new("direction", [("out", &bytes_out), ("in", &bytes_in)]),
+        );
+        registry.register(
+            "playground_terminal_connections",
+            "Terminal WebSockets opened",
+            connections.clone(),
+        );
+        registry.register(
+            "playground_session_start_seconds",
+            "Time from a session request to its nodes running",
+            start.clone(),
+        );
+        Metrics {
+            sessions_created: created,
+            sessions_reaped_expired: expired,
+            sessions_reaped_idle: idle,
+            sessions_deleted: deleted,
+            sessions_rejected_full: full,
+            sessions_rejected_ip: per_ip,
+            terminal_bytes_out: bytes_out,
+            terminal_bytes_in: bytes_in,
+            terminal_connections: connections,
+            sessions_live: live,
+            session_start: start,
+            registry,
+        }
+    }
 }
 
 impl Metrics {
-    pub fn observe_start(&self, took: Duration) {
-        let secs = took.as_secs_f64();
-        for (bound, bucket) in START_BUCKETS.iter().zip(&self.start_buckets) {
-            if secs <= *bound {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.start_count.fetch_add(1, Ordering::Relaxed);
-        self.start_sum_micros
-            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+    pub fn observe_start(&self, took: std::time::Duration) {
+        self.session_start.observe(took.as_secs_f64());
     }
 
     /// Renders every metric; `live` is the number of live sessions now.
     pub fn render(&self, live: usize) -> String {
-        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        self.sessions_live
+            .set(i64::try_from(live).unwrap_or(i64::MAX));
         let mut out = String::new();
-        let mut metric = |name: &str, kind: &str, help: &str, lines: &[(&str, u64)]| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-            for (labels, value) in lines {
-                let _ = writeln!(out, "{name}{labels} {value}");
-            }
-        };
-        metric(
-            "playground_sessions_live",
-            "gauge",
-            "Sessions alive now.",
-            &[("", live as u64)],
-        );
-        metric(
-            "playground_sessions_created_total",
-            "counter",
-            "Sessions created.",
-            &[("", get(&self.sessions_created))],
-        );
-        metric(
-            "playground_sessions_reaped_total",
-            "counter",
-            "Sessions removed by the server.",
-            &[
-                ("{reason=\"expired\"}", get(&self.sessions_reaped_expired)),
-                ("{reason=\"idle\"}", get(&self.sessions_reaped_idle)),
-            ],
-        );
-        metric(
-            "playground_sessions_deleted_total",
-            "counter",
-            "Sessions ended by their learner.",
-            &[("", get(&self.sessions_deleted))],
-        );
-        metric(
-            "playground_sessions_rejected_total",
-            "counter",
-            "Session requests refused by a limit.",
-            &[
-                ("{reason=\"full\"}", get(&self.sessions_rejected_full)),
-                ("{reason=\"per_ip\"}", get(&self.sessions_rejected_ip)),
-            ],
-        );
-        metric(
-            "playground_terminal_bytes_total",
-            "counter",
-            "Terminal bytes streamed.",
-            &[
-                ("{direction=\"out\"}", get(&self.terminal_bytes_out)),
-                ("{direction=\"in\"}", get(&self.terminal_bytes_in)),
-            ],
-        );
-        metric(
-            "playground_terminal_connections_total",
-            "counter",
-            "Terminal WebSockets opened.",
-            &[("", get(&self.terminal_connections))],
-        );
-        let name = "playground_session_start_seconds";
-        let _ = writeln!(
-            out,
-            "# HELP {name} Time from a session request to its nodes running.\n# TYPE {name} histogram"
-        );
-        for (bound, bucket) in START_BUCKETS.iter().zip(&self.start_buckets) {
-            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {}", get(bucket));
-        }
-        let count = get(&self.start_count);
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(
-            out,
-            "{name}_sum {}",
-            get(&self.start_sum_micros) as f64 / 1e6
-        );
-        let _ = writeln!(out, "{name}_count {count}");
+        prometheus_text::encode(&mut out, &self.registry).expect("writing to a String");
         out
+    }
+}
+
+/// One counter per value of one label, in a fixed order. Unlike a `Family`,
+/// it needs no map lookup (and no lock) to reach a series: the series are
+/// the very counters [`Metrics`] hands out.
+#[derive(Debug)]
+struct Labelled<const N: usize> {
+    label: &'static str,
+    series: [(&'static str, Counter); N],
+}
+
+impl<const N: usize> Labelled<N> {
+    fn new(label: &'static str, series: [(&'static str, &Counter); N]) -> Self {
+        Labelled {
+            label,
+            series: series.map(|(value, counter)| (value, counter.clone())),
+        }
+    }
+}
+
+impl<const N: usize> EncodeMetric for Labelled<N> {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        for (value, counter) in &self.series {
+            counter.encode(encoder.encode_family(&[(self.label, *value)])?)?;
+        }
+        Ok(())
+    }
+
+    fn metric_type(&self) -> MetricType {
+        Counter::<u64>::TYPE
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn histogram_buckets_are_cumulative() {
@@ -134,5 +166,34 @@ mod tests {
         assert!(text.contains("playground_session_start_seconds_bucket{le=\"2\"} 2"));
         assert!(text.contains("playground_session_start_seconds_count 2"));
         assert!(text.contains("playground_session_start_seconds_sum 1.8"));
+    }
+
+    #[test]
+    fn counters_keep_their_names_and_labels() {
+        let m = Metrics::default();
+        m.sessions_created.inc();
+        m.sessions_reaped_expired.inc();
+        m.sessions_rejected_ip.inc_by(2);
+        m.terminal_bytes_out.inc_by(42);
+        m.terminal_connections.inc();
+        let text = m.render(0);
+        for line in [
+            "playground_sessions_live 0",
+            "playground_sessions_created_total 1",
+            "playground_sessions_reaped_total{reason=\"expired\"} 1",
+            "playground_sessions_reaped_total{reason=\"idle\"} 0",
+            "playground_sessions_deleted_total 0",
+            "playground_sessions_rejected_total{reason=\"full\"} 0",
+            "playground_sessions_rejected_total{reason=\"per_ip\"} 2",
+            "playground_terminal_bytes_total{direction=\"out\"} 42",
+            "playground_terminal_bytes_total{direction=\"in\"} 0",
+            "playground_terminal_connections_total 1",
+            "playground_session_start_seconds_bucket{le=\"+Inf\"} 0",
+            "# TYPE playground_sessions_reaped_total counter",
+            "# TYPE playground_session_start_seconds histogram",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line:?} in\n{text}");
+        }
+        assert!(!text.contains("# EOF"), "{text}");
     }
 }

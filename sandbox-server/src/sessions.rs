@@ -21,11 +21,11 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::config::Config;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::lessons::Catalog;
 use crate::metrics::Metrics;
 use crate::runtime::{NodeLimits, NodeSpec, Runtime, RuntimeError};
-use crate::store::{SavedScreen, SessionRecord, Store, StoreError};
+use crate::store::{SavedScreen, SessionRecord, Store};
 use crate::terminal::{Terminal, TerminalSettings};
 
 /// One live session.
@@ -161,22 +161,6 @@ impl Drop for Reservation<'_> {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        ApiError::Internal(e.to_string())
-    }
-}
-
-impl From<RuntimeError> for ApiError {
-    fn from(e: RuntimeError) -> Self {
-        match e {
-            RuntimeError::MissingImage(_) => ApiError::Internal(e.to_string()),
-            RuntimeError::NoSuchNode { .. } => ApiError::NotFound(e.to_string()),
-            e => ApiError::Runtime(e.to_string()),
-        }
-    }
-}
-
 impl Sessions {
     pub fn new(
         config: Arc<Config>,
@@ -246,16 +230,12 @@ impl Sessions {
         let mut live = lock(&self.live);
         let total = live.total();
         if total >= self.config.max_sessions {
-            self.metrics
-                .sessions_rejected_full
-                .fetch_add(1, Ordering::Relaxed);
+            self.metrics.sessions_rejected_full.inc();
             return Err(ApiError::Full(total, self.config.retry_after_secs));
         }
         let mine = live.for_ip(ip);
         if mine >= self.config.max_sessions_per_ip {
-            self.metrics
-                .sessions_rejected_ip
-                .fetch_add(1, Ordering::Relaxed);
+            self.metrics.sessions_rejected_ip.inc();
             return Err(ApiError::TooManySessions(mine));
         }
         *live.pending.entry(ip.to_owned()).or_default() += 1;
@@ -347,9 +327,7 @@ impl Sessions {
         // session is counted at least once at every moment.
         drop(reservation);
         self.metrics.observe_start(started.elapsed());
-        self.metrics
-            .sessions_created
-            .fetch_add(1, Ordering::Relaxed);
+        self.metrics.sessions_created.inc();
         tracing::info!(session = %id, lesson = %session.record.lesson, %ip, took_ms = started.elapsed().as_millis() as u64, "session created");
         // Start the shells now, so the first prompt is waiting when the browser connects.
         for terminal in session.terminals.values() {
@@ -394,7 +372,7 @@ impl Sessions {
                 EndReason::Expired => &self.metrics.sessions_reaped_expired,
                 EndReason::Idle => &self.metrics.sessions_reaped_idle,
             };
-            counter.fetch_add(1, Ordering::Relaxed);
+            counter.inc();
             for terminal in session.terminals.values() {
                 terminal.close(close_code::NORMAL, reason.message()).await;
             }

@@ -295,9 +295,7 @@ impl Terminal {
         };
         writer.write_all(bytes).await?;
         writer.flush().await?;
-        self.metrics
-            .terminal_bytes_in
-            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        self.metrics.terminal_bytes_in.inc_by(bytes.len() as u64);
         Ok(())
     }
 
@@ -447,9 +445,7 @@ impl Terminal {
     /// Feeds output to the mirror and every client's queue.
     fn distribute(&self, chunk: Bytes) {
         let len = chunk.len() as u64;
-        self.metrics
-            .terminal_bytes_out
-            .fetch_add(len, Ordering::Relaxed);
+        self.metrics.terminal_bytes_out.inc_by(len);
         let mut st = self.state();
         let high = self.settings.flow_high_water;
         let mut pause = false;

@@ -15,8 +15,8 @@
 use std::pin::Pin;
 
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{DefaultBodyLimit, Query, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -24,10 +24,10 @@ use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
-use crate::api::{bearer, AppState};
-use crate::error::ApiError;
-use crate::runtime::{ArchiveDownload, RuntimeError};
-use crate::sessions::Session;
+use super::error::ApiError;
+use super::extract::{HeaderOrQuery, SessionNode};
+use super::state::AppState;
+use crate::runtime::ArchiveDownload;
 
 /// Tar block size.
 const BLOCK: usize = 512;
@@ -52,8 +52,6 @@ struct FileQuery {
     path: Option<String>,
     /// Octal permission bits of an uploaded file (default 644).
     mode: Option<String>,
-    /// For download links, which cannot send a header.
-    token: Option<String>,
 }
 
 /// What an upload answers.
@@ -62,23 +60,6 @@ pub struct Uploaded {
     pub path: String,
     pub size: u64,
     pub mode: String,
-}
-
-fn open_node(
-    state: &AppState,
-    id: &str,
-    node: &str,
-    headers: &HeaderMap,
-    query: &FileQuery,
-) -> Result<std::sync::Arc<Session>, ApiError> {
-    let token = bearer(headers).or(query.token.as_deref());
-    let session = state.sessions.authorize(id, token)?;
-    if !session.record.nodes.iter().any(|n| n == node) {
-        return Err(ApiError::NotFound(format!(
-            "session {id} has no node {node:?}"
-        )));
-    }
-    Ok(session)
 }
 
 /// An absolute, normalised path: no `.`/`..` components, no empty ones
@@ -116,27 +97,21 @@ fn parse_mode(mode: Option<&str>) -> Result<u32, ApiError> {
     }
 }
 
-fn file_error(e: RuntimeError) -> ApiError {
-    match e {
-        RuntimeError::NoSuchPath(m) => ApiError::NotFound(m),
-        RuntimeError::BadPath(m) => ApiError::BadRequest(m),
-        e => e.into(),
-    }
-}
-
 fn too_large(limit: u64) -> ApiError {
     ApiError::TooLarge(format!(
         "file larger than the upload limit of {limit} bytes (max_upload_bytes); nothing was written"
     ))
 }
 
+/// The token may come in the query too: download links cannot send a header.
+type FileNode = SessionNode<HeaderOrQuery>;
+
 async fn upload(
     State(state): State<AppState>,
-    UrlPath((id, node)): UrlPath<(String, String)>,
     Query(query): Query<FileQuery>,
+    SessionNode { id, node, .. }: FileNode,
     req: Request,
 ) -> Result<Json<Uploaded>, ApiError> {
-    open_node(&state, &id, &node, req.headers(), &query)?;
     let path = check_path(query.path.as_deref())?.to_owned();
     let mode = parse_mode(query.mode.as_deref())?;
     let limit = state.config.max_upload_bytes;
@@ -177,8 +152,7 @@ async fn upload(
         .sessions
         .runtime()
         .put_archive(&id, &node, "/", Box::pin(tar))
-        .await
-        .map_err(file_error)?;
+        .await?;
     tracing::info!(session = %id, %node, %path, size, "file uploaded");
     Ok(Json(Uploaded {
         path,
@@ -274,11 +248,9 @@ fn octal(field: &mut [u8], value: u64) {
 
 async fn download(
     State(state): State<AppState>,
-    UrlPath((id, node)): UrlPath<(String, String)>,
     Query(query): Query<FileQuery>,
-    headers: HeaderMap,
+    SessionNode { id, node, .. }: FileNode,
 ) -> Result<Response, ApiError> {
-    open_node(&state, &id, &node, &headers, &query)?;
     let mut path = check_path(query.path.as_deref())?.to_owned();
     let runtime = state.sessions.runtime();
     for _ in 0..=MAX_LINKS {
@@ -462,7 +434,7 @@ async fn fill(archive: &mut ArchiveDownload, buf: &mut BytesMut, n: usize) -> Re
     while buf.len() < n {
         match archive.next().await {
             Some(Ok(chunk)) => buf.extend_from_slice(&chunk),
-            Some(Err(e)) => return Err(file_error(e)),
+            Some(Err(e)) => return Err(e.into()),
             None => return Err(ApiError::Internal("truncated archive from the node".into())),
         }
     }

@@ -29,16 +29,13 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode}
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use axum::{Json, Router};
+use axum::Router;
 use hyper_util::rt::TokioIo;
-use protocol::api::{ErrorBody, ErrorCode};
 use tokio::net::TcpStream;
 
-use crate::api::{bearer, AppState};
-use crate::error::ApiError;
-
-/// Name of the cookie that carries a session token to its previews.
-pub const COOKIE: &str = "pg_preview";
+use super::error::ApiError;
+use super::extract::{authorize, bearer, node_terminal, preview_tokens, PREVIEW_COOKIE};
+use super::state::AppState;
 /// How long connecting to a node may take; a stopped container's address
 /// does not answer at all.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -128,30 +125,12 @@ async fn path_mode(State(state): State<AppState>, req: Request) -> Response {
 /// Authorises the request for the target's session, then forwards it.
 async fn proxy(state: &AppState, target: Target, path: String, req: Request) -> Response {
     let (query, query_token) = split_token(req.uri().query());
-    let header_token = bearer(req.headers()).map(str::to_owned);
-    let cookie_tokens = cookie_values(req.headers(), COOKIE);
-    let candidates: Vec<&str> = header_token
-        .as_deref()
-        .or(query_token.as_deref())
-        .map(|t| vec![t])
-        .unwrap_or_else(|| cookie_tokens.iter().map(String::as_str).collect());
-    let mut result = state.sessions.authorize(&target.session, None);
-    for token in &candidates {
-        result = state.sessions.authorize(&target.session, Some(token));
-        if result.is_ok() {
-            break;
-        }
-    }
-    let session = match result {
-        Ok(session) => session,
-        Err(e) => return e.into_response(),
-    };
-    if !session.record.nodes.contains(&target.node) {
-        return ApiError::NotFound(format!(
-            "session {} has no node {:?}",
-            target.session, target.node
-        ))
-        .into_response();
+    let has_header_token = bearer(req.headers()).is_some();
+    let tokens = preview_tokens(req.headers(), query_token.as_deref());
+    let opened = authorize(state, &target.session, tokens.iter().map(String::as_str))
+        .and_then(|session| node_terminal(&session, &target.node));
+    if let Err(e) = opened {
+        return e.into_response();
     }
     let upstream_path = match &query {
         Some(q) => format!("{path}?{q}"),
@@ -161,7 +140,7 @@ async fn proxy(state: &AppState, target: Target, path: String, req: Request) -> 
     // cleaned at once so the token stays out of history, logs and Referer.
     let set_cookie = query_token.as_ref().map(|token| {
         HeaderValue::from_str(&format!(
-            "{COOKIE}={token}; Path={}; HttpOnly; SameSite=Lax",
+            "{PREVIEW_COOKIE}={token}; Path={}; HttpOnly; SameSite=Lax",
             target.cookie_path
         ))
         .unwrap_or_else(|_| HeaderValue::from_static(""))
@@ -173,7 +152,7 @@ async fn proxy(state: &AppState, target: Target, path: String, req: Request) -> 
             set_cookie,
         );
     }
-    let mut response = forward(state, &target, upstream_path, req, header_token.is_some()).await;
+    let mut response = forward(state, &target, upstream_path, req, has_header_token).await;
     if let Some(cookie) = set_cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
@@ -228,7 +207,7 @@ async fn forward(
     if strip_authorization {
         headers.remove(header::AUTHORIZATION);
     }
-    strip_cookie(headers, COOKIE);
+    strip_cookie(headers, PREVIEW_COOKIE);
     add_forwarded(headers, &parts.headers, peer, &target.prefix);
 
     let (mut sender, conn) = match hyper::client::conn::http1::Builder::new()
@@ -402,20 +381,6 @@ fn split_token(query: Option<&str>) -> (Option<String>, Option<String>) {
     (rest, token.filter(|t| !t.is_empty()))
 }
 
-/// Values of cookie `name` in the request (a browser may send several).
-fn cookie_values(headers: &HeaderMap, name: &str) -> Vec<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| {
-            let (k, v) = pair.trim().split_once('=')?;
-            (k == name).then(|| v.trim().to_owned())
-        })
-        .collect()
-}
-
 /// Removes our cookie from what the app sees (the app has no business with the token).
 fn strip_cookie(headers: &mut HeaderMap, name: &str) {
     let kept: Vec<String> = headers
@@ -557,9 +522,9 @@ fn unreachable(req: &Request, node: &str, port: u16, e: &std::io::Error) -> Resp
 /// 502 when nothing answers on the port: an HTML page for browsers, the
 /// API's JSON error otherwise.
 fn unreachable_message(headers: &HeaderMap, node: &str, port: u16, why: &str) -> Response {
-    let message = format!(
+    let error = ApiError::PreviewUnreachable(format!(
         "nothing is answering on port {port} in {node} ({why}); start a server there, listening on 0.0.0.0:{port}, then reload"
-    );
+    ));
     let wants_html = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -578,17 +543,13 @@ fn unreachable_message(headers: &HeaderMap, node: &str, port: u16, why: &str) ->
             node = html_escape(node),
         );
         return (
-            StatusCode::BAD_GATEWAY,
+            error.status(),
             [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
             page,
         )
             .into_response();
     }
-    (
-        StatusCode::BAD_GATEWAY,
-        Json(ErrorBody::new(ErrorCode::PreviewUnreachable, message)),
-    )
-        .into_response()
+    error.into_response()
 }
 
 fn html_escape(s: &str) -> String {
@@ -617,18 +578,17 @@ mod tests {
     }
 
     #[test]
-    fn cookies_are_found_and_stripped() {
+    fn cookies_are_stripped() {
         let mut h = HeaderMap::new();
         h.insert(
             header::COOKIE,
             HeaderValue::from_static("a=1; pg_preview=tok; b=2"),
         );
-        assert_eq!(cookie_values(&h, COOKIE), vec!["tok".to_owned()]);
-        strip_cookie(&mut h, COOKIE);
+        strip_cookie(&mut h, PREVIEW_COOKIE);
         assert_eq!(h.get(header::COOKIE).unwrap(), "a=1; b=2");
         let mut h = HeaderMap::new();
         h.insert(header::COOKIE, HeaderValue::from_static("pg_preview=tok"));
-        strip_cookie(&mut h, COOKIE);
+        strip_cookie(&mut h, PREVIEW_COOKIE);
         assert!(h.get(header::COOKIE).is_none());
     }
 

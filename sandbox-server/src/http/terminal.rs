@@ -5,20 +5,21 @@
 //! and the socket (input, resize, ack). Bad frames close this socket with a
 //! code and a reason; nothing else is disturbed.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path as UrlPath, Query, State};
-use axum::http::HeaderMap;
+use axum::extract::{Query, State};
 use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use protocol::terminal::{close_code, encode_event, encode_output, ClientFrame};
 use serde::Deserialize;
 
-use crate::api::{bearer, AppState};
-use crate::error::ApiError;
+use super::error::ApiError;
+use super::extract::{HeaderOrQuery, SessionNode};
+use super::state::AppState;
 use crate::sessions::Session;
 use crate::terminal::{Outbound, Terminal};
 
@@ -28,27 +29,28 @@ const COALESCE_MAX: usize = 256 * 1024;
 /// Close code for "the server could not start the shell".
 const INTERNAL_ERROR: u16 = close_code::INTERNAL_ERROR;
 
+/// The terminal route, nested under `/api/v1`.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/sessions/{id}/nodes/{node}/terminal", get(upgrade))
+}
+
+/// Size for a shell started by this connection (the client's terminal size).
 #[derive(Deserialize)]
-pub struct TerminalQuery {
-    token: Option<String>,
-    /// Size for a shell started by this connection (the client's terminal size).
+struct SizeQuery {
     cols: Option<u16>,
     rows: Option<u16>,
 }
 
-pub async fn upgrade(
+/// Checks the socket (auth, size), then hands it to [`serve`]. The query and
+/// the upgrade are checked before the token, as they always were.
+async fn upgrade(
     State(state): State<AppState>,
-    UrlPath((id, node)): UrlPath<(String, String)>,
-    Query(query): Query<TerminalQuery>,
-    headers: HeaderMap,
+    Query(query): Query<SizeQuery>,
     ws: WebSocketUpgrade,
+    SessionNode {
+        session, terminal, ..
+    }: SessionNode<HeaderOrQuery>,
 ) -> Result<Response, ApiError> {
-    let token = bearer(&headers).or(query.token.as_deref());
-    let session = state.sessions.authorize(&id, token)?;
-    let terminal = session
-        .terminal(&node)
-        .ok_or_else(|| ApiError::NotFound(format!("session {id} has no node {node:?}")))?
-        .clone();
     let size = match (query.cols, query.rows) {
         (Some(c), Some(r)) => {
             let ok = |n: u16| (1..=protocol::terminal::MAX_TERMINAL_DIMENSION).contains(&n);
@@ -62,10 +64,7 @@ pub async fn upgrade(
         _ => None,
     };
     let max_frame = state.config.max_frame_bytes;
-    state
-        .metrics
-        .terminal_connections
-        .fetch_add(1, Ordering::Relaxed);
+    state.metrics.terminal_connections.inc();
     // The transport limit sits above ours, so an oversized frame reaches our
     // check and gets a proper close code instead of a dropped connection.
     let transport_limit = max_frame.saturating_mul(4).max(1 << 20);

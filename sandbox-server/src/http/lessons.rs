@@ -1,27 +1,26 @@
-//! Lesson routes of the REST API (merged into [`crate::api::router`]):
+//! Lesson routes of the REST API:
+//! - `GET /api/v1/lessons` -> [`LessonSummary`] list
 //! - `GET /api/v1/lessons/{id}` -> [`LessonDetail`]
 //! - `POST /api/v1/sessions/{id}/steps/{n}/check` -> [`CheckResult`]
 //! - `GET`/`PUT /api/v1/sessions/{id}/progress` -> [`Progress`]
 //!
 //! Session routes need the session's bearer token, like the others.
 
-use std::sync::Arc;
-
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path as UrlPath, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use protocol::api::{CheckResult, LessonDetail, Progress};
+use protocol::api::{CheckResult, LessonDetail, LessonSummary, Progress};
+use serde::Deserialize;
 
-use crate::api::{bearer, AppState};
-use crate::error::ApiError;
+use super::error::ApiError;
+use super::extract::{ApiJson, AuthorizedSession, SessionLesson};
+use super::state::AppState;
 use crate::lessons::exec::run_script;
-use crate::lessons::Lesson;
-use crate::sessions::Session;
 
+/// The lesson routes, nested under `/api/v1`.
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/lessons", get(list_lessons))
         .route("/lessons/{id}", get(get_lesson))
         .route("/sessions/{id}/steps/{n}/check", post(check_step))
         .route(
@@ -30,9 +29,13 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
+async fn list_lessons(State(state): State<AppState>) -> Json<Vec<LessonSummary>> {
+    Json(state.catalog.summaries())
+}
+
 async fn get_lesson(
     State(state): State<AppState>,
-    UrlPath(id): UrlPath<String>,
+    Path(id): Path<String>,
 ) -> Result<Json<LessonDetail>, ApiError> {
     let lesson = state
         .catalog
@@ -41,32 +44,24 @@ async fn get_lesson(
     Ok(Json(lesson.detail()))
 }
 
-/// The session (token checked) and the lesson it follows.
-fn session_and_lesson(
-    state: &AppState,
-    id: &str,
-    headers: &HeaderMap,
-) -> Result<(Arc<Session>, Arc<Lesson>), ApiError> {
-    let session = state.sessions.authorize(id, bearer(headers))?;
-    let lesson = state.catalog.get(&session.record.lesson).ok_or_else(|| {
-        ApiError::NotFound(format!(
-            "lesson {:?} of this session is no longer served",
-            session.record.lesson
-        ))
-    })?;
-    Ok((session, lesson))
-}
-
 fn parse_progress(json: &str) -> Progress {
     serde_json::from_str(json).unwrap_or_default()
 }
 
+#[derive(Deserialize)]
+struct StepPath {
+    n: String,
+}
+
 async fn check_step(
     State(state): State<AppState>,
-    UrlPath((id, n)): UrlPath<(String, String)>,
-    headers: HeaderMap,
+    SessionLesson {
+        id,
+        session,
+        lesson,
+    }: SessionLesson,
+    Path(StepPath { n }): Path<StepPath>,
 ) -> Result<Json<CheckResult>, ApiError> {
-    let (session, lesson) = session_and_lesson(&state, &id, &headers)?;
     let n: usize = n
         .parse()
         .map_err(|_| ApiError::BadRequest(format!("step {n:?}: expected a step number from 0")))?;
@@ -112,13 +107,7 @@ async fn check_step(
         if !progress.passed_steps.contains(&n) {
             progress.passed_steps.push(n);
             progress.passed_steps.sort_unstable();
-            let json = serde_json::to_string(&progress).expect("progress serializes");
-            state
-                .sessions
-                .store()
-                .set_progress(&id, json.clone())
-                .await?;
-            *current = json;
+            save_progress(&state, &id, &mut current, &progress).await?;
         }
     }
     tracing::debug!(session = %id, step = n, passed, millis = outcome.millis, "check");
@@ -129,32 +118,19 @@ async fn check_step(
     }))
 }
 
-async fn get_progress(
-    State(state): State<AppState>,
-    UrlPath(id): UrlPath<String>,
-    headers: HeaderMap,
-) -> Result<Json<Progress>, ApiError> {
-    let session = state.sessions.authorize(&id, bearer(&headers))?;
+async fn get_progress(AuthorizedSession { session, .. }: AuthorizedSession) -> Json<Progress> {
     let current = session.progress.lock().await;
-    Ok(Json(parse_progress(&current)))
+    Json(parse_progress(&current))
 }
 
 /// Stores the learner's progress. Steps with a check become passed only by
 /// passing it (`POST .../check`); a `PUT` may keep or drop them, not add them.
 async fn put_progress(
     State(state): State<AppState>,
-    UrlPath(id): UrlPath<String>,
-    headers: HeaderMap,
-    body: Result<Json<Progress>, JsonRejection>,
+    opened: SessionLesson,
+    ApiJson(mut wanted): ApiJson<Progress>,
 ) -> Result<Json<Progress>, ApiError> {
-    let (session, lesson) = session_and_lesson(&state, &id, &headers)?;
-    let Json(mut wanted) = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::TooLarge("progress body too large".into())
-        } else {
-            ApiError::BadRequest(rejection.body_text())
-        }
-    })?;
+    let SessionLesson { id, lesson, .. } = &opened;
     let steps = lesson.steps.len();
     if wanted.current_step >= steps.max(1) {
         return Err(ApiError::BadRequest(format!(
@@ -169,7 +145,7 @@ async fn put_progress(
             "passed_steps: no step {bad} (this lesson has {steps}, numbered from 0)"
         )));
     }
-    let mut current = session.progress.lock().await;
+    let mut current = opened.session.progress.lock().await;
     let stored = parse_progress(&current);
     if let Some(unchecked) = wanted
         .passed_steps
@@ -180,12 +156,24 @@ async fn put_progress(
             "step {unchecked} has a check: it becomes passed by POST /api/v1/sessions/{id}/steps/{unchecked}/check"
         )));
     }
-    let json = serde_json::to_string(&wanted).expect("progress serializes");
+    save_progress(&state, id, &mut current, &wanted).await?;
+    Ok(Json(wanted))
+}
+
+/// Writes `progress` through to the store, then to the session's copy
+/// (`current`, whose lock the caller holds).
+async fn save_progress(
+    state: &AppState,
+    id: &str,
+    current: &mut String,
+    progress: &Progress,
+) -> Result<(), ApiError> {
+    let json = serde_json::to_string(progress).expect("progress serializes");
     state
         .sessions
         .store()
-        .set_progress(&id, json.clone())
+        .set_progress(id, json.clone())
         .await?;
     *current = json;
-    Ok(Json(wanted))
+    Ok(())
 }

@@ -1,0 +1,316 @@
+//! Axum extractors: who is asking (a session opened by its token, one of the
+//! session's nodes, the lesson it follows, the client's address) and JSON
+//! bodies whose rejection is an [`ApiError`].
+//!
+//! Authorisation keeps one order everywhere: an unknown session is 404 first,
+//! then a missing token 401, then a wrong token 403 (see
+//! [`Sessions::authorize`](crate::sessions::Sessions::authorize)).
+
+use std::marker::PhantomData;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
+use axum::Json;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use super::error::ApiError;
+use super::state::AppState;
+use crate::config::Config;
+use crate::lessons::Lesson;
+use crate::sessions::Session;
+use crate::terminal::Terminal;
+
+/// Largest JSON request body accepted.
+pub const MAX_JSON_BODY: usize = 16 * 1024;
+
+/// Name of the cookie that carries a session token to its previews.
+pub const PREVIEW_COOKIE: &str = "pg_preview";
+
+/// Where a route takes the session token from.
+pub trait TokenSource {
+    /// The token the request offers, if any.
+    fn token(parts: &Parts) -> Result<Option<String>, ApiError>;
+}
+
+/// `Authorization: Bearer <token>` only: the REST calls.
+pub struct Header;
+
+/// The header, else `?token=`: for what a browser opens without headers (the
+/// terminal WebSocket, `/screen`, file download links and uploads).
+pub struct HeaderOrQuery;
+
+impl TokenSource for Header {
+    fn token(parts: &Parts) -> Result<Option<String>, ApiError> {
+        Ok(bearer(&parts.headers).map(str::to_owned))
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+impl TokenSource for HeaderOrQuery {
+    fn token(parts: &Parts) -> Result<Option<String>, ApiError> {
+        let Query(query) = Query::<TokenQuery>::try_from_uri(&parts.uri)
+            .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+        Ok(bearer(&parts.headers).map(str::to_owned).or(query.token))
+    }
+}
+
+/// The bearer token of a request, if any.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+/// The session `id`, opened by the first of `tokens` that opens it. With no
+/// token the answer is 404 (unknown session) or 401; with only wrong ones, 403.
+pub fn authorize<'a>(
+    state: &AppState,
+    id: &str,
+    tokens: impl IntoIterator<Item = &'a str>,
+) -> Result<Arc<Session>, ApiError> {
+    let mut tokens = tokens.into_iter();
+    let mut result = state.sessions.authorize(id, tokens.next());
+    for token in tokens {
+        if result.is_ok() {
+            break;
+        }
+        result = state.sessions.authorize(id, Some(token));
+    }
+    result
+}
+
+/// The terminal of `node` in `session`: 404 when the session has no such node.
+pub fn node_terminal(session: &Session, node: &str) -> Result<Arc<Terminal>, ApiError> {
+    session.terminal(node).cloned().ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "session {} has no node {node:?}",
+            session.record.id
+        ))
+    })
+}
+
+/// The tokens a preview request offers: the header, else `?token=` (cut from
+/// the query by the caller), else every `pg_preview` cookie (a browser sends
+/// several when cookies of more than one path match).
+pub fn preview_tokens(headers: &HeaderMap, query_token: Option<&str>) -> Vec<String> {
+    match bearer(headers).or(query_token) {
+        Some(token) => vec![token.to_owned()],
+        None => cookie_values(headers, PREVIEW_COOKIE),
+    }
+}
+
+/// Values of cookie `name` in the request (a browser may send several).
+fn cookie_values(headers: &HeaderMap, name: &str) -> Vec<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| {
+            let (k, v) = pair.trim().split_once('=')?;
+            (k == name).then(|| v.trim().to_owned())
+        })
+        .collect()
+}
+
+fn bad_path(rejection: axum::extract::rejection::PathRejection) -> ApiError {
+    ApiError::BadRequest(rejection.body_text())
+}
+
+/// The session named by the path's `{id}`, opened by a token from `T`.
+pub struct AuthorizedSession<T = Header> {
+    pub id: String,
+    pub session: Arc<Session>,
+    source: PhantomData<fn() -> T>,
+}
+
+#[derive(Deserialize)]
+struct SessionPath {
+    id: String,
+}
+
+impl<T: TokenSource> FromRequestParts<AppState> for AuthorizedSession<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Path(SessionPath { id }) = Path::from_request_parts(parts, state)
+            .await
+            .map_err(bad_path)?;
+        let token = T::token(parts)?;
+        let session = authorize(state, &id, token.as_deref())?;
+        Ok(AuthorizedSession {
+            id,
+            session,
+            source: PhantomData,
+        })
+    }
+}
+
+/// An [`AuthorizedSession`] and the node named by the path's `{node}`.
+pub struct SessionNode<T = Header> {
+    pub id: String,
+    pub node: String,
+    pub session: Arc<Session>,
+    pub terminal: Arc<Terminal>,
+    source: PhantomData<fn() -> T>,
+}
+
+#[derive(Deserialize)]
+struct NodePath {
+    node: String,
+}
+
+impl<T: TokenSource> FromRequestParts<AppState> for SessionNode<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let AuthorizedSession { id, session, .. } =
+            AuthorizedSession::<T>::from_request_parts(parts, state).await?;
+        let Path(NodePath { node }) = Path::from_request_parts(parts, state)
+            .await
+            .map_err(bad_path)?;
+        let terminal = node_terminal(&session, &node)?;
+        Ok(SessionNode {
+            id,
+            node,
+            session,
+            terminal,
+            source: PhantomData,
+        })
+    }
+}
+
+/// An [`AuthorizedSession`] and the lesson it follows: 404 when the catalog
+/// no longer serves that lesson.
+pub struct SessionLesson {
+    pub id: String,
+    pub session: Arc<Session>,
+    pub lesson: Arc<Lesson>,
+}
+
+impl FromRequestParts<AppState> for SessionLesson {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let AuthorizedSession { id, session, .. } =
+            AuthorizedSession::<Header>::from_request_parts(parts, state).await?;
+        let lesson = state.catalog.get(&session.record.lesson).ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "lesson {:?} of this session is no longer served",
+                session.record.lesson
+            ))
+        })?;
+        Ok(SessionLesson {
+            id,
+            session,
+            lesson,
+        })
+    }
+}
+
+/// The client's address (see [`client_ip`]).
+pub struct ClientIp(pub String);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let ConnectInfo(peer) = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| ApiError::Internal(rejection.body_text()))?;
+        Ok(ClientIp(client_ip(&state.config, peer, &parts.headers)))
+    }
+}
+
+/// The client's address: the peer, or behind a trusted proxy the first
+/// `X-Forwarded-For` entry.
+pub fn client_ip(config: &Config, peer: SocketAddr, headers: &HeaderMap) -> String {
+    if config.trust_forwarded_for {
+        if let Some(first) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+        {
+            return first.to_owned();
+        }
+    }
+    peer.ip().to_string()
+}
+
+/// A JSON body; a body over [`MAX_JSON_BODY`] is 413 `too_large`, one that is
+/// not the expected JSON 400 `bad_request`, both in the API's error shape.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        Json::<T>::from_request(req, state)
+            .await
+            .map(|Json(value)| ApiJson(value))
+            .map_err(|rejection| ApiError::from_json_rejection(rejection, MAX_JSON_BODY))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn preview_tokens_prefer_the_header_then_the_query_then_cookies() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; pg_preview=tok; b=2"),
+        );
+        h.append(header::COOKIE, HeaderValue::from_static("pg_preview=old"));
+        assert_eq!(cookie_values(&h, PREVIEW_COOKIE), vec!["tok", "old"]);
+        assert_eq!(preview_tokens(&h, None), vec!["tok", "old"]);
+        assert_eq!(preview_tokens(&h, Some("q")), vec!["q"]);
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer hd"));
+        assert_eq!(preview_tokens(&h, Some("q")), vec!["hd"]);
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_behind_a_trusted_proxy() {
+        let peer: SocketAddr = "10.0.0.9:4000".parse().unwrap();
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static(" 1.2.3.4, 10.0.0.1"),
+        );
+        let mut config = Config::default();
+        assert_eq!(client_ip(&config, peer, &h), "10.0.0.9");
+        config.trust_forwarded_for = true;
+        assert_eq!(client_ip(&config, peer, &h), "1.2.3.4");
+        h.insert("x-forwarded-for", HeaderValue::from_static(""));
+        assert_eq!(client_ip(&config, peer, &h), "10.0.0.9");
+    }
+
+    #[test]
+    fn bearer_needs_the_scheme() {
+        let mut h = HeaderMap::new();
+        assert_eq!(bearer(&h), None);
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer  tok "),
+        );
+        assert_eq!(bearer(&h), Some("tok"));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic tok"));
+        assert_eq!(bearer(&h), None);
+    }
+}

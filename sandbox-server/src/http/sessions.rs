@@ -1,0 +1,86 @@
+//! Session routes: create, read and end a session; a node's screen as text;
+//! the learner's "Restart node".
+//!
+//! Handlers parse (the extractors authorise), call one `Sessions` operation
+//! and shape the answer. Session logic does not belong here.
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use protocol::api::{CreateSessionRequest, CreatedSession, SessionInfo};
+
+use super::error::ApiError;
+use super::extract::{ApiJson, AuthorizedSession, ClientIp, HeaderOrQuery, SessionNode};
+use super::state::AppState;
+use crate::sessions::{rfc3339, EndReason};
+
+/// Seconds a restarting node's processes get to stop before they are killed.
+const RESTART_GRACE_SECS: i32 = 2;
+
+/// The session routes, nested under `/api/v1`.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/sessions", post(create_session))
+        .route("/sessions/{id}", get(get_session).delete(delete_session))
+        .route("/sessions/{id}/nodes/{node}/screen", get(screen))
+        .route("/sessions/{id}/nodes/{node}/restart", post(restart_node))
+}
+
+async fn create_session(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(request): ApiJson<CreateSessionRequest>,
+) -> Result<(StatusCode, Json<CreatedSession>), ApiError> {
+    let (session, token) = state.sessions.create(&request.lesson, &ip).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedSession {
+            id: session.record.id.clone(),
+            token,
+            lesson: session.record.lesson.clone(),
+            expires_at: rfc3339(session.record.expires_at),
+            nodes: session.nodes(),
+        }),
+    ))
+}
+
+async fn get_session(AuthorizedSession { session, .. }: AuthorizedSession) -> Json<SessionInfo> {
+    Json(session.info())
+}
+
+async fn delete_session(
+    State(state): State<AppState>,
+    AuthorizedSession { id, .. }: AuthorizedSession,
+) -> Result<StatusCode, ApiError> {
+    state.sessions.end(&id, EndReason::Deleted).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET .../nodes/{node}/screen`: the node's screen as plain text (the mirror).
+async fn screen(node: SessionNode<HeaderOrQuery>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        node.terminal.screen_text(),
+    )
+        .into_response()
+}
+
+/// `POST .../nodes/{node}/restart`: the learner's "Restart node". The node's
+/// processes restart, its files stay; terminals are asked to reconnect and get
+/// a new shell. 409 while that node is already restarting.
+async fn restart_node(
+    State(state): State<AppState>,
+    SessionNode {
+        id, node, terminal, ..
+    }: SessionNode,
+) -> Result<StatusCode, ApiError> {
+    let runtime = state.sessions.runtime().clone();
+    terminal
+        .restart_node(runtime.restart_node(&id, &node, RESTART_GRACE_SECS))
+        .await
+        .map_err(|e| ApiError::from_restart(e, &node))?;
+    tracing::info!(session = %id, node = %node, "node restarted");
+    Ok(StatusCode::NO_CONTENT)
+}
