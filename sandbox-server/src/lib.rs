@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 pub mod files;
 pub mod lesson_api;
+pub mod lesson_test;
 pub mod lessons;
 pub mod metrics;
 pub mod preview;

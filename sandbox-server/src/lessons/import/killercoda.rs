@@ -12,11 +12,12 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::diag::{line_containing, Diagnostics};
-use super::loader::{Draft, DraftStep};
-use super::markdown::{fence_open, read_relative, Source};
-use super::native::read_asset;
-use super::{
+use protocol::api::LessonSummary;
+
+use super::draft::{id_from_name, read_asset, read_file, Draft, DraftStep};
+use crate::lessons::diag::{line_containing, Diagnostics};
+use crate::lessons::markdown::{fence_open, read_relative, Source};
+use crate::lessons::{
     Asset, Check, LessonNode, Resources, Script, DEFAULT_CHECK_TIMEOUT_SECS,
     DEFAULT_SETUP_TIMEOUT_SECS,
 };
@@ -102,13 +103,7 @@ const COSMETIC_KEYS: &[&str] = &[
 /// Loads the scenario in `dir`.
 pub fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Draft> {
     let file = dir.join("index.json");
-    let text = match std::fs::read_to_string(&file) {
-        Ok(t) => t,
-        Err(e) => {
-            diags.error(&file, 0, format!("cannot read: {e}"));
-            return None;
-        }
-    };
+    let text = read_file(&file, diags)?;
     let index: Index = match serde_json::from_str(&text) {
         Ok(i) => i,
         Err(e) => {
@@ -116,111 +111,188 @@ pub fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Draft> {
             return None;
         }
     };
-    let line = |needle: &str| line_containing(&text, needle);
-    let mut draft = Draft {
-        dir: dir.to_owned(),
-        id_at: (file.clone(), 0),
-        ..Default::default()
-    };
-    draft.summary.id = id_from_dir(dir);
-    draft.summary.title = if index.title.is_empty() {
-        diags.warn(&file, 0, "no title; using the directory name");
-        draft.summary.id.clone()
-    } else {
-        index.title.clone()
-    };
-    draft.summary.summary = index.description.clone();
-    draft.summary.difficulty = match index.difficulty.to_ascii_lowercase().as_str() {
-        d @ ("beginner" | "intermediate" | "advanced") => d.to_owned(),
-        "" => String::new(),
-        other => {
-            diags.warn(
-                &file,
-                line("\"difficulty\""),
-                format!("difficulty {other:?} is not beginner, intermediate or advanced; left out"),
-            );
-            String::new()
-        }
-    };
-    draft.summary.minutes = index
-        .time
-        .split_whitespace()
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
-    for key in index.other.keys().chain(index.details.other.keys()) {
-        if !COSMETIC_KEYS.contains(&key.as_str()) {
-            diags.warn(
-                &file,
-                line(&format!("\"{key}\"")),
-                format!("index.json key {key:?} is not supported; ignored"),
-            );
-        }
-    }
-    let mut conv = Converter {
+    let sc = Scenario {
         dir,
+        file: &file,
+        text: &text,
+    };
+    let mut draft = Draft::new(dir, &file, 0);
+    draft.summary = sc.summary(&index, diags);
+    sc.unsupported_keys(&index, diags);
+    let mut conv = Converter {
         diags,
         max_node: 1,
         warned_terminals: false,
     };
-    let read_page = |path: &str, conv: &mut Converter<'_>| -> Option<Source> {
-        match read_relative(dir, path) {
-            Ok(t) => Some(conv.convert(&dir.join(path), &t)),
+    let mut setup = String::new();
+    let intro = &index.details.intro;
+    draft.intro = sc.intro(intro, &mut setup, &mut conv);
+    // The first step's scripts start the nodes when the intro has none.
+    let intro_has_scripts = intro.background.is_some() || intro.foreground.is_some();
+    for (n, step) in index.details.steps.iter().enumerate() {
+        let setup = (n == 0 && !intro_has_scripts).then_some(&mut setup);
+        draft.steps.extend(sc.step(n + 1, step, setup, &mut conv));
+    }
+    draft.finish = sc.finish(&index.details.finish, &mut conv);
+    for (host, list) in &index.details.assets {
+        draft.assets.extend(sc.assets(host, list, &mut conv));
+    }
+    draft.nodes = sc.nodes(index.backend.as_ref(), setup, &mut conv);
+    Some(draft)
+}
+
+/// The scenario being loaded: its directory, and `index.json` with its text
+/// so problems point at the line naming what they are about.
+struct Scenario<'a> {
+    dir: &'a Path,
+    file: &'a Path,
+    text: &'a str,
+}
+
+impl Scenario<'_> {
+    /// The first line of `index.json` containing `needle`.
+    fn line(&self, needle: &str) -> usize {
+        line_containing(self.text, needle)
+    }
+
+    /// The line where the string value `value` is written.
+    fn line_of_value(&self, value: &str) -> usize {
+        self.line(&format!("\"{value}\""))
+    }
+
+    /// Id (from the directory), title, description, difficulty and minutes.
+    fn summary(&self, index: &Index, diags: &mut Diagnostics) -> LessonSummary {
+        let id = id_from_dir(self.dir);
+        let title = if index.title.is_empty() {
+            diags.warn(self.file, 0, "no title; using the directory name");
+            id.clone()
+        } else {
+            index.title.clone()
+        };
+        let difficulty = match index.difficulty.to_ascii_lowercase().as_str() {
+            d @ ("beginner" | "intermediate" | "advanced") => d.to_owned(),
+            "" => String::new(),
+            other => {
+                diags.warn(
+                    self.file,
+                    self.line("\"difficulty\""),
+                    format!(
+                        "difficulty {other:?} is not beginner, intermediate or advanced; left out"
+                    ),
+                );
+                String::new()
+            }
+        };
+        let minutes = index
+            .time
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        LessonSummary {
+            id,
+            title,
+            summary: index.description.clone(),
+            nodes: Vec::new(),
+            difficulty,
+            minutes,
+            tags: Vec::new(),
+        }
+    }
+
+    /// Warns about top-level and `details` keys that are neither known nor cosmetic.
+    fn unsupported_keys(&self, index: &Index, diags: &mut Diagnostics) {
+        for key in index.other.keys().chain(index.details.other.keys()) {
+            if !COSMETIC_KEYS.contains(&key.as_str()) {
+                self.warn_key("index.json", key, diags);
+            }
+        }
+    }
+
+    /// Warns that `where_` has the key `key` this importer ignores.
+    fn warn_key(&self, where_: &str, key: &str, diags: &mut Diagnostics) {
+        diags.warn(
+            self.file,
+            self.line_of_value(key),
+            format!("{where_} key {key:?} is not supported; ignored"),
+        );
+    }
+
+    /// A page's text file, converted to the dialect; `None` (reported) when
+    /// it cannot be read.
+    fn read_page(&self, path: &str, conv: &mut Converter<'_>) -> Option<Source> {
+        match read_relative(self.dir, path) {
+            Ok(t) => Some(conv.convert(&self.dir.join(path), &t)),
             Err(m) => {
                 conv.diags.error(
-                    &file,
-                    line(&format!("\"{path}\"")),
+                    self.file,
+                    self.line_of_value(path),
                     format!("text file {m}"),
                 );
                 None
             }
         }
-    };
-    let mut setup = String::new();
-    let script = |path: &Option<String>, what: &str, conv: &mut Converter<'_>| -> Option<String> {
+    }
+
+    /// A script a page names (`what`: background, foreground, verify);
+    /// `None` when it names none or (reported) it cannot be read.
+    fn script(
+        &self,
+        path: &Option<String>,
+        what: &str,
+        conv: &mut Converter<'_>,
+    ) -> Option<String> {
         let path = path.as_ref()?;
-        match read_relative(dir, path) {
+        match read_relative(self.dir, path) {
             Ok(t) => Some(t),
             Err(m) => {
                 conv.diags.error(
-                    &file,
-                    line(&format!("\"{path}\"")),
+                    self.file,
+                    self.line_of_value(path),
                     format!("{what} script {m}"),
                 );
                 None
             }
         }
-    };
-    // Intro: its text, and its scripts run when the nodes start.
-    let intro = &index.details.intro;
-    draft.intro = intro.text.as_deref().and_then(|p| read_page(p, &mut conv));
-    if let Some(s) = script(&intro.background, "background", &mut conv) {
-        setup.push_str(&s);
-        setup.push('\n');
     }
-    if let Some(s) = script(&intro.foreground, "foreground", &mut conv) {
-        conv.diags.warn(&file, line(&format!("\"{}\"", intro.foreground.as_deref().unwrap_or(""))),
-            "the intro's foreground script runs as node1's setup script (not visibly in the terminal)");
-        setup.push_str(&s);
-        setup.push('\n');
+
+    /// The intro's text; its scripts are appended to node1's `setup`.
+    fn intro(&self, intro: &Page, setup: &mut String, conv: &mut Converter<'_>) -> Option<Source> {
+        let source = intro.text.as_deref().and_then(|p| self.read_page(p, conv));
+        if let Some(s) = self.script(&intro.background, "background", conv) {
+            setup.push_str(&s);
+            setup.push('\n');
+        }
+        if let Some(s) = self.script(&intro.foreground, "foreground", conv) {
+            conv.diags.warn(self.file, self.line_of_value(intro.foreground.as_deref().unwrap_or("")),
+                "the intro's foreground script runs as node1's setup script (not visibly in the terminal)");
+            setup.push_str(&s);
+            setup.push('\n');
+        }
+        for key in intro.other.keys() {
+            self.warn_key("intro", key, conv.diags);
+        }
+        source
     }
-    for key in intro.other.keys() {
-        conv.diags.warn(
-            &file,
-            line(&format!("\"{key}\"")),
-            format!("intro key {key:?} is not supported; ignored"),
-        );
-    }
-    for (n, step) in index.details.steps.iter().enumerate() {
+
+    /// Step `n` (from 1): its text, its verify script as the check on
+    /// node1; its scripts go to `setup` when given one (the first step of a
+    /// scenario whose intro has none), else they are reported as not run.
+    /// `None` when the text is missing or unreadable.
+    fn step(
+        &self,
+        n: usize,
+        step: &Page,
+        mut setup: Option<&mut String>,
+        conv: &mut Converter<'_>,
+    ) -> Option<DraftStep> {
         let Some(text_path) = &step.text else {
             conv.diags
-                .error(&file, 0, format!("step {} has no \"text\" file", n + 1));
-            continue;
+                .error(self.file, 0, format!("step {n} has no \"text\" file"));
+            return None;
         };
-        let Some(source) = read_page(text_path, &mut conv) else {
-            continue;
-        };
-        let check = script(&step.verify, "verify", &mut conv).map(|body| Check {
+        let source = self.read_page(text_path, conv)?;
+        let check = self.script(&step.verify, "verify", conv).map(|body| Check {
             node: "node1".into(),
             script: Script {
                 body,
@@ -231,124 +303,146 @@ pub fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Draft> {
             ("background", &step.background),
             ("foreground", &step.foreground),
         ] {
-            let Some(body) = script(path, what, &mut conv) else {
+            let Some(body) = self.script(path, what, conv) else {
                 continue;
             };
-            let at = line(&format!("\"{}\"", path.as_deref().unwrap_or("")));
-            if n == 0 && intro.background.is_none() && intro.foreground.is_none() {
-                conv.diags.warn(&file, at, format!("the first step's {what} script runs as node1's setup script when the nodes start"));
-                setup.push_str(&body);
-                setup.push('\n');
-            } else {
-                conv.diags.warn(&file, at, format!("step {}: {what} scripts of later steps are not run (the playground runs setup scripts only when nodes start)", n + 1));
+            let at = self.line_of_value(path.as_deref().unwrap_or(""));
+            match setup.as_deref_mut() {
+                Some(setup) => {
+                    conv.diags.warn(self.file, at, format!("the first step's {what} script runs as node1's setup script when the nodes start"));
+                    setup.push_str(&body);
+                    setup.push('\n');
+                }
+                None => conv.diags.warn(self.file, at, format!("step {n}: {what} scripts of later steps are not run (the playground runs setup scripts only when nodes start)")),
             }
         }
         for key in step.other.keys() {
-            conv.diags.warn(
-                &file,
-                line(&format!("\"{key}\"")),
-                format!("step key {key:?} is not supported; ignored"),
-            );
+            self.warn_key("step", key, conv.diags);
         }
-        draft.steps.push(DraftStep {
+        Some(DraftStep {
             source,
             fallback_title: if step.title.is_empty() {
-                format!("Step {}", n + 1)
+                format!("Step {n}")
             } else {
                 step.title.clone()
             },
             check,
             solution_script: None,
-        });
+        })
     }
-    let finish = &index.details.finish;
-    draft.finish = finish.text.as_deref().and_then(|p| read_page(p, &mut conv));
-    if finish.background.is_some() || finish.foreground.is_some() {
-        conv.diags.warn(
-            &file,
-            line("\"finish\""),
-            "scripts of the finish page are not run",
-        );
+
+    /// The finish page's text; its scripts are reported as not run.
+    fn finish(&self, finish: &Page, conv: &mut Converter<'_>) -> Option<Source> {
+        let source = finish.text.as_deref().and_then(|p| self.read_page(p, conv));
+        if finish.background.is_some() || finish.foreground.is_some() {
+            conv.diags.warn(
+                self.file,
+                self.line("\"finish\""),
+                "scripts of the finish page are not run",
+            );
+        }
+        source
     }
-    // Assets: files under assets/, copied into a directory of a host.
-    for (host, list) in &index.details.assets {
+
+    /// The assets of one host: files under `assets/` (wildcards expanded),
+    /// copied into a directory of that host's node.
+    fn assets(&self, host: &str, list: &[AssetJson], conv: &mut Converter<'_>) -> Vec<Asset> {
         let Some(node) = host_node(host) else {
             conv.diags.warn(
-                &file,
-                line(&format!("\"{host}\"")),
+                self.file,
+                self.line_of_value(host),
                 format!("assets for {host:?}: unknown host; not copied"),
             );
-            continue;
+            return Vec::new();
         };
         conv.max_node = conv.max_node.max(node);
+        let assets_dir = self.dir.join("assets");
+        let mut out = Vec::new();
         for asset in list {
-            let at = line(&format!("\"{}\"", asset.file));
-            let mode = match asset.chmod.as_deref() {
-                None | Some("") => 0o644,
-                Some("+x") | Some("a+x") | Some("u+x") => 0o755,
-                Some(m) => u32::from_str_radix(m, 8).unwrap_or_else(|_| {
-                    conv.diags.warn(
-                        &file,
-                        at,
-                        format!("chmod {m:?} is not understood; the file gets 0644"),
-                    );
-                    0o644
-                }),
-            };
-            let mut target = asset.target.replace('~', "/root");
-            if target.is_empty() {
-                target = "/root".into();
-            }
-            if !target.starts_with('/') {
-                target = format!("/root/{target}");
-            }
-            for name in expand(&dir.join("assets"), &asset.file) {
-                match read_asset(&dir.join("assets"), &name) {
-                    Ok(content) => draft.assets.push(Asset {
+            let at = self.line_of_value(&asset.file);
+            let mode = self.asset_mode(asset.chmod.as_deref(), at, conv.diags);
+            let target = asset_target(&asset.target);
+            for name in expand(&assets_dir, &asset.file) {
+                match read_asset(&assets_dir, &name) {
+                    Ok(content) => out.push(Asset {
                         node: format!("node{node}"),
                         path: format!("{}/{}", target.trim_end_matches('/'), name),
                         mode,
                         content,
                     }),
-                    Err(m) => conv.diags.error(&file, at, format!("asset assets/{m}")),
+                    Err(m) => conv.diags.error(self.file, at, format!("asset assets/{m}")),
                 }
             }
         }
+        out
     }
-    // Nodes: as many as the backend has or the text targets.
-    let image = index
-        .backend
-        .as_ref()
-        .map(|b| b.imageid.as_str())
-        .unwrap_or("");
-    let backend_nodes = image
-        .split('-')
-        .find_map(|part| {
-            part.strip_suffix("nodes")
-                .and_then(|n| n.parse::<usize>().ok())
-        })
-        .unwrap_or(1);
-    let image_name = match image {
-        "" => "base",
-        i if i.contains("docker") || i.contains("ubuntu") => "dind",
-        i => {
-            conv.diags.warn(&file, line("\"imageid\""), format!("backend {i:?} is not available here; nodes run the dind image (Debian with Docker)"));
-            "dind"
-        }
-    };
-    let count = conv.max_node.max(backend_nodes);
-    for n in 1..=count {
-        draft.nodes.push(LessonNode {
-            name: format!("node{n}"),
-            image: image_name.into(),
-            setup: (n == 1 && !setup.trim().is_empty()).then(|| Script {
-                body: setup.clone(),
-                timeout_secs: DEFAULT_SETUP_TIMEOUT_SECS,
+
+    /// An asset's `chmod` as permission bits (default 0644; `+x` is 0755),
+    /// warned about at line `at` when not understood.
+    fn asset_mode(&self, chmod: Option<&str>, at: usize, diags: &mut Diagnostics) -> u32 {
+        match chmod {
+            None | Some("") => 0o644,
+            Some("+x") | Some("a+x") | Some("u+x") => 0o755,
+            Some(m) => u32::from_str_radix(m, 8).unwrap_or_else(|_| {
+                diags.warn(
+                    self.file,
+                    at,
+                    format!("chmod {m:?} is not understood; the file gets 0644"),
+                );
+                0o644
             }),
-            resources: Resources::default(),
-        });
+        }
     }
-    Some(draft)
+
+    /// The nodes: as many as the backend has or the text targets, all on
+    /// one image; node1 runs the collected `setup` scripts.
+    fn nodes(
+        &self,
+        backend: Option<&Backend>,
+        setup: String,
+        conv: &mut Converter<'_>,
+    ) -> Vec<LessonNode> {
+        let image = backend.map(|b| b.imageid.as_str()).unwrap_or("");
+        let backend_nodes = image
+            .split('-')
+            .find_map(|part| {
+                part.strip_suffix("nodes")
+                    .and_then(|n| n.parse::<usize>().ok())
+            })
+            .unwrap_or(1);
+        let image_name = match image {
+            "" => "base",
+            i if i.contains("docker") || i.contains("ubuntu") => "dind",
+            i => {
+                conv.diags.warn(self.file, self.line("\"imageid\""), format!("backend {i:?} is not available here; nodes run the dind image (Debian with Docker)"));
+                "dind"
+            }
+        };
+        let count = conv.max_node.max(backend_nodes);
+        (1..=count)
+            .map(|n| LessonNode {
+                name: format!("node{n}"),
+                image: image_name.into(),
+                setup: (n == 1 && !setup.trim().is_empty()).then(|| Script {
+                    body: setup.clone(),
+                    timeout_secs: DEFAULT_SETUP_TIMEOUT_SECS,
+                }),
+                resources: Resources::default(),
+            })
+            .collect()
+    }
+}
+
+/// Where an asset goes: `~` is `/root`, and relative or empty targets are under `/root`.
+fn asset_target(target: &str) -> String {
+    let mut target = target.replace('~', "/root");
+    if target.is_empty() {
+        target = "/root".into();
+    }
+    if !target.starts_with('/') {
+        target = format!("/root/{target}");
+    }
+    target
 }
 
 /// `host01`, `HOST2`, `client` -> node number.
@@ -399,24 +493,16 @@ fn wildcard(pattern: &str, name: &str) -> bool {
     }
 }
 
+/// The id of the scenario in `dir`: its directory's name.
 fn id_from_dir(dir: &Path) -> String {
     let name = dir
         .canonicalize()
         .ok()
         .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "scenario".into());
-    let id: String = name
-        .to_ascii_lowercase()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    id.trim_start_matches(['-', '_', '.']).to_owned()
+    id_from_name(&name)
+        .trim_start_matches(['-', '_', '.'])
+        .to_owned()
 }
 
 /// What an action suffix asks for.
@@ -427,7 +513,6 @@ enum Action {
 }
 
 struct Converter<'a> {
-    dir: &'a Path,
     diags: &'a mut Diagnostics,
     /// Highest node number the text targets.
     max_node: usize,
@@ -437,7 +522,6 @@ struct Converter<'a> {
 impl Converter<'_> {
     /// Converts one Markdown file of the scenario to the dialect, line for line.
     fn convert(&mut self, file: &Path, text: &str) -> Source {
-        let _ = self.dir;
         let lines: Vec<&str> = text.lines().collect();
         let mut out = Source {
             file: file.to_owned(),
@@ -700,7 +784,6 @@ mod tests {
     fn convert(text: &str) -> (Vec<String>, Diagnostics) {
         let mut diags = Diagnostics::default();
         let mut conv = Converter {
-            dir: Path::new("."),
             diags: &mut diags,
             max_node: 1,
             warned_terminals: false,
