@@ -4,11 +4,19 @@
 //! step's check, `## Hint` and `## Solution` sections, and
 //! `preview:NODE:PORT/path` links.
 //!
-//! Parsing here is line based on purpose: it only needs fences, headings and
-//! links, and it must point at the line an author wrote, also for text an
-//! importer converted (each line carries its source line).
+//! The block structure (which lines are fenced or indented code, which are
+//! headings) comes from pulldown-cmark, the parser the web app renders with,
+//! so both agree on what a block is, also inside lists and block quotes.
+//! Every diagnostic must point at the line an author wrote, also for text an
+//! importer converted: the parser's byte offsets are mapped back to the
+//! source's lines (each line carries its source line number), and the
+//! step's text is cut into sections by whole lines, keeping what the author
+//! wrote byte for byte.
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+
+use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
 
 use super::diag::Diagnostics;
 use super::{Check, Runnable, Script, DEFAULT_CHECK_TIMEOUT_SECS};
@@ -164,9 +172,104 @@ pub enum Kind {
     Page,
 }
 
+/// A fenced code block, by line index into [`Source::lines`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FencedBlock {
+    /// The line with the opening fence.
+    first: usize,
+    /// The line with the closing fence, or the block's last line when it is
+    /// never closed.
+    last: usize,
+    info: String,
+    /// The code, without the indentation of a list item or the `>` of a
+    /// block quote, and without its final line break.
+    code: String,
+    closed: bool,
+    /// The opening fence's characters (```` ``` ````, `~~~~`, ...).
+    marker: String,
+}
+
+/// What pulldown-cmark finds in a source, by line index.
+#[derive(Debug, Default)]
+struct Outline {
+    /// Fenced code blocks, in order.
+    fences: Vec<FencedBlock>,
+    /// Lines where a heading starts.
+    headings: Vec<bool>,
+    /// Lines inside an indented code block.
+    indented: Vec<bool>,
+}
+
+/// The options the web app renders lesson Markdown with.
+fn options() -> Options {
+    Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS
+}
+
+/// Parses the source's lines as one document and maps every block found
+/// back to line indices.
+fn outline(src: &Source) -> Outline {
+    let mut text = String::new();
+    let mut starts = Vec::with_capacity(src.lines.len());
+    for (_, line) in &src.lines {
+        starts.push(text.len());
+        text.push_str(line);
+        text.push('\n');
+    }
+    // The index of the line holding byte `offset`.
+    let line_at = |offset: usize| starts.partition_point(|s| *s <= offset).saturating_sub(1);
+    let lines_of = |r: &Range<usize>| line_at(r.start)..=line_at(r.end.max(r.start + 1) - 1);
+    let mut out = Outline {
+        headings: vec![false; src.lines.len()],
+        indented: vec![false; src.lines.len()],
+        ..Default::default()
+    };
+    let mut fence: Option<FencedBlock> = None;
+    for (event, range) in Parser::new_ext(&text, options()).into_offset_iter() {
+        match event {
+            Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info))) => {
+                let raw = &text[range.clone()];
+                let lines = lines_of(&range);
+                fence = Some(FencedBlock {
+                    first: *lines.start(),
+                    last: *lines.end(),
+                    info: info.trim().to_owned(),
+                    code: String::new(),
+                    // A closed block's range ends with its closing fence;
+                    // an unclosed one runs to the end of a line.
+                    closed: lines.start() != lines.end() && !raw.ends_with('\n'),
+                    marker: raw.chars().take_while(|c| *c == '`' || *c == '~').collect(),
+                });
+            }
+            Event::Start(Tag::CodeBlock(CodeBlockKind::Indented)) => {
+                for i in lines_of(&range) {
+                    out.indented[i] = true;
+                }
+            }
+            Event::Text(t) => {
+                if let Some(f) = fence.as_mut() {
+                    f.code.push_str(&t);
+                }
+            }
+            Event::End(TagEnd::CodeBlock) => {
+                if let Some(mut f) = fence.take() {
+                    if f.code.ends_with('\n') {
+                        f.code.pop();
+                    }
+                    out.fences.push(f);
+                }
+            }
+            Event::Start(Tag::Heading { .. }) => out.headings[line_at(range.start)] = true,
+            _ => {}
+        }
+    }
+    out
+}
+
 /// Parses one step (or page) and reports every problem into `diags`.
 pub fn parse(src: &Source, kind: Kind, ctx: &Context<'_>, diags: &mut Diagnostics) -> ParsedStep {
     let file = &src.file;
+    let outline = outline(src);
+    let mut fences = outline.fences.into_iter().peekable();
     let mut out = ParsedStep::default();
     let mut text: Vec<String> = Vec::new();
     let mut hint: Vec<String> = Vec::new();
@@ -178,30 +281,21 @@ pub fn parse(src: &Source, kind: Kind, ctx: &Context<'_>, diags: &mut Diagnostic
     while i < lines.len() {
         let (lineno, line) = (&lines[i].0, &lines[i].1);
         let lineno = *lineno;
-        if let Some(fence) = fence_open(line) {
-            // Find the closing fence.
-            let mut j = i + 1;
-            while j < lines.len() && !fence_closes(&lines[j].1, &fence) {
-                j += 1;
-            }
-            if j == lines.len() {
+        while fences.next_if(|f| f.first < i).is_some() {}
+        if let Some(fence) = fences.next_if(|f| f.first == i) {
+            if !fence.closed {
                 diags.error(
                     file,
                     lineno,
                     format!(
                         "code block is never closed (add a line with {})",
-                        fence.ch.to_string().repeat(fence.len)
+                        fence.marker
                     ),
                 );
             }
-            let body: Vec<&str> = lines[i + 1..j.min(lines.len())]
-                .iter()
-                .map(|(_, l)| l.as_str())
-                .collect();
-            let code = body.join("\n");
             let info = parse_info(&fence.info);
             let keep = block(
-                &info, code, lineno, kind, section, ctx, file, &mut out, diags,
+                &info, fence.code, lineno, kind, section, ctx, file, &mut out, diags,
             );
             if keep {
                 let target = match section {
@@ -209,15 +303,17 @@ pub fn parse(src: &Source, kind: Kind, ctx: &Context<'_>, diags: &mut Diagnostic
                     Section::Hint => &mut hint,
                     Section::Solution => &mut solution,
                 };
-                for (_, l) in &lines[i..(j + 1).min(lines.len())] {
+                for (_, l) in &lines[i..=fence.last] {
                     target.push(l.clone());
                 }
             }
             seen_content = true;
-            i = j + 1;
+            i = fence.last + 1;
             continue;
         }
-        if let Some((level, heading)) = heading(line) {
+        // Only ATX headings at the start of a line: a setext underline or an
+        // indented `#` stays text, as it always has.
+        if let Some((level, heading)) = heading(line).filter(|_| outline.headings[i]) {
             if kind == Kind::Step && level == 1 && !seen_content && out.title.is_none() {
                 out.title = Some(heading.to_owned());
                 i += 1;
@@ -248,7 +344,10 @@ pub fn parse(src: &Source, kind: Kind, ctx: &Context<'_>, diags: &mut Diagnostic
         if !line.trim().is_empty() {
             seen_content = true;
         }
-        check_previews(line, lineno, ctx, file, diags);
+        // Indented code is shown as is: a `preview:` in it is no link.
+        if !outline.indented[i] {
+            check_previews(line, lineno, ctx, file, diags);
+        }
         match section {
             Section::Text => text.push(line.clone()),
             Section::Hint => hint.push(line.clone()),
@@ -565,6 +664,69 @@ mod tests {
                 "s.md:12: code block is never closed (add a line with ```)",
             ]
         );
+    }
+
+    fn runnables(blocks: &[Runnable]) -> Vec<(&str, &str)> {
+        blocks
+            .iter()
+            .map(|b| (b.node.as_str(), b.code.as_str()))
+            .collect()
+    }
+
+    /// A fence inside a list item is a block (as the web app shows it), its
+    /// code without the item's indentation; a fence indented four spaces
+    /// under a `1. ` item is one too (a line-based parser saw plain text).
+    #[test]
+    fn fences_inside_lists() {
+        let text = "# T\n1. Start it:\n\n   ```sh run=node1\n   echo a\n     echo b\n   ```\n2. Then:\n\n    ```sh run=node2\n    ls\n    ```\n> ```sh run=node1\n> pwd\n> ```\n";
+        let (p, d) = parse_text(text);
+        assert!(d.items.is_empty(), "{:?}", d.items);
+        assert_eq!(
+            runnables(&p.text_blocks),
+            vec![
+                ("node1", "echo a\n  echo b"),
+                ("node2", "ls"),
+                ("node1", "pwd")
+            ]
+        );
+        // The text is kept byte for byte.
+        assert_eq!(p.markdown, text.trim_end().trim_start_matches("# T\n"));
+    }
+
+    /// `~~~` fences work like backtick fences (and may hold backticks); a
+    /// fence left open in a list item ends with the item, so what follows
+    /// the list is still parsed.
+    #[test]
+    fn tilde_fences_and_unclosed_fences_in_lists() {
+        let text = "~~~sh run=node1\necho ```\n~~~\n- ```sh run=node2\n  uname\n\nAfter [it](preview:node9:80).\n\n## Solution\n\n~~~~ run=node1\ntrue\n~~~~\n";
+        let (p, d) = parse_text(text);
+        let lines: Vec<String> = d.items.iter().map(|d| d.to_string()).collect();
+        assert_eq!(
+            lines,
+            vec![
+                "s.md:4: code block is never closed (add a line with ```)",
+                "s.md:7: preview link to unknown node \"node9\" (nodes: node1, node2)",
+            ]
+        );
+        assert_eq!(
+            runnables(&p.text_blocks),
+            // The blank line before the paragraph still belongs to the item.
+            vec![("node1", "echo ```"), ("node2", "uname\n")]
+        );
+        assert_eq!(runnables(&p.solution_blocks), vec![("node1", "true")]);
+    }
+
+    /// Indented code is code: a fence or a `preview:` in it means nothing,
+    /// and `#` lines in a fence or a setext underline make no section.
+    #[test]
+    fn indented_code_and_headings_in_code() {
+        let text = "Text\n\n    ```sh run=node1\n    open preview:nowhere\n    ```\n\n```sh\n## Hint\n```\n\nHint\n----\n\n## Hint\n\nUse it.\n";
+        let (p, d) = parse_text(text);
+        assert!(d.items.is_empty(), "{:?}", d.items);
+        assert!(p.text_blocks.is_empty());
+        assert!(p.markdown.contains("    open preview:nowhere\n"));
+        assert!(p.markdown.ends_with("Hint\n----"));
+        assert_eq!(p.hint.as_deref(), Some("Use it."));
     }
 
     #[test]
