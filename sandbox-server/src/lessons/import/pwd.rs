@@ -168,13 +168,16 @@ pub fn load(file: &Path, diags: &mut Diagnostics) -> Option<Draft> {
     Some(draft)
 }
 
+/// Numbered lines of the post: (line number, text).
+type Lines<'l, 't> = &'l [(usize, &'t str)];
+
 /// The front matter lines (between the `---` lines) and the body after
 /// them; `None` (reported) when the front matter is never closed.
 fn split_front_matter<'l, 't>(
-    lines: &'l [(usize, &'t str)],
+    lines: Lines<'l, 't>,
     file: &Path,
     diags: &mut Diagnostics,
-) -> Option<(&'l [(usize, &'t str)], &'l [(usize, &'t str)])> {
+) -> Option<(Lines<'l, 't>, Lines<'l, 't>)> {
     let Some(end) = lines
         .iter()
         .skip(1)
