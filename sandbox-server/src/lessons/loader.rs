@@ -70,52 +70,14 @@ pub struct LoadReport {
 /// Lessons with errors are left out; a later lesson reusing an id is an error.
 pub fn load_dirs(dirs: &[PathBuf]) -> LoadReport {
     let mut report = LoadReport::default();
-    let mut ids: BTreeMap<String, (PathBuf, usize)> = BTreeMap::new();
+    let mut ids = Ids::new();
     for dir in dirs {
-        let mut found = detect(dir);
-        if found.is_empty() {
-            let Ok(entries) = std::fs::read_dir(dir) else {
-                report
-                    .diagnostics
-                    .error(dir, 0, "lessons directory not found or not readable");
-                continue;
-            };
-            let mut subdirs: Vec<PathBuf> = entries
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| p.is_dir() && !is_hidden(p))
-                .collect();
-            subdirs.sort();
-            for sub in subdirs {
-                let here = detect(&sub);
-                if here.is_empty() {
-                    report.diagnostics.warn(
-                        &sub,
-                        0,
-                        "not a lesson (no lesson.toml, index.json or Markdown with front matter); skipped",
-                    );
-                }
-                found.extend(here);
-            }
-        }
-        for f in found {
+        for found in find(dir, &mut report.diagnostics) {
             report.found += 1;
             let mut diags = Diagnostics::default();
-            let lesson = load_found(&f, &mut diags);
-            if let Some((lesson, (here, here_line))) = &lesson {
-                let id = &lesson.summary.id;
-                if let Some((file, line)) = ids.get(id) {
-                    diags.error(
-                        here,
-                        *here_line,
-                        format!(
-                            "duplicate lesson id {id:?}: already used at {}:{line}",
-                            file.display()
-                        ),
-                    );
-                } else if !diags.has_errors() {
-                    ids.insert(id.clone(), (here.clone(), *here_line));
-                }
+            let lesson = load_found(&found, &mut diags);
+            if let Some((lesson, at)) = &lesson {
+                claim_id(&mut ids, &lesson.summary.id, at, &mut diags);
             }
             let ok = !diags.has_errors();
             report.diagnostics.extend(diags);
@@ -125,6 +87,60 @@ pub fn load_dirs(dirs: &[PathBuf]) -> LoadReport {
         }
     }
     report
+}
+
+/// The lessons `dir` holds: itself, else each of its sub-directories that
+/// is one (the others are warned about). A missing directory is an error.
+fn find(dir: &Path, diags: &mut Diagnostics) -> Vec<Found> {
+    let found = detect(dir);
+    if !found.is_empty() {
+        return found;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        diags.error(dir, 0, "lessons directory not found or not readable");
+        return found;
+    };
+    let mut subdirs: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir() && !is_hidden(p))
+        .collect();
+    subdirs.sort();
+    let mut found = Vec::new();
+    for sub in subdirs {
+        let here = detect(&sub);
+        if here.is_empty() {
+            diags.warn(
+                &sub,
+                0,
+                "not a lesson (no lesson.toml, index.json or Markdown with front matter); skipped",
+            );
+        }
+        found.extend(here);
+    }
+    found
+}
+
+/// Lesson ids already served, with where each is written.
+type Ids = BTreeMap<String, (PathBuf, usize)>;
+
+/// Records that the lesson with `id` (written at `at`) is served, or
+/// reports the id as a duplicate of an earlier lesson's. A lesson with
+/// errors claims no id.
+fn claim_id(ids: &mut Ids, id: &str, at: &(PathBuf, usize), diags: &mut Diagnostics) {
+    let (here, here_line) = at;
+    if let Some((file, line)) = ids.get(id) {
+        diags.error(
+            here,
+            *here_line,
+            format!(
+                "duplicate lesson id {id:?}: already used at {}:{line}",
+                file.display()
+            ),
+        );
+    } else if !diags.has_errors() {
+        ids.insert(id.to_owned(), at.clone());
+    }
 }
 
 fn is_hidden(p: &Path) -> bool {

@@ -158,8 +158,9 @@ pub struct ParsedStep {
     pub solution_blocks: Vec<Runnable>,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
 enum Section {
+    #[default]
     Text,
     Hint,
     Solution,
@@ -267,100 +268,163 @@ fn outline(src: &Source) -> Outline {
 
 /// Parses one step (or page) and reports every problem into `diags`.
 pub fn parse(src: &Source, kind: Kind, ctx: &Context<'_>, diags: &mut Diagnostics) -> ParsedStep {
-    let file = &src.file;
     let outline = outline(src);
     let mut fences = outline.fences.into_iter().peekable();
-    let mut out = ParsedStep::default();
-    let mut text: Vec<String> = Vec::new();
-    let mut hint: Vec<String> = Vec::new();
-    let mut solution: Vec<String> = Vec::new();
-    let mut section = Section::Text;
-    let mut seen_content = false;
+    let mut step = StepParser {
+        src,
+        kind,
+        ctx,
+        out: ParsedStep::default(),
+        sections: Sections::default(),
+        seen_content: false,
+    };
     let mut i = 0;
-    let lines = &src.lines;
-    while i < lines.len() {
-        let (lineno, line) = (&lines[i].0, &lines[i].1);
-        let lineno = *lineno;
+    while i < src.lines.len() {
         while fences.next_if(|f| f.first < i).is_some() {}
         if let Some(fence) = fences.next_if(|f| f.first == i) {
-            if !fence.closed {
-                diags.error(
-                    file,
-                    lineno,
-                    format!(
-                        "code block is never closed (add a line with {})",
-                        fence.marker
-                    ),
-                );
-            }
-            let info = parse_info(&fence.info);
-            let keep = block(
-                &info, fence.code, lineno, kind, section, ctx, file, &mut out, diags,
-            );
-            if keep {
-                let target = match section {
-                    Section::Text => &mut text,
-                    Section::Hint => &mut hint,
-                    Section::Solution => &mut solution,
-                };
-                for (_, l) in &lines[i..=fence.last] {
-                    target.push(l.clone());
-                }
-            }
-            seen_content = true;
             i = fence.last + 1;
+            step.fenced(fence, diags);
             continue;
         }
-        // Only ATX headings at the start of a line: a setext underline or an
-        // indented `#` stays text, as it always has.
-        if let Some((level, heading)) = heading(line).filter(|_| outline.headings[i]) {
-            if kind == Kind::Step && level == 1 && !seen_content && out.title.is_none() {
-                out.title = Some(heading.to_owned());
-                i += 1;
-                continue;
-            }
-            if kind == Kind::Step && level <= 2 {
-                let name = heading.trim_end_matches(':').trim().to_ascii_lowercase();
-                let next = match name.as_str() {
-                    "hint" | "hints" => Some(Section::Hint),
-                    "solution" => Some(Section::Solution),
-                    _ => None,
-                };
-                if let Some(next) = next {
-                    let taken = match next {
-                        Section::Hint => out.hint.is_some() || !hint.is_empty(),
-                        _ => !solution.is_empty(),
-                    };
-                    if taken {
-                        diags.error(file, lineno, format!("a second `## {heading}` section"));
-                    }
-                    section = next;
-                    i += 1;
-                    continue;
-                }
-                section = Section::Text;
-            }
-        }
-        if !line.trim().is_empty() {
-            seen_content = true;
-        }
-        // Indented code is shown as is: a `preview:` in it is no link.
-        if !outline.indented[i] {
-            check_previews(line, lineno, ctx, file, diags);
-        }
-        match section {
-            Section::Text => text.push(line.clone()),
-            Section::Hint => hint.push(line.clone()),
-            Section::Solution => solution.push(line.clone()),
+        if !(outline.headings[i] && step.heading(i, diags)) {
+            step.text(i, outline.indented[i], diags);
         }
         i += 1;
     }
-    out.markdown = join(&text);
-    let hint = join(&hint);
-    out.hint = (!hint.is_empty()).then_some(hint);
-    let solution = join(&solution);
-    out.solution = (!solution.is_empty()).then_some(solution);
-    out
+    step.finish()
+}
+
+/// One step being parsed, line by line, with the outline's blocks.
+struct StepParser<'a> {
+    src: &'a Source,
+    kind: Kind,
+    ctx: &'a Context<'a>,
+    out: ParsedStep,
+    sections: Sections,
+    /// Whether anything but blank lines came yet (a title must come first).
+    seen_content: bool,
+}
+
+impl StepParser<'_> {
+    /// A fenced block: validated and recorded; its lines stay in the
+    /// current section unless it is a check.
+    fn fenced(&mut self, fence: FencedBlock, diags: &mut Diagnostics) {
+        let file = &self.src.file;
+        let lineno = self.src.lines[fence.first].0;
+        if !fence.closed {
+            diags.error(
+                file,
+                lineno,
+                format!(
+                    "code block is never closed (add a line with {})",
+                    fence.marker
+                ),
+            );
+        }
+        let info = parse_info(&fence.info);
+        let section = self.sections.current;
+        let keep = block(
+            &info,
+            fence.code,
+            lineno,
+            self.kind,
+            section,
+            self.ctx,
+            file,
+            &mut self.out,
+            diags,
+        );
+        if keep {
+            for (_, l) in &self.src.lines[fence.first..=fence.last] {
+                self.sections.push(l);
+            }
+        }
+        self.seen_content = true;
+    }
+
+    /// A line where a heading starts: the step's title when it comes first,
+    /// or the start of a section (`## Hint`, `## Solution`; any other
+    /// heading of level 1 or 2 goes back to the text). Returns whether the
+    /// line was taken (else it is text). Only ATX headings at the start of
+    /// a line count: a setext underline or an indented `#` stays text.
+    fn heading(&mut self, i: usize, diags: &mut Diagnostics) -> bool {
+        let (lineno, line) = &self.src.lines[i];
+        let Some((level, heading)) = heading(line) else {
+            return false;
+        };
+        if self.kind != Kind::Step || level > 2 {
+            return false;
+        }
+        if level == 1 && !self.seen_content && self.out.title.is_none() {
+            self.out.title = Some(heading.to_owned());
+            return true;
+        }
+        let name = heading.trim_end_matches(':').trim().to_ascii_lowercase();
+        let next = match name.as_str() {
+            "hint" | "hints" => Section::Hint,
+            "solution" => Section::Solution,
+            _ => {
+                self.sections.current = Section::Text;
+                return false;
+            }
+        };
+        let taken = match next {
+            Section::Hint => self.out.hint.is_some() || !self.sections.hint.is_empty(),
+            _ => !self.sections.solution.is_empty(),
+        };
+        if taken {
+            diags.error(
+                &self.src.file,
+                *lineno,
+                format!("a second `## {heading}` section"),
+            );
+        }
+        self.sections.current = next;
+        true
+    }
+
+    /// Any other line: kept in the current section; its `preview:` links
+    /// are checked unless it is indented code (shown as is, no link).
+    fn text(&mut self, i: usize, indented_code: bool, diags: &mut Diagnostics) {
+        let (lineno, line) = &self.src.lines[i];
+        if !line.trim().is_empty() {
+            self.seen_content = true;
+        }
+        if !indented_code {
+            check_previews(line, *lineno, self.ctx, &self.src.file, diags);
+        }
+        self.sections.push(line);
+    }
+
+    fn finish(self) -> ParsedStep {
+        let mut out = self.out;
+        out.markdown = join(&self.sections.text);
+        let hint = join(&self.sections.hint);
+        out.hint = (!hint.is_empty()).then_some(hint);
+        let solution = join(&self.sections.solution);
+        out.solution = (!solution.is_empty()).then_some(solution);
+        out
+    }
+}
+
+/// The lines of a step's text, hint and solution, and which one is being read.
+#[derive(Default)]
+struct Sections {
+    current: Section,
+    text: Vec<String>,
+    hint: Vec<String>,
+    solution: Vec<String>,
+}
+
+impl Sections {
+    fn push(&mut self, line: &str) {
+        let target = match self.current {
+            Section::Text => &mut self.text,
+            Section::Hint => &mut self.hint,
+            Section::Solution => &mut self.solution,
+        };
+        target.push(line.to_owned());
+    }
 }
 
 /// Validates one fenced block and records what it means; returns whether
