@@ -13,10 +13,11 @@
 //! step's text is cut into sections by whole lines, keeping what the author
 //! wrote byte for byte.
 
-use std::ops::Range;
+mod outline;
+
 use std::path::{Path, PathBuf};
 
-use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
+use outline::{outline, FencedBlock};
 
 use super::diag::Diagnostics;
 use super::{Check, Runnable, Script, DEFAULT_CHECK_TIMEOUT_SECS};
@@ -171,99 +172,6 @@ enum Section {
 pub enum Kind {
     Step,
     Page,
-}
-
-/// A fenced code block, by line index into [`Source::lines`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct FencedBlock {
-    /// The line with the opening fence.
-    first: usize,
-    /// The line with the closing fence, or the block's last line when it is
-    /// never closed.
-    last: usize,
-    info: String,
-    /// The code, without the indentation of a list item or the `>` of a
-    /// block quote, and without its final line break.
-    code: String,
-    closed: bool,
-    /// The opening fence's characters (```` ``` ````, `~~~~`, ...).
-    marker: String,
-}
-
-/// What pulldown-cmark finds in a source, by line index.
-#[derive(Debug, Default)]
-struct Outline {
-    /// Fenced code blocks, in order.
-    fences: Vec<FencedBlock>,
-    /// Lines where a heading starts.
-    headings: Vec<bool>,
-    /// Lines inside an indented code block.
-    indented: Vec<bool>,
-}
-
-/// The options the web app renders lesson Markdown with.
-fn options() -> Options {
-    Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS
-}
-
-/// Parses the source's lines as one document and maps every block found
-/// back to line indices.
-fn outline(src: &Source) -> Outline {
-    let mut text = String::new();
-    let mut starts = Vec::with_capacity(src.lines.len());
-    for (_, line) in &src.lines {
-        starts.push(text.len());
-        text.push_str(line);
-        text.push('\n');
-    }
-    // The index of the line holding byte `offset`.
-    let line_at = |offset: usize| starts.partition_point(|s| *s <= offset).saturating_sub(1);
-    let lines_of = |r: &Range<usize>| line_at(r.start)..=line_at(r.end.max(r.start + 1) - 1);
-    let mut out = Outline {
-        headings: vec![false; src.lines.len()],
-        indented: vec![false; src.lines.len()],
-        ..Default::default()
-    };
-    let mut fence: Option<FencedBlock> = None;
-    for (event, range) in Parser::new_ext(&text, options()).into_offset_iter() {
-        match event {
-            Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info))) => {
-                let raw = &text[range.clone()];
-                let lines = lines_of(&range);
-                fence = Some(FencedBlock {
-                    first: *lines.start(),
-                    last: *lines.end(),
-                    info: info.trim().to_owned(),
-                    code: String::new(),
-                    // A closed block's range ends with its closing fence;
-                    // an unclosed one runs to the end of a line.
-                    closed: lines.start() != lines.end() && !raw.ends_with('\n'),
-                    marker: raw.chars().take_while(|c| *c == '`' || *c == '~').collect(),
-                });
-            }
-            Event::Start(Tag::CodeBlock(CodeBlockKind::Indented)) => {
-                for i in lines_of(&range) {
-                    out.indented[i] = true;
-                }
-            }
-            Event::Text(t) => {
-                if let Some(f) = fence.as_mut() {
-                    f.code.push_str(&t);
-                }
-            }
-            Event::End(TagEnd::CodeBlock) => {
-                if let Some(mut f) = fence.take() {
-                    if f.code.ends_with('\n') {
-                        f.code.pop();
-                    }
-                    out.fences.push(f);
-                }
-            }
-            Event::Start(Tag::Heading { .. }) => out.headings[line_at(range.start)] = true,
-            _ => {}
-        }
-    }
-    out
 }
 
 /// Parses one step (or page) and reports every problem into `diags`.
