@@ -399,6 +399,29 @@ fn convert(file: &Path, lines: &[(usize, &str)], diags: &mut Diagnostics) -> Sou
     out
 }
 
+/// What a link's `data-term` and `data-port` attributes ask for.
+enum TermPort<'a> {
+    /// A preview of this node number and port.
+    Both(usize, &'a str),
+    /// One of them only, or a bad port.
+    Partial,
+    Neither,
+}
+
+impl<'a> TermPort<'a> {
+    /// Reads the attributes from an HTML tag or kramdown `{:...}` attributes.
+    fn of(attrs: &'a str) -> Self {
+        match (
+            attr(attrs, "data-term").and_then(term_number),
+            attr(attrs, "data-port"),
+        ) {
+            (Some(t), Some(port)) if port.parse::<u16>().is_ok() => TermPort::Both(t, port),
+            (None, None) => TermPort::Neither,
+            _ => TermPort::Partial,
+        }
+    }
+}
+
 /// HTML and kramdown links with `data-term`/`data-port` -> preview links.
 fn links(file: &Path, n: usize, line: &str, diags: &mut Diagnostics) -> String {
     let mut out = String::new();
@@ -414,17 +437,14 @@ fn links(file: &Path, n: usize, line: &str, diags: &mut Diagnostics) -> String {
         let tag = &rest[p..close_tag];
         let label = &rest[close_tag + 1..end];
         out.push_str(&rest[..p]);
-        match (
-            attr(tag, "data-term").and_then(term_number),
-            attr(tag, "data-port"),
-        ) {
-            (Some(t), Some(port)) if port.parse::<u16>().is_ok() => {
+        match TermPort::of(tag) {
+            TermPort::Both(t, port) => {
                 let href = attr(tag, "href")
                     .filter(|h| h.starts_with('/'))
                     .unwrap_or("");
                 out.push_str(&format!("[{label}](preview:node{t}:{port}{href})"));
             }
-            (Some(_), _) | (None, Some(_)) => {
+            TermPort::Partial => {
                 diags.warn(
                     file,
                     n,
@@ -432,7 +452,7 @@ fn links(file: &Path, n: usize, line: &str, diags: &mut Diagnostics) -> String {
                 );
                 out.push_str(&rest[p..end + 4]);
             }
-            (None, None) => out.push_str(&rest[p..end + 4]),
+            TermPort::Neither => out.push_str(&rest[p..end + 4]),
         }
         rest = &rest[end + 4..];
     }
@@ -455,11 +475,8 @@ fn links(file: &Path, n: usize, line: &str, diags: &mut Diagnostics) -> String {
         let attrs = &rest[p + 1..attrs_end];
         let href = &rest[open + 2..p];
         out.push_str(&rest[..open]);
-        match (
-            attr(attrs, "data-term").and_then(term_number),
-            attr(attrs, "data-port"),
-        ) {
-            (Some(t), Some(port)) if port.parse::<u16>().is_ok() => {
+        match TermPort::of(attrs) {
+            TermPort::Both(t, port) => {
                 let path = if href.starts_with('/') { href } else { "" };
                 out.push_str(&format!("](preview:node{t}:{port}{path})"));
             }
