@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use protocol::api::LessonSummary;
 
+use crate::lessons::diag::Diagnostics;
 use crate::lessons::markdown::{resolve_relative, Source};
 use crate::lessons::{Asset, Check, LessonNode, Runnable};
 
@@ -120,7 +121,7 @@ pub fn read_asset(dir: &Path, path: &str) -> Result<Vec<u8>, String> {
 }
 
 /// Reads a whole file an importer starts from; `None` (reported) when it cannot.
-pub fn read_file(file: &Path, diags: &mut crate::lessons::diag::Diagnostics) -> Option<String> {
+pub fn read_file(file: &Path, diags: &mut Diagnostics) -> Option<String> {
     match std::fs::read_to_string(file) {
         Ok(t) => Some(t),
         Err(e) => {

@@ -6,7 +6,7 @@
 //! `https://[[HOST_SUBDOMAIN]]-80-[[KATACODA_HOST]]...`) preview links.
 //! Whatever has no equivalent is reported as a warning.
 //!
-//! This file reads `index.json` and the files it names; [`convert`] rewrites
+//! This file reads `index.json` and the files it names; `convert.rs` rewrites
 //! the scenario's Markdown.
 
 mod convert;
