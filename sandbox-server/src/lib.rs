@@ -4,6 +4,7 @@
 pub mod app;
 pub mod config;
 pub mod http;
+pub mod lesson_test;
 pub mod lessons;
 pub mod metrics;
 pub mod runtime;

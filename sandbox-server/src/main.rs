@@ -8,8 +8,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sandbox_server::config::Config;
+use sandbox_server::lesson_test::{self, StepResult, TestOptions};
 use sandbox_server::lessons::loader;
-use sandbox_server::lessons::test_runner::{self, StepResult, TestOptions};
 
 #[derive(Parser)]
 #[command(
@@ -273,7 +273,7 @@ fn lesson_test(
         let id = lesson.summary.id.clone();
         let mut out = std::io::stdout();
         let results =
-            runtime.block_on(test_runner::run(config.clone(), lesson, &options, &mut out))?;
+            runtime.block_on(lesson_test::run(config.clone(), lesson, &options, &mut out))?;
         if results.iter().any(|r| *r != StepResult::Passed) {
             failed.push(id);
         }

@@ -10,188 +10,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use protocol::api::{LessonSummary, Step};
-
-use super::diag::Diagnostics;
-use super::markdown::{self, Context, Kind, Source};
-use super::{
-    killercoda, native, pwd, Asset, Catalog, Check, Lesson, LessonNode, LessonStep, Runnable,
-};
-
-/// Largest asset file copied into a node.
-pub const MAX_ASSET_BYTES: u64 = 1024 * 1024;
-
-/// A lesson in any format, before its Markdown is parsed: what importers produce.
-#[derive(Debug)]
-pub struct Draft {
-    pub summary: LessonSummary,
-    /// Where the id was set, for duplicate-id messages.
-    pub id_at: (PathBuf, usize),
-    pub nodes: Vec<LessonNode>,
-    pub intro: Option<Source>,
-    pub finish: Option<Source>,
-    pub steps: Vec<DraftStep>,
-    pub assets: Vec<Asset>,
-    /// The lesson's directory.
-    pub dir: PathBuf,
-}
-
-impl Default for Draft {
-    fn default() -> Self {
-        Draft {
-            summary: LessonSummary {
-                id: String::new(),
-                title: String::new(),
-                summary: String::new(),
-                nodes: Vec::new(),
-                difficulty: String::new(),
-                minutes: 0,
-                tags: Vec::new(),
-            },
-            id_at: Default::default(),
-            nodes: Vec::new(),
-            intro: None,
-            finish: None,
-            steps: Vec::new(),
-            assets: Vec::new(),
-            dir: PathBuf::new(),
-        }
-    }
-}
-
-/// One step before parsing.
-#[derive(Debug, Default)]
-pub struct DraftStep {
-    pub source: Source,
-    /// Used when the Markdown does not start with a `# Title`.
-    pub fallback_title: String,
-    /// A check defined outside the Markdown (lesson.toml, index.json).
-    pub check: Option<Check>,
-    pub solution_script: Option<Runnable>,
-}
-
-/// Parses every step of `draft` and builds the lesson. Problems go to `diags`.
-pub fn assemble(draft: Draft, diags: &mut Diagnostics) -> Lesson {
-    let (id_file, id_line) = &draft.id_at;
-    if !valid_id(&draft.summary.id) {
-        diags.error(
-            id_file,
-            *id_line,
-            format!(
-                "lesson id {:?}: use lower-case letters, digits, '-', '_' and '.', starting with a letter or digit (at most 64)",
-                draft.summary.id
-            ),
-        );
-    }
-    if draft.nodes.is_empty() {
-        diags.error(id_file, 0, "the lesson has no nodes");
-    }
-    let names: Vec<String> = draft.nodes.iter().map(|n| n.name.clone()).collect();
-    for (i, name) in names.iter().enumerate() {
-        if !valid_node_name(name) {
-            diags.error(
-                id_file,
-                0,
-                format!("node name {name:?}: use lower-case letters, digits and '-' (a hostname, at most 32)"),
-            );
-        }
-        if names[..i].contains(name) {
-            diags.error(id_file, 0, format!("node {name:?} is declared twice"));
-        }
-    }
-    let ctx = Context {
-        nodes: &names,
-        dir: &draft.dir,
-    };
-    let page = |src: &Option<Source>, diags: &mut Diagnostics| {
-        src.as_ref()
-            .map(|s| markdown::parse(s, Kind::Page, &ctx, diags).markdown)
-            .unwrap_or_default()
-    };
-    let intro = page(&draft.intro, diags);
-    let finish = page(&draft.finish, diags);
-    let mut steps = Vec::new();
-    for step in draft.steps {
-        let parsed = markdown::parse(&step.source, Kind::Step, &ctx, diags);
-        let mut check = parsed.check;
-        if let Some(outside) = step.check {
-            if check.is_some() {
-                diags.error(
-                    &step.source.file,
-                    0,
-                    "this step has a check block and a check script elsewhere; keep one",
-                );
-            }
-            if !ctx.nodes.contains(&outside.node) {
-                diags.error(
-                    &step.source.file,
-                    0,
-                    format!("check in unknown node {:?}", outside.node),
-                );
-            }
-            check = Some(outside);
-        }
-        let view = Step {
-            title: parsed.title.unwrap_or(step.fallback_title),
-            markdown: parsed.markdown,
-            has_check: check.is_some(),
-            hint: parsed.hint,
-            solution: parsed.solution,
-        };
-        steps.push(LessonStep {
-            view,
-            check,
-            solution_script: step.solution_script,
-            text_blocks: parsed.text_blocks,
-            solution_blocks: parsed.solution_blocks,
-        });
-    }
-    let mut summary = draft.summary;
-    summary.nodes = names;
-    Lesson {
-        summary,
-        nodes: draft.nodes,
-        intro,
-        finish,
-        steps,
-        assets: draft.assets,
-        source: Some(draft.dir),
-    }
-}
-
-fn valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
-}
-
-fn valid_node_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 32
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-}
-
-/// "01-first-steps.md" -> "First steps".
-pub fn title_from_file(path: &Path) -> String {
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let words = stem
-        .trim_start_matches(|c: char| c.is_ascii_digit() || c == '-' || c == '_' || c == '.')
-        .replace(['-', '_'], " ");
-    let mut chars = words.trim().chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => stem,
-    }
-}
+use super::assemble::assemble;
+use super::diag::{Diagnostics, Severity};
+use super::import::{killercoda, native, pwd};
+use super::{Catalog, Lesson};
 
 /// A lesson found on disk, by format.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -248,52 +70,14 @@ pub struct LoadReport {
 /// Lessons with errors are left out; a later lesson reusing an id is an error.
 pub fn load_dirs(dirs: &[PathBuf]) -> LoadReport {
     let mut report = LoadReport::default();
-    let mut ids: BTreeMap<String, (PathBuf, usize)> = BTreeMap::new();
+    let mut ids = Ids::new();
     for dir in dirs {
-        let mut found = detect(dir);
-        if found.is_empty() {
-            let Ok(entries) = std::fs::read_dir(dir) else {
-                report
-                    .diagnostics
-                    .error(dir, 0, "lessons directory not found or not readable");
-                continue;
-            };
-            let mut subdirs: Vec<PathBuf> = entries
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| p.is_dir() && !is_hidden(p))
-                .collect();
-            subdirs.sort();
-            for sub in subdirs {
-                let here = detect(&sub);
-                if here.is_empty() {
-                    report.diagnostics.warn(
-                        &sub,
-                        0,
-                        "not a lesson (no lesson.toml, index.json or Markdown with front matter); skipped",
-                    );
-                }
-                found.extend(here);
-            }
-        }
-        for f in found {
+        for found in find(dir, &mut report.diagnostics) {
             report.found += 1;
             let mut diags = Diagnostics::default();
-            let lesson = load_found(&f, &mut diags);
-            if let Some((lesson, (here, here_line))) = &lesson {
-                let id = &lesson.summary.id;
-                if let Some((file, line)) = ids.get(id) {
-                    diags.error(
-                        here,
-                        *here_line,
-                        format!(
-                            "duplicate lesson id {id:?}: already used at {}:{line}",
-                            file.display()
-                        ),
-                    );
-                } else if !diags.has_errors() {
-                    ids.insert(id.clone(), (here.clone(), *here_line));
-                }
+            let lesson = load_found(&found, &mut diags);
+            if let Some((lesson, at)) = &lesson {
+                claim_id(&mut ids, &lesson.summary.id, at, &mut diags);
             }
             let ok = !diags.has_errors();
             report.diagnostics.extend(diags);
@@ -303,6 +87,60 @@ pub fn load_dirs(dirs: &[PathBuf]) -> LoadReport {
         }
     }
     report
+}
+
+/// The lessons `dir` holds: itself, else each of its sub-directories that
+/// is one (the others are warned about). A missing directory is an error.
+fn find(dir: &Path, diags: &mut Diagnostics) -> Vec<Found> {
+    let found = detect(dir);
+    if !found.is_empty() {
+        return found;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        diags.error(dir, 0, "lessons directory not found or not readable");
+        return found;
+    };
+    let mut subdirs: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir() && !is_hidden(p))
+        .collect();
+    subdirs.sort();
+    let mut found = Vec::new();
+    for sub in subdirs {
+        let here = detect(&sub);
+        if here.is_empty() {
+            diags.warn(
+                &sub,
+                0,
+                "not a lesson (no lesson.toml, index.json or Markdown with front matter); skipped",
+            );
+        }
+        found.extend(here);
+    }
+    found
+}
+
+/// Lesson ids already served, with where each is written.
+type Ids = BTreeMap<String, (PathBuf, usize)>;
+
+/// Records that the lesson with `id` (written at `at`) is served, or
+/// reports the id as a duplicate of an earlier lesson's. A lesson with
+/// errors claims no id.
+fn claim_id(ids: &mut Ids, id: &str, at: &(PathBuf, usize), diags: &mut Diagnostics) {
+    let (here, here_line) = at;
+    if let Some((file, line)) = ids.get(id) {
+        diags.error(
+            here,
+            *here_line,
+            format!(
+                "duplicate lesson id {id:?}: already used at {}:{line}",
+                file.display()
+            ),
+        );
+    } else if !diags.has_errors() {
+        ids.insert(id.to_owned(), at.clone());
+    }
 }
 
 fn is_hidden(p: &Path) -> bool {
@@ -343,8 +181,8 @@ pub fn fingerprint(dirs: &[PathBuf]) -> Fingerprint {
 pub fn log_report(report: &LoadReport) {
     for d in &report.diagnostics.items {
         match d.severity {
-            super::diag::Severity::Error => tracing::error!("lesson not served: {d}"),
-            super::diag::Severity::Warning => tracing::warn!("{d}"),
+            Severity::Error => tracing::error!("lesson not served: {d}"),
+            Severity::Warning => tracing::warn!("{d}"),
         }
     }
     tracing::info!(
@@ -395,29 +233,5 @@ pub async fn watch(
             }
             last = Some(print);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn titles_from_file_names() {
-        assert_eq!(
-            title_from_file(Path::new("steps/01-first-steps.md")),
-            "First steps"
-        );
-        assert_eq!(title_from_file(Path::new("intro.md")), "Intro");
-    }
-
-    #[test]
-    fn ids_and_node_names() {
-        assert!(valid_id("linux-basics"));
-        assert!(valid_id("k8s.intro_2"));
-        assert!(!valid_id("Linux"));
-        assert!(!valid_id("-x"));
-        assert!(valid_node_name("node1"));
-        assert!(!valid_node_name("Node 1"));
     }
 }

@@ -1,18 +1,21 @@
 //! Lessons: the catalog being served, the lesson model, and where lessons
 //! come from. Lessons live in directories on disk (see `docs/lessons.md`):
-//! the native format ([`native`]), Killercoda/Katacoda scenarios
-//! ([`killercoda`]) and play-with-docker training posts ([`pwd`]) all load
-//! into one [`Lesson`] through [`loader`]. A built-in `shell` lesson (one
-//! `base` node) is always there.
+//! the native format ([`import::native`]), Killercoda/Katacoda scenarios
+//! ([`import::killercoda`]) and play-with-docker training posts
+//! ([`import::pwd`]) each become a draft that [`assemble`] turns into one
+//! [`Lesson`]; [`loader`] finds them. A built-in `shell` lesson (one `base`
+//! node) is always there.
+//!
+//! Nothing here depends on sessions, the store or the configuration: from
+//! outside this module it uses only [`crate::runtime`] (`NodeLimits` here,
+//! the `Runtime` trait in `exec`).
 
+pub mod assemble;
 pub mod diag;
 pub mod exec;
-pub mod killercoda;
+pub mod import;
 pub mod loader;
 pub mod markdown;
-pub mod native;
-pub mod pwd;
-pub mod test_runner;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -4,11 +4,20 @@
 //! step's check, `## Hint` and `## Solution` sections, and
 //! `preview:NODE:PORT/path` links.
 //!
-//! Parsing here is line based on purpose: it only needs fences, headings and
-//! links, and it must point at the line an author wrote, also for text an
-//! importer converted (each line carries its source line).
+//! The block structure (which lines are fenced or indented code, which are
+//! headings) comes from pulldown-cmark, the parser the web app renders with,
+//! so both agree on what a block is, also inside lists and block quotes.
+//! Every diagnostic must point at the line an author wrote, also for text an
+//! importer converted: the parser's byte offsets are mapped back to the
+//! source's lines (each line carries its source line number), and the
+//! step's text is cut into sections by whole lines, keeping what the author
+//! wrote byte for byte.
+
+mod outline;
 
 use std::path::{Path, PathBuf};
+
+use outline::{outline, FencedBlock};
 
 use super::diag::Diagnostics;
 use super::{Check, Runnable, Script, DEFAULT_CHECK_TIMEOUT_SECS};
@@ -150,8 +159,9 @@ pub struct ParsedStep {
     pub solution_blocks: Vec<Runnable>,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
 enum Section {
+    #[default]
     Text,
     Hint,
     Solution,
@@ -166,102 +176,163 @@ pub enum Kind {
 
 /// Parses one step (or page) and reports every problem into `diags`.
 pub fn parse(src: &Source, kind: Kind, ctx: &Context<'_>, diags: &mut Diagnostics) -> ParsedStep {
-    let file = &src.file;
-    let mut out = ParsedStep::default();
-    let mut text: Vec<String> = Vec::new();
-    let mut hint: Vec<String> = Vec::new();
-    let mut solution: Vec<String> = Vec::new();
-    let mut section = Section::Text;
-    let mut seen_content = false;
+    let outline = outline(src);
+    let mut fences = outline.fences.into_iter().peekable();
+    let mut step = StepParser {
+        src,
+        kind,
+        ctx,
+        out: ParsedStep::default(),
+        sections: Sections::default(),
+        seen_content: false,
+    };
     let mut i = 0;
-    let lines = &src.lines;
-    while i < lines.len() {
-        let (lineno, line) = (&lines[i].0, &lines[i].1);
-        let lineno = *lineno;
-        if let Some(fence) = fence_open(line) {
-            // Find the closing fence.
-            let mut j = i + 1;
-            while j < lines.len() && !fence_closes(&lines[j].1, &fence) {
-                j += 1;
-            }
-            if j == lines.len() {
-                diags.error(
-                    file,
-                    lineno,
-                    format!(
-                        "code block is never closed (add a line with {})",
-                        fence.ch.to_string().repeat(fence.len)
-                    ),
-                );
-            }
-            let body: Vec<&str> = lines[i + 1..j.min(lines.len())]
-                .iter()
-                .map(|(_, l)| l.as_str())
-                .collect();
-            let code = body.join("\n");
-            let info = parse_info(&fence.info);
-            let keep = block(
-                &info, code, lineno, kind, section, ctx, file, &mut out, diags,
-            );
-            if keep {
-                let target = match section {
-                    Section::Text => &mut text,
-                    Section::Hint => &mut hint,
-                    Section::Solution => &mut solution,
-                };
-                for (_, l) in &lines[i..(j + 1).min(lines.len())] {
-                    target.push(l.clone());
-                }
-            }
-            seen_content = true;
-            i = j + 1;
+    while i < src.lines.len() {
+        while fences.next_if(|f| f.first < i).is_some() {}
+        if let Some(fence) = fences.next_if(|f| f.first == i) {
+            i = fence.last + 1;
+            step.fenced(fence, diags);
             continue;
         }
-        if let Some((level, heading)) = heading(line) {
-            if kind == Kind::Step && level == 1 && !seen_content && out.title.is_none() {
-                out.title = Some(heading.to_owned());
-                i += 1;
-                continue;
-            }
-            if kind == Kind::Step && level <= 2 {
-                let name = heading.trim_end_matches(':').trim().to_ascii_lowercase();
-                let next = match name.as_str() {
-                    "hint" | "hints" => Some(Section::Hint),
-                    "solution" => Some(Section::Solution),
-                    _ => None,
-                };
-                if let Some(next) = next {
-                    let taken = match next {
-                        Section::Hint => out.hint.is_some() || !hint.is_empty(),
-                        _ => !solution.is_empty(),
-                    };
-                    if taken {
-                        diags.error(file, lineno, format!("a second `## {heading}` section"));
-                    }
-                    section = next;
-                    i += 1;
-                    continue;
-                }
-                section = Section::Text;
-            }
-        }
-        if !line.trim().is_empty() {
-            seen_content = true;
-        }
-        check_previews(line, lineno, ctx, file, diags);
-        match section {
-            Section::Text => text.push(line.clone()),
-            Section::Hint => hint.push(line.clone()),
-            Section::Solution => solution.push(line.clone()),
+        if !(outline.headings[i] && step.heading(i, diags)) {
+            step.text(i, outline.indented[i], diags);
         }
         i += 1;
     }
-    out.markdown = join(&text);
-    let hint = join(&hint);
-    out.hint = (!hint.is_empty()).then_some(hint);
-    let solution = join(&solution);
-    out.solution = (!solution.is_empty()).then_some(solution);
-    out
+    step.finish()
+}
+
+/// One step being parsed, line by line, with the outline's blocks.
+struct StepParser<'a> {
+    src: &'a Source,
+    kind: Kind,
+    ctx: &'a Context<'a>,
+    out: ParsedStep,
+    sections: Sections,
+    /// Whether anything but blank lines came yet (a title must come first).
+    seen_content: bool,
+}
+
+impl StepParser<'_> {
+    /// A fenced block: validated and recorded; its lines stay in the
+    /// current section unless it is a check.
+    fn fenced(&mut self, fence: FencedBlock, diags: &mut Diagnostics) {
+        let file = &self.src.file;
+        let lineno = self.src.lines[fence.first].0;
+        if !fence.closed {
+            diags.error(
+                file,
+                lineno,
+                format!(
+                    "code block is never closed (add a line with {})",
+                    fence.marker
+                ),
+            );
+        }
+        let info = parse_info(&fence.info);
+        let section = self.sections.current;
+        let keep = block(
+            &info,
+            fence.code,
+            lineno,
+            self.kind,
+            section,
+            self.ctx,
+            file,
+            &mut self.out,
+            diags,
+        );
+        if keep {
+            for (_, l) in &self.src.lines[fence.first..=fence.last] {
+                self.sections.push(l);
+            }
+        }
+        self.seen_content = true;
+    }
+
+    /// A line where a heading starts: the step's title when it comes first,
+    /// or the start of a section (`## Hint`, `## Solution`; any other
+    /// heading of level 1 or 2 goes back to the text). Returns whether the
+    /// line was taken (else it is text). Only ATX headings at the start of
+    /// a line count: a setext underline or an indented `#` stays text.
+    fn heading(&mut self, i: usize, diags: &mut Diagnostics) -> bool {
+        let (lineno, line) = &self.src.lines[i];
+        let Some((level, heading)) = heading(line) else {
+            return false;
+        };
+        if self.kind != Kind::Step || level > 2 {
+            return false;
+        }
+        if level == 1 && !self.seen_content && self.out.title.is_none() {
+            self.out.title = Some(heading.to_owned());
+            return true;
+        }
+        let name = heading.trim_end_matches(':').trim().to_ascii_lowercase();
+        let next = match name.as_str() {
+            "hint" | "hints" => Section::Hint,
+            "solution" => Section::Solution,
+            _ => {
+                self.sections.current = Section::Text;
+                return false;
+            }
+        };
+        let taken = match next {
+            Section::Hint => self.out.hint.is_some() || !self.sections.hint.is_empty(),
+            _ => !self.sections.solution.is_empty(),
+        };
+        if taken {
+            diags.error(
+                &self.src.file,
+                *lineno,
+                format!("a second `## {heading}` section"),
+            );
+        }
+        self.sections.current = next;
+        true
+    }
+
+    /// Any other line: kept in the current section; its `preview:` links
+    /// are checked unless it is indented code (shown as is, no link).
+    fn text(&mut self, i: usize, indented_code: bool, diags: &mut Diagnostics) {
+        let (lineno, line) = &self.src.lines[i];
+        if !line.trim().is_empty() {
+            self.seen_content = true;
+        }
+        if !indented_code {
+            check_previews(line, *lineno, self.ctx, &self.src.file, diags);
+        }
+        self.sections.push(line);
+    }
+
+    fn finish(self) -> ParsedStep {
+        let mut out = self.out;
+        out.markdown = join(&self.sections.text);
+        let hint = join(&self.sections.hint);
+        out.hint = (!hint.is_empty()).then_some(hint);
+        let solution = join(&self.sections.solution);
+        out.solution = (!solution.is_empty()).then_some(solution);
+        out
+    }
+}
+
+/// The lines of a step's text, hint and solution, and which one is being read.
+#[derive(Default)]
+struct Sections {
+    current: Section,
+    text: Vec<String>,
+    hint: Vec<String>,
+    solution: Vec<String>,
+}
+
+impl Sections {
+    fn push(&mut self, line: &str) {
+        let target = match self.current {
+            Section::Text => &mut self.text,
+            Section::Hint => &mut self.hint,
+            Section::Solution => &mut self.solution,
+        };
+        target.push(line.to_owned());
+    }
 }
 
 /// Validates one fenced block and records what it means; returns whether
@@ -565,6 +636,69 @@ mod tests {
                 "s.md:12: code block is never closed (add a line with ```)",
             ]
         );
+    }
+
+    fn runnables(blocks: &[Runnable]) -> Vec<(&str, &str)> {
+        blocks
+            .iter()
+            .map(|b| (b.node.as_str(), b.code.as_str()))
+            .collect()
+    }
+
+    /// A fence inside a list item is a block (as the web app shows it), its
+    /// code without the item's indentation; a fence indented four spaces
+    /// under a `1. ` item is one too (a line-based parser saw plain text).
+    #[test]
+    fn fences_inside_lists() {
+        let text = "# T\n1. Start it:\n\n   ```sh run=node1\n   echo a\n     echo b\n   ```\n2. Then:\n\n    ```sh run=node2\n    ls\n    ```\n> ```sh run=node1\n> pwd\n> ```\n";
+        let (p, d) = parse_text(text);
+        assert!(d.items.is_empty(), "{:?}", d.items);
+        assert_eq!(
+            runnables(&p.text_blocks),
+            vec![
+                ("node1", "echo a\n  echo b"),
+                ("node2", "ls"),
+                ("node1", "pwd")
+            ]
+        );
+        // The text is kept byte for byte.
+        assert_eq!(p.markdown, text.trim_end().trim_start_matches("# T\n"));
+    }
+
+    /// `~~~` fences work like backtick fences (and may hold backticks); a
+    /// fence left open in a list item ends with the item, so what follows
+    /// the list is still parsed.
+    #[test]
+    fn tilde_fences_and_unclosed_fences_in_lists() {
+        let text = "~~~sh run=node1\necho ```\n~~~\n- ```sh run=node2\n  uname\n\nAfter [it](preview:node9:80).\n\n## Solution\n\n~~~~ run=node1\ntrue\n~~~~\n";
+        let (p, d) = parse_text(text);
+        let lines: Vec<String> = d.items.iter().map(|d| d.to_string()).collect();
+        assert_eq!(
+            lines,
+            vec![
+                "s.md:4: code block is never closed (add a line with ```)",
+                "s.md:7: preview link to unknown node \"node9\" (nodes: node1, node2)",
+            ]
+        );
+        assert_eq!(
+            runnables(&p.text_blocks),
+            // The blank line before the paragraph still belongs to the item.
+            vec![("node1", "echo ```"), ("node2", "uname\n")]
+        );
+        assert_eq!(runnables(&p.solution_blocks), vec![("node1", "true")]);
+    }
+
+    /// Indented code is code: a fence or a `preview:` in it means nothing,
+    /// and `#` lines in a fence or a setext underline make no section.
+    #[test]
+    fn indented_code_and_headings_in_code() {
+        let text = "Text\n\n    ```sh run=node1\n    open preview:nowhere\n    ```\n\n```sh\n## Hint\n```\n\nHint\n----\n\n## Hint\n\nUse it.\n";
+        let (p, d) = parse_text(text);
+        assert!(d.items.is_empty(), "{:?}", d.items);
+        assert!(p.text_blocks.is_empty());
+        assert!(p.markdown.contains("    open preview:nowhere\n"));
+        assert!(p.markdown.ends_with("Hint\n----"));
+        assert_eq!(p.hint.as_deref(), Some("Use it."));
     }
 
     #[test]

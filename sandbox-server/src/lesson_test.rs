@@ -1,15 +1,15 @@
 //! `sandbox-server lesson test`: runs a lesson for real, the way an author's
 //! CI would. One session on the real runtime; for each step its solution
-//! (see [`super::LessonStep::solution`]) and then its check; pass/fail and
+//! (see [`crate::lessons::LessonStep::solution`]) and then its check; pass/fail and
 //! timing per step; the session is removed at the end, also on Ctrl-C.
 
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::exec::{run_script, Outcome};
-use super::{Catalog, Lesson, Script};
 use crate::config::Config;
+use crate::lessons::exec::{run_script, Outcome};
+use crate::lessons::{Catalog, Lesson, Script};
 use crate::metrics::Metrics;
 use crate::runtime::docker::DockerRuntime;
 use crate::runtime::Runtime;

@@ -11,10 +11,12 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::diag::Diagnostics;
-use super::loader::{Draft, DraftStep};
-use super::markdown::{fence_closes, fence_open, Source};
-use super::{LessonNode, Resources};
+use protocol::api::LessonSummary;
+
+use super::draft::{id_from_name, read_file, Draft, DraftStep};
+use crate::lessons::diag::Diagnostics;
+use crate::lessons::markdown::{fence_closes, fence_open, Fence, Source};
+use crate::lessons::{LessonNode, Resources};
 
 /// Nodes a post may ask for.
 const MAX_TERMS: usize = 8;
@@ -137,14 +139,45 @@ fn front_matter(
 
 /// Loads the post `file`.
 pub fn load(file: &Path, diags: &mut Diagnostics) -> Option<Draft> {
-    let text = match std::fs::read_to_string(file) {
-        Ok(t) => t,
-        Err(e) => {
-            diags.error(file, 0, format!("cannot read: {e}"));
-            return None;
-        }
-    };
+    let text = read_file(file, diags)?;
     let lines: Vec<(usize, &str)> = text.lines().enumerate().map(|(i, l)| (i + 1, l)).collect();
+    let (meta_lines, body_lines) = split_front_matter(&lines, file, diags)?;
+    let meta = Meta(front_matter(meta_lines, file, diags));
+    let dir = file.parent().unwrap_or(Path::new("."));
+    let mut draft = Draft::new(dir, file, 0);
+    if let Some((id, line)) = meta.get("id") {
+        draft.summary.id = id.scalar();
+        draft.id_at.1 = line;
+    } else {
+        draft.summary.id = id_from_file(file);
+    }
+    meta.describe(&mut draft.summary, file, diags);
+    let terms = meta.terms(file, diags);
+    let image = meta.image();
+    meta.unsupported_keys(file, diags);
+    draft.nodes = (1..=terms)
+        .map(|n| LessonNode {
+            name: format!("node{n}"),
+            image: image.clone(),
+            setup: None,
+            resources: Resources::default(),
+        })
+        .collect();
+    let body = convert(file, body_lines, diags);
+    split_steps(body, &draft.summary.title.clone(), &mut draft);
+    Some(draft)
+}
+
+/// Numbered lines of the post: (line number, text).
+type Lines<'l, 't> = &'l [(usize, &'t str)];
+
+/// The front matter lines (between the `---` lines) and the body after
+/// them; `None` (reported) when the front matter is never closed.
+fn split_front_matter<'l, 't>(
+    lines: Lines<'l, 't>,
+    file: &Path,
+    diags: &mut Diagnostics,
+) -> Option<(Lines<'l, 't>, Lines<'l, 't>)> {
     let Some(end) = lines
         .iter()
         .skip(1)
@@ -158,63 +191,74 @@ pub fn load(file: &Path, diags: &mut Diagnostics) -> Option<Draft> {
         return None;
     };
     let end = end + 1;
-    let meta = front_matter(&lines[1..end], file, diags);
-    let get = |k: &str| meta.get(k).map(|(v, _)| v.clone());
-    let dir = file.parent().unwrap_or(Path::new(".")).to_owned();
-    let mut draft = Draft {
-        dir,
-        id_at: (file.to_owned(), 0),
-        ..Default::default()
-    };
-    draft.summary.id = match get("id") {
-        Some(v) => {
-            draft.id_at.1 = meta["id"].1;
-            v.scalar()
-        }
-        None => id_from_file(file),
-    };
-    draft.summary.title = match get("title") {
-        Some(v) => v.scalar(),
-        None => {
-            diags.error(file, 1, "front matter has no title");
-            String::new()
-        }
-    };
-    draft.summary.summary = get("description")
-        .or_else(|| get("excerpt"))
-        .map(|v| v.scalar())
-        .unwrap_or_default();
-    let mut tags = get("tags").map(|v| v.list()).unwrap_or_default();
-    for level in get("categories")
-        .map(|v| v.list())
-        .unwrap_or_default()
-        .into_iter()
-        .chain(get("level").map(|v| v.scalar()))
-    {
-        let lower = level.to_ascii_lowercase();
-        if matches!(lower.as_str(), "beginner" | "intermediate" | "advanced") {
-            draft.summary.difficulty = lower;
-        } else if !tags.contains(&level) {
-            tags.push(level);
-        }
+    Some((&lines[1..end], &lines[end + 1..]))
+}
+
+/// The parsed front matter: key -> (value, line).
+struct Meta(BTreeMap<String, (Value, usize)>);
+
+impl Meta {
+    fn get(&self, key: &str) -> Option<(Value, usize)> {
+        self.0.get(key).cloned()
     }
-    draft.summary.tags = tags;
-    draft.summary.minutes = get("time")
-        .and_then(|v| {
-            v.scalar()
-                .split_whitespace()
-                .next()
-                .and_then(|n| n.parse().ok())
-        })
-        .unwrap_or(0);
-    let terms = match meta.get("terms") {
-        None => 1,
-        Some((v, n)) => match v.scalar().parse::<usize>() {
+
+    fn value(&self, key: &str) -> Option<Value> {
+        self.get(key).map(|(v, _)| v)
+    }
+
+    /// Title (an error when missing), summary, tags, difficulty (from
+    /// `categories` or `level`; other values become tags) and minutes.
+    fn describe(&self, summary: &mut LessonSummary, file: &Path, diags: &mut Diagnostics) {
+        summary.title = match self.value("title") {
+            Some(v) => v.scalar(),
+            None => {
+                diags.error(file, 1, "front matter has no title");
+                String::new()
+            }
+        };
+        summary.summary = self
+            .value("description")
+            .or_else(|| self.value("excerpt"))
+            .map(|v| v.scalar())
+            .unwrap_or_default();
+        let mut tags = self.value("tags").map(|v| v.list()).unwrap_or_default();
+        for level in self
+            .value("categories")
+            .map(|v| v.list())
+            .unwrap_or_default()
+            .into_iter()
+            .chain(self.value("level").map(|v| v.scalar()))
+        {
+            let lower = level.to_ascii_lowercase();
+            if matches!(lower.as_str(), "beginner" | "intermediate" | "advanced") {
+                summary.difficulty = lower;
+            } else if !tags.contains(&level) {
+                tags.push(level);
+            }
+        }
+        summary.tags = tags;
+        summary.minutes = self
+            .value("time")
+            .and_then(|v| {
+                v.scalar()
+                    .split_whitespace()
+                    .next()
+                    .and_then(|n| n.parse().ok())
+            })
+            .unwrap_or(0);
+    }
+
+    /// How many nodes (`terms`, default 1), reported when out of range.
+    fn terms(&self, file: &Path, diags: &mut Diagnostics) -> usize {
+        let Some((v, n)) = self.get("terms") else {
+            return 1;
+        };
+        match v.scalar().parse::<usize>() {
             Ok(t) if (1..=MAX_TERMS).contains(&t) => t,
             _ => {
                 diags.error(
                     file,
-                    *n,
+                    n,
                     format!(
                         "terms: {:?}: expected a number of nodes from 1 to {MAX_TERMS}",
                         v.scalar()
@@ -222,38 +266,36 @@ pub fn load(file: &Path, diags: &mut Diagnostics) -> Option<Draft> {
                 );
                 1
             }
-        },
-    };
-    let image = get("image")
-        .map(|v| v.scalar())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "dind".into());
-    for (key, (_, n)) in &meta {
-        let known = matches!(
-            key.as_str(),
-            "id" | "title" | "tags" | "terms" | "image" | "time"
-        );
-        if !known && !COSMETIC_KEYS.contains(&key.as_str()) {
-            diags.warn(
-                file,
-                *n,
-                format!("front matter key {key:?} is not supported; ignored"),
-            );
         }
     }
-    for n in 1..=terms {
-        draft.nodes.push(LessonNode {
-            name: format!("node{n}"),
-            image: image.clone(),
-            setup: None,
-            resources: Resources::default(),
-        });
+
+    /// The nodes' image (default `dind`: these posts are about Docker).
+    fn image(&self) -> String {
+        self.value("image")
+            .map(|v| v.scalar())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "dind".into())
     }
-    let body = convert(file, &lines[end + 1..], diags);
-    split_steps(body, &draft.summary.title.clone(), &mut draft);
-    Some(draft)
+
+    /// Warns about keys that are neither used nor cosmetic.
+    fn unsupported_keys(&self, file: &Path, diags: &mut Diagnostics) {
+        for (key, (_, n)) in &self.0 {
+            let known = matches!(
+                key.as_str(),
+                "id" | "title" | "tags" | "terms" | "image" | "time"
+            );
+            if !known && !COSMETIC_KEYS.contains(&key.as_str()) {
+                diags.warn(
+                    file,
+                    *n,
+                    format!("front matter key {key:?} is not supported; ignored"),
+                );
+            }
+        }
+    }
 }
 
+/// The id of a post without an `id` key: its file name without a Jekyll date.
 fn id_from_file(file: &Path) -> String {
     let stem = file
         .file_stem()
@@ -271,16 +313,7 @@ fn id_from_file(file: &Path) -> String {
         })
         && bytes[10] == b'-';
     let name = if dated { &stem[11..] } else { &stem[..] };
-    name.to_ascii_lowercase()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect()
+    id_from_name(name)
 }
 
 /// `.term2` (also inside `{:...}` or `data-term=".term2"`) -> 2.
@@ -366,6 +399,29 @@ fn convert(file: &Path, lines: &[(usize, &str)], diags: &mut Diagnostics) -> Sou
     out
 }
 
+/// What a link's `data-term` and `data-port` attributes ask for.
+enum TermPort<'a> {
+    /// A preview of this node number and port.
+    Both(usize, &'a str),
+    /// One of them only, or a bad port.
+    Partial,
+    Neither,
+}
+
+impl<'a> TermPort<'a> {
+    /// Reads the attributes from an HTML tag or kramdown `{:...}` attributes.
+    fn of(attrs: &'a str) -> Self {
+        match (
+            attr(attrs, "data-term").and_then(term_number),
+            attr(attrs, "data-port"),
+        ) {
+            (Some(t), Some(port)) if port.parse::<u16>().is_ok() => TermPort::Both(t, port),
+            (None, None) => TermPort::Neither,
+            _ => TermPort::Partial,
+        }
+    }
+}
+
 /// HTML and kramdown links with `data-term`/`data-port` -> preview links.
 fn links(file: &Path, n: usize, line: &str, diags: &mut Diagnostics) -> String {
     let mut out = String::new();
@@ -381,17 +437,14 @@ fn links(file: &Path, n: usize, line: &str, diags: &mut Diagnostics) -> String {
         let tag = &rest[p..close_tag];
         let label = &rest[close_tag + 1..end];
         out.push_str(&rest[..p]);
-        match (
-            attr(tag, "data-term").and_then(term_number),
-            attr(tag, "data-port"),
-        ) {
-            (Some(t), Some(port)) if port.parse::<u16>().is_ok() => {
+        match TermPort::of(tag) {
+            TermPort::Both(t, port) => {
                 let href = attr(tag, "href")
                     .filter(|h| h.starts_with('/'))
                     .unwrap_or("");
                 out.push_str(&format!("[{label}](preview:node{t}:{port}{href})"));
             }
-            (Some(_), _) | (None, Some(_)) => {
+            TermPort::Partial => {
                 diags.warn(
                     file,
                     n,
@@ -399,7 +452,7 @@ fn links(file: &Path, n: usize, line: &str, diags: &mut Diagnostics) -> String {
                 );
                 out.push_str(&rest[p..end + 4]);
             }
-            (None, None) => out.push_str(&rest[p..end + 4]),
+            TermPort::Neither => out.push_str(&rest[p..end + 4]),
         }
         rest = &rest[end + 4..];
     }
@@ -422,11 +475,8 @@ fn links(file: &Path, n: usize, line: &str, diags: &mut Diagnostics) -> String {
         let attrs = &rest[p + 1..attrs_end];
         let href = &rest[open + 2..p];
         out.push_str(&rest[..open]);
-        match (
-            attr(attrs, "data-term").and_then(term_number),
-            attr(attrs, "data-port"),
-        ) {
-            (Some(t), Some(port)) if port.parse::<u16>().is_ok() => {
+        match TermPort::of(attrs) {
+            TermPort::Both(t, port) => {
                 let path = if href.starts_with('/') { href } else { "" };
                 out.push_str(&format!("](preview:node{t}:{port}{path})"));
             }
@@ -455,7 +505,7 @@ fn links(file: &Path, n: usize, line: &str, diags: &mut Diagnostics) -> String {
 /// Splits the body on its top-level headings: text before the first is the
 /// intro, each section a step titled by its heading.
 fn split_steps(body: Source, title: &str, draft: &mut Draft) {
-    let mut in_fence: Option<super::markdown::Fence> = None;
+    let mut in_fence: Option<Fence> = None;
     let mut headings = Vec::new();
     for (i, (_, line)) in body.lines.iter().enumerate() {
         if let Some(f) = &in_fence {

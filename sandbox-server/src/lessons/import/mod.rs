@@ -1,0 +1,12 @@
+//! Importers: each reads one lesson format from disk into a [`draft::Draft`]
+//! (the lesson before its Markdown is parsed), reporting problems as
+//! `file:line: message`. [`super::loader`] picks the importer and
+//! [`super::assemble`] turns the draft into a [`super::Lesson`].
+//!
+//! Dependencies point one way: the loader uses the importers, the importers
+//! use [`draft`] (plus `diag` and `markdown`), and `draft` uses no importer.
+
+pub mod draft;
+pub mod killercoda;
+pub mod native;
+pub mod pwd;
