@@ -20,7 +20,6 @@ use crate::error::ApiError;
 use crate::lessons::Catalog;
 use crate::metrics::Metrics;
 use crate::sessions::{rfc3339, EndReason, Session, Sessions};
-use crate::terminal::RestartError;
 use crate::terminal_ws;
 
 /// Largest JSON request body accepted.
@@ -151,7 +150,7 @@ async fn create_session(
 }
 
 fn authorized(state: &AppState, id: &str, headers: &HeaderMap) -> Result<Arc<Session>, ApiError> {
-    state.sessions.authorize(id, bearer(headers))
+    Ok(state.sessions.authorize(id, bearer(headers))?)
 }
 
 async fn get_session(
@@ -195,9 +194,6 @@ async fn screen(
         .into_response())
 }
 
-/// Seconds a restarting node's processes get to stop before they are killed.
-const RESTART_GRACE_SECS: i32 = 2;
-
 /// `POST .../nodes/{node}/restart`: the learner's "Restart node". The node's
 /// processes restart, its files stay; terminals are asked to reconnect and get
 /// a new shell. 409 while that node is already restarting.
@@ -207,17 +203,6 @@ async fn restart_node(
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     let session = state.sessions.authorize(&id, bearer(&headers))?;
-    let terminal = session
-        .terminal(&node)
-        .ok_or_else(|| ApiError::NotFound(format!("session {id} has no node {node:?}")))?;
-    let runtime = state.sessions.runtime().clone();
-    terminal
-        .restart_node(runtime.restart_node(&id, &node, RESTART_GRACE_SECS))
-        .await
-        .map_err(|e| match e {
-            RestartError::Busy => ApiError::Conflict(format!("{node} is already restarting")),
-            RestartError::Runtime(e) => ApiError::from(e),
-        })?;
-    tracing::info!(session = %id, node = %node, "node restarted");
+    state.sessions.restart_node(&session, &node).await?;
     Ok(StatusCode::NO_CONTENT)
 }

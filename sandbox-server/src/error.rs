@@ -7,6 +7,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use protocol::api::{ErrorBody, ErrorCode};
 
+use crate::runtime::RuntimeError;
+use crate::sessions::SessionError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
@@ -83,5 +86,43 @@ impl IntoResponse for ApiError {
             );
         }
         response
+    }
+}
+
+/// The domain's errors as the API reports them (the status and code follow
+/// from the variant chosen here).
+impl From<SessionError> for ApiError {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::NoSession(_)
+            | SessionError::NoNode { .. }
+            | SessionError::NoLesson(_)
+            | SessionError::NoStep { .. }
+            | SessionError::NoCheck(_)
+            | SessionError::NoCheckNode(_) => ApiError::NotFound(e.to_string()),
+            SessionError::UnknownLesson(_) | SessionError::Invalid(_) => {
+                ApiError::BadRequest(e.to_string())
+            }
+            SessionError::Unauthorized => ApiError::Unauthorized,
+            SessionError::Forbidden => ApiError::Forbidden,
+            SessionError::Full { live, retry_after } => ApiError::Full(live, retry_after),
+            SessionError::TooManySessions(n) => ApiError::TooManySessions(n),
+            SessionError::Busy(_) => ApiError::Conflict(e.to_string()),
+            SessionError::Runtime(e) => e.into(),
+            SessionError::Setup(e) => ApiError::Runtime(e.to_string()),
+            SessionError::Store(e) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<RuntimeError> for ApiError {
+    fn from(e: RuntimeError) -> Self {
+        match e {
+            RuntimeError::MissingImage(_) => ApiError::Internal(e.to_string()),
+            RuntimeError::NoSuchNode { .. } => ApiError::NotFound(e.to_string()),
+            RuntimeError::NoSuchPath(m) => ApiError::NotFound(m),
+            RuntimeError::BadPath(m) => ApiError::BadRequest(m),
+            e => ApiError::Runtime(e.to_string()),
+        }
     }
 }

@@ -5,8 +5,6 @@
 //!
 //! Session routes need the session's bearer token, like the others.
 
-use std::sync::Arc;
-
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -16,9 +14,6 @@ use protocol::api::{CheckResult, LessonDetail, Progress};
 
 use crate::api::{bearer, AppState};
 use crate::error::ApiError;
-use crate::lessons::exec::run_script;
-use crate::lessons::Lesson;
-use crate::sessions::Session;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -41,92 +36,16 @@ async fn get_lesson(
     Ok(Json(lesson.detail()))
 }
 
-/// The session (token checked) and the lesson it follows.
-fn session_and_lesson(
-    state: &AppState,
-    id: &str,
-    headers: &HeaderMap,
-) -> Result<(Arc<Session>, Arc<Lesson>), ApiError> {
-    let session = state.sessions.authorize(id, bearer(headers))?;
-    let lesson = state.catalog.get(&session.record.lesson).ok_or_else(|| {
-        ApiError::NotFound(format!(
-            "lesson {:?} of this session is no longer served",
-            session.record.lesson
-        ))
-    })?;
-    Ok((session, lesson))
-}
-
-fn parse_progress(json: &str) -> Progress {
-    serde_json::from_str(json).unwrap_or_default()
-}
-
 async fn check_step(
     State(state): State<AppState>,
     UrlPath((id, n)): UrlPath<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Json<CheckResult>, ApiError> {
-    let (session, lesson) = session_and_lesson(&state, &id, &headers)?;
+    let session = state.sessions.authorize(&id, bearer(&headers))?;
     let n: usize = n
         .parse()
         .map_err(|_| ApiError::BadRequest(format!("step {n:?}: expected a step number from 0")))?;
-    let step = lesson.steps.get(n).ok_or_else(|| {
-        ApiError::NotFound(format!(
-            "lesson {:?} has {} steps (numbered from 0); no step {n}",
-            lesson.summary.id,
-            lesson.steps.len()
-        ))
-    })?;
-    let check = step
-        .check
-        .as_ref()
-        .ok_or_else(|| ApiError::NotFound(format!("step {n} has no check")))?;
-    if session.terminal(&check.node).is_none() {
-        return Err(ApiError::NotFound(format!(
-            "the check runs in {:?}, which this session does not have",
-            check.node
-        )));
-    }
-    let outcome = run_script(
-        state.sessions.runtime().as_ref(),
-        &id,
-        &check.node,
-        &check.script,
-        false,
-    )
-    .await?;
-    let mut output = outcome.output.clone();
-    if outcome.timed_out {
-        if !output.is_empty() && !output.ends_with('\n') {
-            output.push('\n');
-        }
-        output.push_str(&format!(
-            "(the check did not finish within {} s)",
-            check.script.timeout_secs
-        ));
-    }
-    let passed = outcome.passed();
-    if passed {
-        let mut current = session.progress.lock().await;
-        let mut progress = parse_progress(&current);
-        if !progress.passed_steps.contains(&n) {
-            progress.passed_steps.push(n);
-            progress.passed_steps.sort_unstable();
-            let json = serde_json::to_string(&progress).expect("progress serializes");
-            state
-                .sessions
-                .store()
-                .set_progress(&id, json.clone())
-                .await?;
-            *current = json;
-        }
-    }
-    tracing::debug!(session = %id, step = n, passed, millis = outcome.millis, "check");
-    Ok(Json(CheckResult {
-        passed,
-        output,
-        millis: outcome.millis,
-    }))
+    Ok(Json(state.sessions.run_check(&session, n).await?))
 }
 
 async fn get_progress(
@@ -135,8 +54,7 @@ async fn get_progress(
     headers: HeaderMap,
 ) -> Result<Json<Progress>, ApiError> {
     let session = state.sessions.authorize(&id, bearer(&headers))?;
-    let current = session.progress.lock().await;
-    Ok(Json(parse_progress(&current)))
+    Ok(Json(state.sessions.progress(&session).await))
 }
 
 /// Stores the learner's progress. Steps with a check become passed only by
@@ -147,45 +65,13 @@ async fn put_progress(
     headers: HeaderMap,
     body: Result<Json<Progress>, JsonRejection>,
 ) -> Result<Json<Progress>, ApiError> {
-    let (session, lesson) = session_and_lesson(&state, &id, &headers)?;
-    let Json(mut wanted) = body.map_err(|rejection| {
+    let session = state.sessions.authorize(&id, bearer(&headers))?;
+    let Json(wanted) = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::TooLarge("progress body too large".into())
         } else {
             ApiError::BadRequest(rejection.body_text())
         }
     })?;
-    let steps = lesson.steps.len();
-    if wanted.current_step >= steps.max(1) {
-        return Err(ApiError::BadRequest(format!(
-            "current_step {}: this lesson has {steps} steps (numbered from 0)",
-            wanted.current_step
-        )));
-    }
-    wanted.passed_steps.sort_unstable();
-    wanted.passed_steps.dedup();
-    if let Some(bad) = wanted.passed_steps.iter().find(|&&s| s >= steps) {
-        return Err(ApiError::BadRequest(format!(
-            "passed_steps: no step {bad} (this lesson has {steps}, numbered from 0)"
-        )));
-    }
-    let mut current = session.progress.lock().await;
-    let stored = parse_progress(&current);
-    if let Some(unchecked) = wanted
-        .passed_steps
-        .iter()
-        .find(|&&s| lesson.steps[s].check.is_some() && !stored.passed_steps.contains(&s))
-    {
-        return Err(ApiError::BadRequest(format!(
-            "step {unchecked} has a check: it becomes passed by POST /api/v1/sessions/{id}/steps/{unchecked}/check"
-        )));
-    }
-    let json = serde_json::to_string(&wanted).expect("progress serializes");
-    state
-        .sessions
-        .store()
-        .set_progress(&id, json.clone())
-        .await?;
-    *current = json;
-    Ok(Json(wanted))
+    Ok(Json(state.sessions.set_progress(&session, wanted).await?))
 }

@@ -36,6 +36,7 @@ use tokio::net::TcpStream;
 
 use crate::api::{bearer, AppState};
 use crate::error::ApiError;
+use crate::sessions::Session;
 
 /// Name of the cookie that carries a session token to its previews.
 pub const COOKIE: &str = "pg_preview";
@@ -144,7 +145,7 @@ async fn proxy(state: &AppState, target: Target, path: String, req: Request) -> 
     }
     let session = match result {
         Ok(session) => session,
-        Err(e) => return e.into_response(),
+        Err(e) => return ApiError::from(e).into_response(),
     };
     if !session.record.nodes.contains(&target.node) {
         return ApiError::NotFound(format!(
@@ -173,7 +174,15 @@ async fn proxy(state: &AppState, target: Target, path: String, req: Request) -> 
             set_cookie,
         );
     }
-    let mut response = forward(state, &target, upstream_path, req, header_token.is_some()).await;
+    let mut response = forward(
+        state,
+        &session,
+        &target,
+        upstream_path,
+        req,
+        header_token.is_some(),
+    )
+    .await;
     if let Some(cookie) = set_cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
@@ -184,14 +193,14 @@ async fn proxy(state: &AppState, target: Target, path: String, req: Request) -> 
 /// (WebSocket) become a byte pipe between the two connections.
 async fn forward(
     state: &AppState,
+    session: &Session,
     target: &Target,
     upstream_path: String,
     mut req: Request,
     strip_authorization: bool,
 ) -> Response {
-    let runtime = state.sessions.runtime();
-    let (session, node, port) = (&target.session, &target.node, target.port);
-    let mut ip = match runtime.node_address(session, node, false).await {
+    let (node, port) = (&target.node, target.port);
+    let mut ip = match state.sessions.preview_target(session, node, false).await {
         Ok(ip) => ip,
         Err(e) => return ApiError::from(e).into_response(),
     };
@@ -199,7 +208,7 @@ async fn forward(
         Ok(stream) => stream,
         Err(first) => {
             // The container may have restarted with another address.
-            match runtime.node_address(session, node, true).await {
+            match state.sessions.preview_target(session, node, true).await {
                 Ok(fresh) if fresh != ip => {
                     ip = fresh;
                     match connect(ip, port).await {

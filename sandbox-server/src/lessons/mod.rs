@@ -6,7 +6,6 @@
 //! `base` node) is always there.
 
 pub mod diag;
-pub mod exec;
 pub mod killercoda;
 pub mod loader;
 pub mod markdown;

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::exec::{run_script, Outcome};
+use crate::sessions::scripts::{run_script, Outcome};
 use super::{Catalog, Lesson, Script};
 use crate::config::Config;
 use crate::metrics::Metrics;

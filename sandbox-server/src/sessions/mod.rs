@@ -1,6 +1,13 @@
-//! Sessions: creating them (network plus nodes), finding and authorising
-//! them, ending them, reaping expired and idle ones, and reconciling with
-//! Docker after a restart.
+//! Sessions: creating them (shared network plus nodes), finding and
+//! authorising them, ending them, reaping expired and idle ones, and
+//! reconciling with the runtime after a restart.
+//!
+//! [`Sessions`] is the only door to session state: handlers never reach the
+//! runtime or the store. Besides the life cycle here, it offers what handlers
+//! do to a session ([`operations`]: restart a node, run a check, read and set
+//! progress, move files, find a preview target). Errors are the domain's
+//! ([`SessionError`]); the HTTP layer maps them. Lesson scripts run through
+//! [`scripts`], progress rules live in [`progress`].
 //!
 //! A session lives in three places: the in-memory map here (with its
 //! terminals), the SQLite [`Store`] (so it survives restarts), and the
@@ -20,20 +27,29 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+mod error;
+mod operations;
+pub mod progress;
+pub mod scripts;
+#[cfg(test)]
+mod tests_on_fake_runtime;
+
+pub use error::SessionError;
+pub use progress::Progress;
+
 use crate::config::Config;
-use crate::error::ApiError;
 use crate::lessons::Catalog;
 use crate::metrics::Metrics;
 use crate::runtime::{NodeLimits, NodeSpec, Runtime, RuntimeError};
-use crate::store::{SavedScreen, SessionRecord, Store, StoreError};
+use crate::store::{SavedScreen, SessionRecord, Store};
 use crate::terminal::{Terminal, TerminalSettings};
 
 /// One live session.
 pub struct Session {
     pub record: SessionRecord,
-    /// The learner's progress as JSON (`record.progress` is the value at load);
-    /// the lesson API updates it and writes it through to the store.
-    pub progress: tokio::sync::Mutex<String>,
+    /// The learner's progress (`record.progress` is its JSON at load); held
+    /// while it changes, which writes it through to the store.
+    progress: tokio::sync::Mutex<Progress>,
     terminals: BTreeMap<String, Arc<Terminal>>,
     clients: AtomicUsize,
     last_active: Mutex<Instant>,
@@ -161,22 +177,6 @@ impl Drop for Reservation<'_> {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        ApiError::Internal(e.to_string())
-    }
-}
-
-impl From<RuntimeError> for ApiError {
-    fn from(e: RuntimeError) -> Self {
-        match e {
-            RuntimeError::MissingImage(_) => ApiError::Internal(e.to_string()),
-            RuntimeError::NoSuchNode { .. } => ApiError::NotFound(e.to_string()),
-            e => ApiError::Runtime(e.to_string()),
-        }
-    }
-}
-
 impl Sessions {
     pub fn new(
         config: Arc<Config>,
@@ -197,14 +197,6 @@ impl Sessions {
 
     pub fn live_count(&self) -> usize {
         lock(&self.live).sessions.len()
-    }
-
-    pub fn runtime(&self) -> &Arc<dyn Runtime> {
-        &self.runtime
-    }
-
-    pub fn store(&self) -> &Store {
-        &self.store
     }
 
     fn terminal_settings(&self) -> TerminalSettings {
@@ -233,7 +225,7 @@ impl Sessions {
             })
             .collect();
         Arc::new(Session {
-            progress: tokio::sync::Mutex::new(record.progress.clone()),
+            progress: tokio::sync::Mutex::new(progress::from_json(&record.progress)),
             record,
             terminals,
             clients: AtomicUsize::new(0),
@@ -242,21 +234,24 @@ impl Sessions {
         })
     }
 
-    fn reserve(&self, ip: &str) -> Result<Reservation<'_>, ApiError> {
+    fn reserve(&self, ip: &str) -> Result<Reservation<'_>, SessionError> {
         let mut live = lock(&self.live);
         let total = live.total();
         if total >= self.config.max_sessions {
             self.metrics
                 .sessions_rejected_full
                 .fetch_add(1, Ordering::Relaxed);
-            return Err(ApiError::Full(total, self.config.retry_after_secs));
+            return Err(SessionError::Full {
+                live: total,
+                retry_after: self.config.retry_after_secs,
+            });
         }
         let mine = live.for_ip(ip);
         if mine >= self.config.max_sessions_per_ip {
             self.metrics
                 .sessions_rejected_ip
                 .fetch_add(1, Ordering::Relaxed);
-            return Err(ApiError::TooManySessions(mine));
+            return Err(SessionError::TooManySessions(mine));
         }
         *live.pending.entry(ip.to_owned()).or_default() += 1;
         Ok(Reservation {
@@ -266,11 +261,15 @@ impl Sessions {
     }
 
     /// Creates a session of `lesson` for a client at `ip`; returns it and its token.
-    pub async fn create(&self, lesson: &str, ip: &str) -> Result<(Arc<Session>, String), ApiError> {
+    pub async fn create(
+        &self,
+        lesson: &str,
+        ip: &str,
+    ) -> Result<(Arc<Session>, String), SessionError> {
         let lesson = self
             .catalog
             .get(lesson)
-            .ok_or_else(|| ApiError::BadRequest(format!("unknown lesson {lesson:?}")))?;
+            .ok_or_else(|| SessionError::UnknownLesson(lesson.to_owned()))?;
         let reservation = self.reserve(ip)?;
         let started = Instant::now();
         let id = random_hex(8);
@@ -284,7 +283,7 @@ impl Sessions {
         };
         let build = async {
             self.runtime
-                .create_network(&id, expires_at)
+                .prepare_session(&id, expires_at)
                 .await
                 .map_err(|e| match e {
                     // Out of addresses is being full, whatever `max_sessions` says.
@@ -292,12 +291,12 @@ impl Sessions {
                         tracing::warn!(
                             "{e}: raise session_subnet_pool's size or lower max_sessions"
                         );
-                        ApiError::Full(
-                            lock(&self.live).sessions.len(),
-                            self.config.retry_after_secs,
-                        )
+                        SessionError::Full {
+                            live: lock(&self.live).sessions.len(),
+                            retry_after: self.config.retry_after_secs,
+                        }
                     }
-                    e => e.into(),
+                    e => SessionError::Runtime(e),
                 })?;
             let nodes = lesson.nodes.iter().map(|n| {
                 let spec = NodeSpec {
@@ -313,10 +312,8 @@ impl Sessions {
                 result?;
             }
             // Assets and setup scripts, before the learner gets the nodes.
-            crate::lessons::exec::provision(self.runtime.as_ref(), &id, &lesson)
-                .await
-                .map_err(|e| ApiError::Runtime(e.to_string()))?;
-            Ok::<(), ApiError>(())
+            scripts::provision(self.runtime.as_ref(), &id, &lesson).await?;
+            Ok::<(), SessionError>(())
         };
         if let Err(e) = build.await {
             tracing::warn!(session = %id, "creating session failed: {e}");
@@ -364,26 +361,27 @@ impl Sessions {
     }
 
     /// The session `id`, if `token` opens it.
-    pub fn authorize(&self, id: &str, token: Option<&str>) -> Result<Arc<Session>, ApiError> {
+    /// Unknown session first, then a missing token, then a wrong one.
+    pub fn authorize(&self, id: &str, token: Option<&str>) -> Result<Arc<Session>, SessionError> {
         let session = lock(&self.live)
             .sessions
             .get(id)
             .cloned()
-            .ok_or_else(|| ApiError::NotFound(format!("no session {id:?}")))?;
+            .ok_or_else(|| SessionError::NoSession(id.to_owned()))?;
         let token = token
             .filter(|t| !t.is_empty())
-            .ok_or(ApiError::Unauthorized)?;
+            .ok_or(SessionError::Unauthorized)?;
         let given = hash_token(token);
         if bool::from(given.as_bytes().ct_eq(session.record.token_hash.as_bytes())) {
             Ok(session)
         } else {
-            Err(ApiError::Forbidden)
+            Err(SessionError::Forbidden)
         }
     }
 
     /// Ends a session: its clients are told, its containers, network and
     /// volumes removed, its record deleted. Idempotent.
-    pub async fn end(&self, id: &str, reason: EndReason) -> Result<(), ApiError> {
+    pub async fn end(&self, id: &str, reason: EndReason) -> Result<(), SessionError> {
         let session = lock(&self.live).sessions.remove(id);
         if let Some(session) = &session {
             // Out of the map, the session has ended for everyone: count it now,
@@ -460,7 +458,7 @@ impl Sessions {
     /// Brings the store and the runtime into agreement after a start:
     /// sessions whose nodes all exist are served again; expired or broken
     /// sessions and containers no record owns are removed.
-    pub async fn reconcile(&self) -> Result<ReconcileReport, ApiError> {
+    pub async fn reconcile(&self) -> Result<ReconcileReport, SessionError> {
         let now = unix_now();
         let mut report = ReconcileReport::default();
         let mut found: HashMap<String, Vec<(String, bool)>> = HashMap::new();

@@ -1,0 +1,1 @@
+//! Sessions on a [`FakeRuntime`](crate::runtime::fake::FakeRuntime).
