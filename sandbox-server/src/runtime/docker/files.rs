@@ -406,13 +406,8 @@ mod tests {
         let short = collect(tar_stream(tar_head("a", 0o644, 3).unwrap(), 3, chunks(vec![b"ab"])))
             .await
             .unwrap();
-        assert!(tar::Archive::new(&short[..]).entries().unwrap().all(|e| {
-            let mut e = match e {
-                Ok(e) => e,
-                Err(_) => return true,
-            };
-            std::io::Read::read_to_end(&mut e, &mut Vec::new()).is_err()
-        }), "a short body leaves a truncated archive, which Docker refuses");
+        // No padding and no end marker: Docker refuses the truncated archive.
+        assert_eq!(short.len(), BLOCK + 2, "a short body never ends the archive");
     }
 
     #[tokio::test]
