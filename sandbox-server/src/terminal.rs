@@ -38,6 +38,9 @@ use crate::metrics::Metrics;
 use crate::runtime::{Runtime, RuntimeError, ShellControl};
 use crate::store::SavedScreen;
 
+#[cfg(test)]
+mod tests_on_fake_runtime;
+
 /// Written below a screen restored after a server restart, where the new
 /// shell's prompt follows.
 const RESTORED_NOTE: &[u8] =

@@ -7,12 +7,12 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::sessions::scripts::{run_script, Outcome};
 use super::{Catalog, Lesson, Script};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::runtime::docker::DockerRuntime;
 use crate::runtime::Runtime;
+use crate::sessions::scripts::{run_script, Outcome};
 use crate::sessions::{EndReason, Sessions};
 use crate::store::Store;
 

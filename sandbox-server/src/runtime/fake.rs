@@ -192,39 +192,45 @@ impl FakeShell {
     }
 }
 
-/// Echoes input, prints and exits on command; records the exit code.
+/// Reads input (as a PTY does, even while output is blocked), records it
+/// and queues its echo.
+async fn read_input(
+    mut pty: tokio::io::ReadHalf<tokio::io::DuplexStream>,
+    echo: mpsc::UnboundedSender<Command>,
+    input: Arc<Mutex<Vec<u8>>>,
+) {
+    let mut buf = [0u8; 1024];
+    while let Ok(n @ 1..) = pty.read(&mut buf).await {
+        input.lock().unwrap().extend_from_slice(&buf[..n]);
+        let _ = echo.send(Command::Print(Bytes::copy_from_slice(&buf[..n])));
+    }
+}
+
+/// Prints (echoes included) and exits on command; records the exit code.
+/// Exiting drops the program's end of the pipe, which ends the terminal's output.
 async fn run_program(
-    mut pty: tokio::io::DuplexStream,
+    pty: tokio::io::DuplexStream,
+    echo: mpsc::UnboundedSender<Command>,
     mut commands: mpsc::UnboundedReceiver<Command>,
     input: Arc<Mutex<Vec<u8>>>,
     exit: Arc<Mutex<Option<i64>>>,
 ) {
-    let mut buf = [0u8; 1024];
-    loop {
-        tokio::select! {
-            read = pty.read(&mut buf) => match read {
-                Ok(0) | Err(_) => return,
-                Ok(n) => {
-                    input.lock().unwrap().extend_from_slice(&buf[..n]);
-                    if pty.write_all(&buf[..n]).await.is_err() {
-                        return;
-                    }
+    let (reader, mut writer) = tokio::io::split(pty);
+    let reading = tokio::spawn(read_input(reader, echo, input));
+    while let Some(command) = commands.recv().await {
+        match command {
+            Command::Print(bytes) => {
+                if writer.write_all(&bytes).await.is_err() {
+                    break;
                 }
-            },
-            command = commands.recv() => match command {
-                Some(Command::Print(bytes)) => {
-                    if pty.write_all(&bytes).await.is_err() {
-                        return;
-                    }
-                }
-                Some(Command::Exit(code)) => {
-                    *exit.lock().unwrap() = Some(code);
-                    return;
-                }
-                None => return,
-            },
+            }
+            Command::Exit(code) => {
+                *exit.lock().unwrap() = Some(code);
+                break;
+            }
         }
     }
+    reading.abort();
 }
 
 struct FakeControl {
@@ -328,7 +334,13 @@ impl Runtime for FakeRuntime {
         let input = Arc::new(Mutex::new(Vec::new()));
         let sizes = Arc::new(Mutex::new(vec![(cols, rows)]));
         let exit = Arc::new(Mutex::new(None));
-        tokio::spawn(run_program(program_end, rx, input.clone(), exit.clone()));
+        tokio::spawn(run_program(
+            program_end,
+            tx.clone(),
+            rx,
+            input.clone(),
+            exit.clone(),
+        ));
         self.state().shells.push(FakeShell {
             session: session.to_owned(),
             node: node.to_owned(),
@@ -361,11 +373,21 @@ impl Runtime for FakeRuntime {
         }))
     }
 
-    async fn node_address(&self, session: &str, node: &str, _refresh: bool) -> RuntimeResult<IpAddr> {
+    async fn node_address(
+        &self,
+        session: &str,
+        node: &str,
+        _refresh: bool,
+    ) -> RuntimeResult<IpAddr> {
         self.require_node(session, node)?;
         let st = self.state();
         let index = st.nodes.keys().position(|k| *k == key(session, node));
-        Ok(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2 + index.unwrap_or(0) as u8)))
+        Ok(IpAddr::V4(Ipv4Addr::new(
+            10,
+            0,
+            0,
+            2 + index.unwrap_or(0) as u8,
+        )))
     }
 
     async fn write_file(
@@ -396,11 +418,16 @@ impl Runtime for FakeRuntime {
         Ok(())
     }
 
-    async fn read_file(&self, session: &str, node: &str, path: &str) -> RuntimeResult<FileDownload> {
+    async fn read_file(
+        &self,
+        session: &str,
+        node: &str,
+        path: &str,
+    ) -> RuntimeResult<FileDownload> {
         self.require_node(session, node)?;
-        let (_, content) = self
-            .file(session, node, path)
-            .ok_or_else(|| RuntimeError::NoSuchPath(format!("{node}: no such file or directory: {path}")))?;
+        let (_, content) = self.file(session, node, path).ok_or_else(|| {
+            RuntimeError::NoSuchPath(format!("{node}: no such file or directory: {path}"))
+        })?;
         Ok(FileDownload {
             size: content.len() as u64,
             body: Box::pin(futures_util::stream::iter([Ok(Bytes::from(content))])),

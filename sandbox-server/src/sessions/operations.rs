@@ -20,7 +20,11 @@ pub const RESTART_GRACE_SECS: i32 = 2;
 
 impl Sessions {
     /// The session's node `node`, checked.
-    fn node<'a>(&self, session: &'a Session, node: &str) -> Result<&'a Arc<Terminal>, SessionError> {
+    fn node<'a>(
+        &self,
+        session: &'a Session,
+        node: &str,
+    ) -> Result<&'a Arc<Terminal>, SessionError> {
         session.terminal(node).ok_or_else(|| SessionError::NoNode {
             session: session.record.id.clone(),
             node: node.to_owned(),
@@ -53,7 +57,11 @@ impl Sessions {
 
     /// Runs the check of step `step` (from 0) in its node; a pass is recorded
     /// in the session's progress.
-    pub async fn run_check(&self, session: &Session, step: usize) -> Result<CheckResult, SessionError> {
+    pub async fn run_check(
+        &self,
+        session: &Session,
+        step: usize,
+    ) -> Result<CheckResult, SessionError> {
         let lesson = self.lesson_of(session)?;
         let check = lesson
             .steps
@@ -70,7 +78,8 @@ impl Sessions {
             return Err(SessionError::NoCheckNode(check.node.clone()));
         }
         let id = &session.record.id;
-        let outcome = run_script(self.runtime.as_ref(), id, &check.node, &check.script, false).await?;
+        let outcome =
+            run_script(self.runtime.as_ref(), id, &check.node, &check.script, false).await?;
         let mut output = outcome.output.clone();
         if outcome.timed_out {
             if !output.is_empty() && !output.ends_with('\n') {
@@ -86,7 +95,9 @@ impl Sessions {
             let mut current = session.progress.lock().await;
             let mut updated = current.clone();
             if progress::record_pass(&mut updated, step) {
-                self.store.set_progress(id, progress::to_json(&updated)).await?;
+                self.store
+                    .set_progress(id, progress::to_json(&updated))
+                    .await?;
                 *current = updated;
             }
         }
@@ -105,12 +116,20 @@ impl Sessions {
 
     /// Stores the learner's progress by the rules of [`progress::accept`];
     /// returns what was stored.
-    pub async fn set_progress(&self, session: &Session, wanted: Progress) -> Result<Progress, SessionError> {
+    pub async fn set_progress(
+        &self,
+        session: &Session,
+        wanted: Progress,
+    ) -> Result<Progress, SessionError> {
         let lesson = self.lesson_of(session)?;
         let mut current = session.progress.lock().await;
-        let accepted = progress::accept(&session.record.id, &current, wanted, lesson.steps.len(), |n| {
-            lesson.steps[n].check.is_some()
-        })?;
+        let accepted = progress::accept(
+            &session.record.id,
+            &current,
+            wanted,
+            lesson.steps.len(),
+            |n| lesson.steps[n].check.is_some(),
+        )?;
         self.store
             .set_progress(&session.record.id, progress::to_json(&accepted))
             .await?;
@@ -131,21 +150,39 @@ impl Sessions {
     ) -> Result<(), SessionError> {
         self.node(session, node)?;
         let id = &session.record.id;
-        self.runtime.write_file(id, node, path, mode, size, body).await?;
+        self.runtime
+            .write_file(id, node, path, mode, size, body)
+            .await?;
         tracing::info!(session = %id, %node, %path, size, "file uploaded");
         Ok(())
     }
 
     /// Reads the regular file `path` of the node (following symbolic links).
-    pub async fn read_file(&self, session: &Session, node: &str, path: &str) -> Result<FileDownload, SessionError> {
+    pub async fn read_file(
+        &self,
+        session: &Session,
+        node: &str,
+        path: &str,
+    ) -> Result<FileDownload, SessionError> {
         self.node(session, node)?;
-        Ok(self.runtime.read_file(&session.record.id, node, path).await?)
+        Ok(self
+            .runtime
+            .read_file(&session.record.id, node, path)
+            .await?)
     }
 
     /// Where the web preview connects for `node`; `refresh` asks the runtime
     /// again (a restarted node may have a new address).
-    pub async fn preview_target(&self, session: &Session, node: &str, refresh: bool) -> Result<IpAddr, SessionError> {
+    pub async fn preview_target(
+        &self,
+        session: &Session,
+        node: &str,
+        refresh: bool,
+    ) -> Result<IpAddr, SessionError> {
         self.node(session, node)?;
-        Ok(self.runtime.node_address(&session.record.id, node, refresh).await?)
+        Ok(self
+            .runtime
+            .node_address(&session.record.id, node, refresh)
+            .await?)
     }
 }

@@ -99,7 +99,10 @@ mod tests {
     fn steps_out_of_range_are_refused() {
         assert_eq!(
             accept("s", &Progress::default(), progress(4, &[]), 4, checked),
-            Err(ProgressError::NoCurrentStep { current: 4, steps: 4 })
+            Err(ProgressError::NoCurrentStep {
+                current: 4,
+                steps: 4
+            })
         );
         assert_eq!(
             accept("s", &Progress::default(), progress(0, &[7]), 4, checked),
@@ -112,12 +115,24 @@ mod tests {
     #[test]
     fn a_checked_step_is_passed_only_by_its_check() {
         let err = accept("s", &progress(0, &[]), progress(1, &[1]), 4, checked).unwrap_err();
-        assert_eq!(err, ProgressError::Unchecked { session: "s".into(), step: 1 });
+        assert_eq!(
+            err,
+            ProgressError::Unchecked {
+                session: "s".into(),
+                step: 1
+            }
+        );
         assert!(err.to_string().contains("/api/v1/sessions/s/steps/1/check"));
         // Once passed by its check, it may be kept or dropped.
         let stored = progress(1, &[1]);
-        assert_eq!(accept("s", &stored, progress(2, &[1]), 4, checked), Ok(progress(2, &[1])));
-        assert_eq!(accept("s", &stored, progress(2, &[]), 4, checked), Ok(progress(2, &[])));
+        assert_eq!(
+            accept("s", &stored, progress(2, &[1]), 4, checked),
+            Ok(progress(2, &[1]))
+        );
+        assert_eq!(
+            accept("s", &stored, progress(2, &[]), 4, checked),
+            Ok(progress(2, &[]))
+        );
     }
 
     #[test]

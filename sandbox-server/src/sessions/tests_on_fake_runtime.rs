@@ -146,7 +146,12 @@ async fn capacity_is_max_sessions() {
     });
     s.sessions.create("checks", "192.0.2.1").await.unwrap();
     s.sessions.create("checks", "192.0.2.2").await.unwrap();
-    let err = s.sessions.create("checks", "192.0.2.3").await.err().expect("refused");
+    let err = s
+        .sessions
+        .create("checks", "192.0.2.3")
+        .await
+        .err()
+        .expect("refused");
     assert!(
         matches!(err, SessionError::Full { live: 2, retry_after } if retry_after == Config::default().retry_after_secs),
         "{err:?}"
@@ -161,12 +166,22 @@ async fn the_per_address_limit_counts_sessions_still_being_created() {
         ..Config::default()
     });
     let pending = s.sessions.reserve(IP).unwrap();
-    let err = s.sessions.create("checks", IP).await.err().expect("refused");
+    let err = s
+        .sessions
+        .create("checks", IP)
+        .await
+        .err()
+        .expect("refused");
     assert!(matches!(err, SessionError::TooManySessions(1)), "{err:?}");
     s.sessions.create("checks", "192.0.2.99").await.unwrap();
     drop(pending);
     s.sessions.create("checks", IP).await.unwrap();
-    let err = s.sessions.create("checks", IP).await.err().expect("refused");
+    let err = s
+        .sessions
+        .create("checks", IP)
+        .await
+        .err()
+        .expect("refused");
     assert!(matches!(err, SessionError::TooManySessions(1)), "{err:?}");
 }
 
@@ -177,7 +192,12 @@ async fn a_failed_creation_cleans_up_and_releases_its_reservation() {
         ..Config::default()
     });
     s.fake.fail_next_create_node();
-    let err = s.sessions.create("checks", IP).await.err().expect("refused");
+    let err = s
+        .sessions
+        .create("checks", IP)
+        .await
+        .err()
+        .expect("refused");
     assert!(
         matches!(err, SessionError::Runtime(RuntimeError::MissingImage(_))),
         "{err:?}"
@@ -195,7 +215,12 @@ async fn a_failed_creation_cleans_up_and_releases_its_reservation() {
 async fn no_free_subnet_is_being_full() {
     let s = setup();
     s.fake.run_out_of_subnets();
-    let err = s.sessions.create("checks", IP).await.err().expect("refused");
+    let err = s
+        .sessions
+        .create("checks", IP)
+        .await
+        .err()
+        .expect("refused");
     assert!(matches!(err, SessionError::Full { live: 0, .. }), "{err:?}");
 }
 
@@ -348,7 +373,10 @@ async fn reconcile_restores_complete_sessions_and_starts_stopped_nodes() {
     let session = sessions.authorize("a1", Some("token-a1")).unwrap();
     let screen = session.terminal("node1").unwrap().screen_text();
     assert!(screen.contains("before the restart"), "{screen}");
-    assert!(store.take_screens("a1").await.unwrap().is_empty(), "used once");
+    assert!(
+        store.take_screens("a1").await.unwrap().is_empty(),
+        "used once"
+    );
 }
 
 #[tokio::test]
@@ -356,7 +384,10 @@ async fn reconcile_removes_expired_incomplete_and_orphaned_sessions() {
     let fake = FakeRuntime::new();
     let store = Store::open(Path::new(":memory:")).unwrap();
     let now = unix_now();
-    store.insert(record("expired", &["node1"], now - 1)).await.unwrap();
+    store
+        .insert(record("expired", &["node1"], now - 1))
+        .await
+        .unwrap();
     fake.add_node("expired", "node1", true);
     store
         .insert(record("partial", &["node1", "node2"], now + 600))
@@ -419,8 +450,15 @@ async fn a_second_restart_of_a_node_is_busy() {
         async move { s.sessions.restart_node(&session, "node1").await }
     });
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let err = s.sessions.restart_node(&session, "node1").await.unwrap_err();
-    assert!(matches!(&err, SessionError::Busy(n) if n == "node1"), "{err:?}");
+    let err = s
+        .sessions
+        .restart_node(&session, "node1")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, SessionError::Busy(n) if n == "node1"),
+        "{err:?}"
+    );
     gate.notify_one();
     first.await.unwrap().unwrap();
     assert_eq!(s.fake.restarts().len(), 1);
@@ -464,13 +502,21 @@ async fn run_check_refuses_missing_steps_checks_and_nodes() {
     ));
     assert!(matches!(
         s.sessions.run_check(&session, 9).await,
-        Err(SessionError::NoStep { steps: 3, step: 9, .. })
+        Err(SessionError::NoStep {
+            steps: 3,
+            step: 9,
+            ..
+        })
     ));
     assert!(matches!(
         s.sessions.run_check(&session, 2).await,
         Err(SessionError::NoCheckNode(n)) if n == "node9"
     ));
-    assert!(s.fake.exec_log().iter().all(|(_, _, cmd)| !cmd.join(" ").contains("done-marker")));
+    assert!(s
+        .fake
+        .exec_log()
+        .iter()
+        .all(|(_, _, cmd)| !cmd.join(" ").contains("done-marker")));
 }
 
 #[tokio::test]
@@ -515,12 +561,18 @@ async fn set_progress_follows_the_rules_and_is_stored() {
 async fn files_and_preview_targets_go_through_the_session() {
     let s = setup();
     let (session, _) = s.sessions.create("checks", IP).await.unwrap();
-    let body = Box::pin(futures_util::stream::iter([Ok(bytes::Bytes::from_static(b"abc"))]));
+    let body = Box::pin(futures_util::stream::iter([Ok(bytes::Bytes::from_static(
+        b"abc",
+    ))]));
     s.sessions
         .write_file(&session, "node1", "/tmp/x", 0o644, 3, body)
         .await
         .unwrap();
-    let file = s.sessions.read_file(&session, "node1", "/tmp/x").await.unwrap();
+    let file = s
+        .sessions
+        .read_file(&session, "node1", "/tmp/x")
+        .await
+        .unwrap();
     assert_eq!(file.size, 3);
     assert!(matches!(
         s.sessions.read_file(&session, "node1", "/nope").await,
@@ -530,7 +582,11 @@ async fn files_and_preview_targets_go_through_the_session() {
         s.sessions.read_file(&session, "node2", "/tmp/x").await,
         Err(SessionError::NoNode { .. })
     ));
-    assert!(s.sessions.preview_target(&session, "node1", false).await.is_ok());
+    assert!(s
+        .sessions
+        .preview_target(&session, "node1", false)
+        .await
+        .is_ok());
     s.fake.lose_node(&session.record.id, "node1");
     assert!(matches!(
         s.sessions.preview_target(&session, "node1", true).await,

@@ -103,7 +103,9 @@ async fn open_entry(archive: Archive, path: &str) -> RuntimeResult<Opened> {
         EntryType::Directory => Err(RuntimeError::BadPath(format!(
             "{path} is a directory; download a file"
         ))),
-        _ => Err(RuntimeError::BadPath(format!("{path} is not a regular file"))),
+        _ => Err(RuntimeError::BadPath(format!(
+            "{path} is not a regular file"
+        ))),
     }
 }
 
@@ -347,7 +349,6 @@ fn archive_error(e: bollard::errors::Error, session: &str, node: &str, path: &st
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,7 +359,9 @@ mod tests {
         ))
     }
 
-    async fn collect(stream: impl Stream<Item = std::io::Result<Bytes>>) -> std::io::Result<Vec<u8>> {
+    async fn collect(
+        stream: impl Stream<Item = std::io::Result<Bytes>>,
+    ) -> std::io::Result<Vec<u8>> {
         let mut out = Vec::new();
         let mut stream = std::pin::pin!(stream);
         while let Some(chunk) = stream.next().await {
@@ -386,7 +389,11 @@ mod tests {
         let mut archive = tar::Archive::new(&bytes[..]);
         let mut entries = archive.entries().unwrap();
         let mut entry = entries.next().unwrap().unwrap();
-        assert_eq!(entry.path().unwrap().to_str().unwrap(), name, "long name kept");
+        assert_eq!(
+            entry.path().unwrap().to_str().unwrap(),
+            name,
+            "long name kept"
+        );
         assert_eq!(entry.header().mode().unwrap(), 0o755);
         assert_eq!(entry.header().username().unwrap(), Some("root"));
         let mut content = String::new();
@@ -397,17 +404,33 @@ mod tests {
 
     #[tokio::test]
     async fn an_empty_upload_ends_the_archive_and_a_wrong_length_fails() {
-        let bytes = collect(tar_stream(tar_head("a", 0o644, 0).unwrap(), 0, chunks(vec![])))
-            .await
-            .unwrap();
+        let bytes = collect(tar_stream(
+            tar_head("a", 0o644, 0).unwrap(),
+            0,
+            chunks(vec![]),
+        ))
+        .await
+        .unwrap();
         assert_eq!(bytes.len(), 3 * BLOCK);
-        let long = collect(tar_stream(tar_head("a", 0o644, 3).unwrap(), 3, chunks(vec![b"abcd"])));
+        let long = collect(tar_stream(
+            tar_head("a", 0o644, 3).unwrap(),
+            3,
+            chunks(vec![b"abcd"]),
+        ));
         assert!(long.await.is_err(), "longer than announced");
-        let short = collect(tar_stream(tar_head("a", 0o644, 3).unwrap(), 3, chunks(vec![b"ab"])))
-            .await
-            .unwrap();
+        let short = collect(tar_stream(
+            tar_head("a", 0o644, 3).unwrap(),
+            3,
+            chunks(vec![b"ab"]),
+        ))
+        .await
+        .unwrap();
         // No padding and no end marker: Docker refuses the truncated archive.
-        assert_eq!(short.len(), BLOCK + 2, "a short body never ends the archive");
+        assert_eq!(
+            short.len(),
+            BLOCK + 2,
+            "a short body never ends the archive"
+        );
     }
 
     #[tokio::test]
@@ -415,10 +438,15 @@ mod tests {
         let mut builder = tar::Builder::new(Vec::new());
         let mut header = tar::Header::new_ustar();
         header.set_size(5);
-        builder.append_data(&mut header, "x.txt", &b"12345"[..]).unwrap();
+        builder
+            .append_data(&mut header, "x.txt", &b"12345"[..])
+            .unwrap();
         let bytes = builder.into_inner().unwrap();
         for split in [1, 7, 512, 100_000] {
-            match open_entry(archive_of(bytes.clone(), split), "/x.txt").await.unwrap() {
+            match open_entry(archive_of(bytes.clone(), split), "/x.txt")
+                .await
+                .unwrap()
+            {
                 Opened::File(f) => {
                     assert_eq!(f.size, 5);
                     assert_eq!(collect(f.body).await.unwrap(), b"12345");
@@ -460,7 +488,9 @@ mod tests {
         let mut header = tar::Header::new_ustar();
         header.set_entry_type(tar::EntryType::Directory);
         header.set_size(0);
-        builder.append_data(&mut header, "d", std::io::empty()).unwrap();
+        builder
+            .append_data(&mut header, "d", std::io::empty())
+            .unwrap();
         let dir = builder.into_inner().unwrap();
         let err = |r: RuntimeResult<Opened>| r.err().expect("an error");
         assert!(matches!(
