@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::{bearer, AppState};
 use crate::error::ApiError;
-use crate::runtime::ByteStream;
+use crate::runtime::{ByteStream, NewFile};
 use crate::sessions::Session;
 
 /// Longest path accepted (Linux PATH_MAX).
@@ -156,7 +156,16 @@ async fn upload(
     };
     state
         .sessions
-        .write_file(&session, &node, &path, mode, size, content)
+        .write_file(
+            &session,
+            &node,
+            NewFile {
+                path: path.clone(),
+                mode,
+                size,
+                body: content,
+            },
+        )
         .await?;
     Ok(Json(Uploaded {
         path,

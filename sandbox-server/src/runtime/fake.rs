@@ -390,16 +390,14 @@ impl Runtime for FakeRuntime {
         )))
     }
 
-    async fn write_file(
-        &self,
-        session: &str,
-        node: &str,
-        path: &str,
-        mode: u32,
-        size: u64,
-        mut body: ByteStream,
-    ) -> RuntimeResult<()> {
+    async fn write_file(&self, session: &str, node: &str, file: NewFile) -> RuntimeResult<()> {
         self.require_node(session, node)?;
+        let NewFile {
+            path,
+            mode,
+            size,
+            mut body,
+        } = file;
         let mut content = Vec::new();
         while let Some(chunk) = body.next().await {
             content.extend_from_slice(&chunk?);
@@ -411,10 +409,9 @@ impl Runtime for FakeRuntime {
                 content.len()
             )));
         }
-        self.state().files.insert(
-            (session.to_owned(), node.to_owned(), path.to_owned()),
-            (mode, content),
-        );
+        self.state()
+            .files
+            .insert((session.to_owned(), node.to_owned(), path), (mode, content));
         Ok(())
     }
 

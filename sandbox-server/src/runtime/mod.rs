@@ -119,6 +119,15 @@ pub struct ExecOutput {
 /// Bytes streaming in or out of a node; an `Err` item aborts the transfer.
 pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
 
+/// A file going into a node: its absolute path, permission bits and
+/// content; `body` must yield exactly `size` bytes, else nothing is stored.
+pub struct NewFile {
+    pub path: String,
+    pub mode: u32,
+    pub size: u64,
+    pub body: ByteStream,
+}
+
 /// A file read from a node: its size, then exactly that many bytes.
 pub struct FileDownload {
     pub size: u64,
@@ -198,18 +207,8 @@ pub trait Runtime: Send + Sync + 'static {
     /// restarted node may have a new address).
     async fn node_address(&self, session: &str, node: &str, refresh: bool)
         -> RuntimeResult<IpAddr>;
-    /// Writes the file `path` (absolute) with permission bits `mode` in the
-    /// node, creating missing parent directories; `body` must yield exactly
-    /// `size` bytes, else nothing is stored and the call fails.
-    async fn write_file(
-        &self,
-        session: &str,
-        node: &str,
-        path: &str,
-        mode: u32,
-        size: u64,
-        body: ByteStream,
-    ) -> RuntimeResult<()>;
+    /// Writes `file` into the node, creating missing parent directories.
+    async fn write_file(&self, session: &str, node: &str, file: NewFile) -> RuntimeResult<()>;
     /// Reads the regular file `path` (absolute) of the node, following
     /// symbolic links as `cat` would. [`RuntimeError::NoSuchPath`] when it
     /// does not exist, [`RuntimeError::BadPath`] when it is no regular file.

@@ -12,7 +12,7 @@ use super::progress::{self, Progress};
 use super::scripts::run_script;
 use super::{Session, SessionError, Sessions};
 use crate::lessons::Lesson;
-use crate::runtime::{ByteStream, FileDownload};
+use crate::runtime::{FileDownload, NewFile};
 use crate::terminal::{RestartError, Terminal};
 
 /// Seconds a restarting node's processes get to stop before they are killed.
@@ -137,22 +137,17 @@ impl Sessions {
         Ok(accepted)
     }
 
-    /// Writes `path` in the node from `body` (exactly `size` bytes), creating
-    /// its parent directories.
+    /// Writes `file` into the node, creating its parent directories.
     pub async fn write_file(
         &self,
         session: &Session,
         node: &str,
-        path: &str,
-        mode: u32,
-        size: u64,
-        body: ByteStream,
+        file: NewFile,
     ) -> Result<(), SessionError> {
         self.node(session, node)?;
         let id = &session.record.id;
-        self.runtime
-            .write_file(id, node, path, mode, size, body)
-            .await?;
+        let (path, size) = (file.path.clone(), file.size);
+        self.runtime.write_file(id, node, file).await?;
         tracing::info!(session = %id, %node, %path, size, "file uploaded");
         Ok(())
     }

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use crate::lessons::{Asset, Lesson, Script};
-use crate::runtime::{Runtime, RuntimeError};
+use crate::runtime::{NewFile, Runtime, RuntimeError};
 
 /// Most output kept from one script (the tail: errors come last).
 pub const MAX_OUTPUT_BYTES: usize = 64 * 1024;
@@ -152,10 +152,14 @@ async fn copy_asset(
     asset: &Asset,
 ) -> Result<(), ProvisionError> {
     let content = bytes::Bytes::from(asset.content.clone());
-    let size = content.len() as u64;
-    let body = Box::pin(futures_util::stream::iter([Ok(content)]));
+    let file = NewFile {
+        path: asset.path.clone(),
+        mode: asset.mode,
+        size: content.len() as u64,
+        body: Box::pin(futures_util::stream::iter([Ok(content)])),
+    };
     runtime
-        .write_file(session, &asset.node, &asset.path, asset.mode, size, body)
+        .write_file(session, &asset.node, file)
         .await
         .map_err(|source| ProvisionError::Asset {
             node: asset.node.clone(),

@@ -11,6 +11,7 @@ use protocol::terminal::{close_code, Event, NoticeLevel};
 use super::*;
 use crate::lessons::{builtin_shell, Asset, Check, Lesson, LessonStep, Script};
 use crate::runtime::fake::FakeRuntime;
+use crate::runtime::NewFile;
 use crate::terminal::Outbound;
 
 const IP: &str = "192.0.2.1";
@@ -99,6 +100,11 @@ async fn attached(session: &Session) -> crate::terminal::Attachment {
     client
 }
 
+/// The error of a creation that must fail.
+async fn refused(sessions: &Sessions, lesson: &str, ip: &str) -> SessionError {
+    sessions.create(lesson, ip).await.err().expect("refused")
+}
+
 fn record(id: &str, nodes: &[&str], expires_at: i64) -> SessionRecord {
     SessionRecord {
         id: id.into(),
@@ -133,7 +139,7 @@ async fn create_starts_nodes_copies_assets_and_stores_the_record() {
 #[tokio::test]
 async fn an_unknown_lesson_is_refused_before_anything_is_created() {
     let s = setup();
-    let err = s.sessions.create("nope", IP).await.err().expect("refused");
+    let err = refused(&s.sessions, "nope", IP).await;
     assert!(matches!(err, SessionError::UnknownLesson(l) if l == "nope"));
     assert!(s.fake.list_nodes().await.unwrap().is_empty());
 }
@@ -146,12 +152,7 @@ async fn capacity_is_max_sessions() {
     });
     s.sessions.create("checks", "192.0.2.1").await.unwrap();
     s.sessions.create("checks", "192.0.2.2").await.unwrap();
-    let err = s
-        .sessions
-        .create("checks", "192.0.2.3")
-        .await
-        .err()
-        .expect("refused");
+    let err = refused(&s.sessions, "checks", "192.0.2.3").await;
     assert!(
         matches!(err, SessionError::Full { live: 2, retry_after } if retry_after == Config::default().retry_after_secs),
         "{err:?}"
@@ -166,22 +167,12 @@ async fn the_per_address_limit_counts_sessions_still_being_created() {
         ..Config::default()
     });
     let pending = s.sessions.reserve(IP).unwrap();
-    let err = s
-        .sessions
-        .create("checks", IP)
-        .await
-        .err()
-        .expect("refused");
+    let err = refused(&s.sessions, "checks", IP).await;
     assert!(matches!(err, SessionError::TooManySessions(1)), "{err:?}");
     s.sessions.create("checks", "192.0.2.99").await.unwrap();
     drop(pending);
     s.sessions.create("checks", IP).await.unwrap();
-    let err = s
-        .sessions
-        .create("checks", IP)
-        .await
-        .err()
-        .expect("refused");
+    let err = refused(&s.sessions, "checks", IP).await;
     assert!(matches!(err, SessionError::TooManySessions(1)), "{err:?}");
 }
 
@@ -192,12 +183,7 @@ async fn a_failed_creation_cleans_up_and_releases_its_reservation() {
         ..Config::default()
     });
     s.fake.fail_next_create_node();
-    let err = s
-        .sessions
-        .create("checks", IP)
-        .await
-        .err()
-        .expect("refused");
+    let err = refused(&s.sessions, "checks", IP).await;
     assert!(
         matches!(err, SessionError::Runtime(RuntimeError::MissingImage(_))),
         "{err:?}"
@@ -215,12 +201,7 @@ async fn a_failed_creation_cleans_up_and_releases_its_reservation() {
 async fn no_free_subnet_is_being_full() {
     let s = setup();
     s.fake.run_out_of_subnets();
-    let err = s
-        .sessions
-        .create("checks", IP)
-        .await
-        .err()
-        .expect("refused");
+    let err = refused(&s.sessions, "checks", IP).await;
     assert!(matches!(err, SessionError::Full { live: 0, .. }), "{err:?}");
 }
 
@@ -561,11 +542,16 @@ async fn set_progress_follows_the_rules_and_is_stored() {
 async fn files_and_preview_targets_go_through_the_session() {
     let s = setup();
     let (session, _) = s.sessions.create("checks", IP).await.unwrap();
-    let body = Box::pin(futures_util::stream::iter([Ok(bytes::Bytes::from_static(
-        b"abc",
-    ))]));
+    let file = NewFile {
+        path: "/tmp/x".into(),
+        mode: 0o644,
+        size: 3,
+        body: Box::pin(futures_util::stream::iter([Ok(bytes::Bytes::from_static(
+            b"abc",
+        ))])),
+    };
     s.sessions
-        .write_file(&session, "node1", "/tmp/x", 0o644, 3, body)
+        .write_file(&session, "node1", file)
         .await
         .unwrap();
     let file = s

@@ -72,6 +72,13 @@ async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     panic!("not within 2 s: {what}");
 }
 
+/// A new client, its screen frame read.
+async fn attach(terminal: &Terminal) -> Attachment {
+    let mut client = terminal.attach().expect("a shell runs");
+    screen_frame(next(&mut client.rx).await);
+    client
+}
+
 fn screen_frame(frame: Outbound) -> String {
     match frame {
         Outbound::Output(b) => String::from_utf8_lossy(&b).into_owned(),
@@ -113,8 +120,7 @@ async fn a_late_client_gets_the_screen_repainted() {
 #[tokio::test]
 async fn detach_removes_the_client() {
     let (_, terminal, shell) = terminal().await;
-    let mut client = terminal.attach().unwrap();
-    next(&mut client.rx).await;
+    let mut client = attach(&terminal).await;
     terminal.detach(client.id);
     assert_eq!(terminal.clients(), 0);
     shell.print("unseen");
@@ -131,8 +137,7 @@ async fn detach_removes_the_client() {
 #[tokio::test]
 async fn input_reaches_the_shell_and_its_echo_the_clients() {
     let (_, terminal, shell) = terminal().await;
-    let mut client = terminal.attach().unwrap();
-    next(&mut client.rx).await;
+    let mut client = attach(&terminal).await;
     terminal.input(b"echo hi\r").await.unwrap();
     eventually("input read by the program", || {
         shell.input() == b"echo hi\r"
@@ -204,8 +209,7 @@ async fn input_passes_while_output_is_paused() {
         ..settings()
     })
     .await;
-    let mut client = terminal.attach().unwrap();
-    next(&mut client.rx).await;
+    let _client = attach(&terminal).await; // attached, never acking
     shell.print(vec![b'y'; 20_000]);
     eventually("paused", || terminal.state().paused).await;
     terminal.input(b"\x03").await.unwrap();
@@ -241,8 +245,7 @@ async fn a_client_whose_queue_overflows_is_dropped() {
 #[tokio::test]
 async fn an_exit_sends_exit_then_close() {
     let (_, terminal, shell) = terminal().await;
-    let mut client = terminal.attach().unwrap();
-    next(&mut client.rx).await;
+    let mut client = attach(&terminal).await;
     shell.exit(3);
     assert!(matches!(
         next(&mut client.rx).await,
@@ -258,8 +261,7 @@ async fn an_exit_sends_exit_then_close() {
 #[tokio::test]
 async fn restart_tells_clients_and_a_late_old_pump_keeps_the_new_shell() {
     let (fake, terminal, old) = terminal().await;
-    let mut client = terminal.attach().unwrap();
-    next(&mut client.rx).await;
+    let mut client = attach(&terminal).await;
     terminal.restart_node(async { Ok(()) }).await.unwrap();
     match next(&mut client.rx).await {
         Outbound::Event(Event::Notice { level, message }) => {
@@ -278,8 +280,7 @@ async fn restart_tells_clients_and_a_late_old_pump_keeps_the_new_shell() {
     terminal.ensure_shell(None).await.unwrap();
     let new = fake.shells().pop().unwrap();
     assert_eq!(fake.shells().len(), 2, "a new shell");
-    let mut client = terminal.attach().unwrap();
-    next(&mut client.rx).await;
+    let mut client = attach(&terminal).await;
     // The old shell's stream ends only now: its pump must not clear the new shell.
     old.exit(0);
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -296,8 +297,7 @@ async fn restart_tells_clients_and_a_late_old_pump_keeps_the_new_shell() {
 #[tokio::test]
 async fn close_tells_clients_and_stops_new_shells() {
     let (fake, terminal, _) = terminal().await;
-    let mut client = terminal.attach().unwrap();
-    next(&mut client.rx).await;
+    let mut client = attach(&terminal).await;
     terminal.close(close_code::GOING_AWAY, "bye").await;
     assert!(matches!(
         next(&mut client.rx).await,

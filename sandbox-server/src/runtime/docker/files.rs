@@ -12,7 +12,9 @@ use bollard::Docker;
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 
-use super::super::{container_name, ByteStream, FileDownload, RuntimeError, RuntimeResult};
+use super::super::{
+    container_name, ByteStream, FileDownload, NewFile, RuntimeError, RuntimeResult,
+};
 
 /// Tar block size.
 const BLOCK: usize = 512;
@@ -30,11 +32,14 @@ pub(super) async fn write_file(
     docker: &Docker,
     session: &str,
     node: &str,
-    path: &str,
-    mode: u32,
-    size: u64,
-    body: ByteStream,
+    file: NewFile,
 ) -> RuntimeResult<()> {
+    let NewFile {
+        path,
+        mode,
+        size,
+        body,
+    } = file;
     let head = tar_head(path.trim_start_matches('/'), mode, size)
         .map_err(|e| RuntimeError::BadPath(format!("{node}: {path}: {e}")))?;
     docker

@@ -723,16 +723,8 @@ impl Runtime for DockerRuntime {
         Ok(ip)
     }
 
-    async fn write_file(
-        &self,
-        session: &str,
-        node: &str,
-        path: &str,
-        mode: u32,
-        size: u64,
-        body: ByteStream,
-    ) -> RuntimeResult<()> {
-        files::write_file(&self.docker, session, node, path, mode, size, body).await
+    async fn write_file(&self, session: &str, node: &str, file: NewFile) -> RuntimeResult<()> {
+        files::write_file(&self.docker, session, node, file).await
     }
 
     async fn read_file(
