@@ -22,6 +22,9 @@
 //!   client, `/screen`, a resize) first parses what is still queued, holding the
 //!   state lock and then the parser lock (always in that order), so the screen
 //!   it sees is exactly the output sent before that moment.
+//! - **Any runtime.** The shell comes from [`Runtime::open_shell`] with its
+//!   own [`ShellControl`] (resize, exit code), so nothing here knows how the
+//!   backend names its shells; the unit tests run on a fake runtime.
 
 use std::collections::HashMap;
 use std::pin::Pin;
