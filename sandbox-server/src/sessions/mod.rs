@@ -4,7 +4,7 @@
 //!
 //! [`Sessions`] is the only door to session state: handlers never reach the
 //! runtime or the store. Besides the life cycle here, it offers what handlers
-//! do to a session ([`operations`]: restart a node, run a check, read and set
+//! do to a session (`operations.rs`: restart a node, run a check, read and set
 //! progress, move files, find a preview target). Errors are the domain's
 //! ([`SessionError`]); the HTTP layer maps them. Lesson scripts run through
 //! [`scripts`], progress rules live in [`progress`].

@@ -1,7 +1,7 @@
 //! [`Runtime`] on a Docker Engine, through bollard, except the terminal
 //! stream itself, which is hijacked straight from the Engine's socket (see
 //! [`hijack_exec`]): raw PTY bytes, no decoding, 64 KiB reads. Files go
-//! through the Engine's archive API ([`files`]).
+//! through the Engine's archive API (`files.rs`).
 //!
 //! Bollard's errors stop here: they become [`RuntimeError::Backend`] (or a
 //! variant with a meaning, such as a 404 becoming [`RuntimeError::NoSuchNode`]).
