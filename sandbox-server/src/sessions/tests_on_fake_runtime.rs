@@ -456,7 +456,6 @@ async fn a_second_restart_of_a_node_is_busy() {
 async fn run_check_records_a_pass_in_progress_and_the_store() {
     let s = setup();
     let (session, _) = s.sessions.create("checks", IP).await.unwrap();
-    let id = session.record.id.clone();
     s.fake.script_exec("done-marker", 1, "not yet\n");
     let failed = s.sessions.run_check(&session, 1).await.unwrap();
     assert!(!failed.passed);
@@ -470,7 +469,6 @@ async fn run_check_records_a_pass_in_progress_and_the_store() {
     assert_eq!(s2.sessions.progress(&session).await.passed_steps, vec![1]);
     let stored = s2.store.get(&session.record.id).await.unwrap().unwrap();
     assert_eq!(progress::from_json(&stored.progress).passed_steps, vec![1]);
-    let _ = id;
 }
 
 #[tokio::test]
