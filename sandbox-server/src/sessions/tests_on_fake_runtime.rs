@@ -12,6 +12,7 @@ use super::*;
 use crate::lessons::{builtin_shell, Asset, Check, Lesson, LessonStep, Script};
 use crate::runtime::fake::FakeRuntime;
 use crate::runtime::NewFile;
+use crate::store::SavedScreen;
 use crate::terminal::Outbound;
 
 const IP: &str = "192.0.2.1";
