@@ -74,7 +74,7 @@ impl DockerRuntime {
         let socket = match std::env::var("DOCKER_HOST") {
             Ok(host) if host.starts_with("unix://") => PathBuf::from(&host["unix://".len()..]),
             Ok(host) if !host.is_empty() => {
-                return Err(RuntimeError::Attach(format!(
+                return Err(RuntimeError::Backend(format!(
                     "DOCKER_HOST={host}: only unix sockets are supported"
                 )))
             }
