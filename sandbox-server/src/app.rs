@@ -1,4 +1,4 @@
-//! Wiring: connect to Docker, open the store, reconcile, serve until a signal.
+//! Wiring: connect to the runtime, open the store, reconcile, serve until a signal.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,7 +11,6 @@ use crate::config::Config;
 use crate::http::{router, AppState};
 use crate::lessons::Catalog;
 use crate::metrics::Metrics;
-use crate::runtime::docker::DockerRuntime;
 use crate::sessions::Sessions;
 use crate::store::Store;
 
@@ -22,22 +21,15 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// database, so the next start serves them again.
 pub async fn serve(config: Config, catalog: Arc<Catalog>) -> anyhow::Result<()> {
     let config = Arc::new(config);
-    let runtime = DockerRuntime::connect(
-        &config.instance,
-        config.docker_profile,
-        config.network_internal,
-    )
-    .await
-    .context(
+    let runtime = crate::runtime::connect(&config).await.context(
         "cannot reach the Docker Engine (is dockerd running? `scripts/setup.sh docker` starts it)",
-    )?
-    .with_subnet_pool(config.subnet_pool()?);
+    )?;
     let store = Store::open(&config.database_path())
         .with_context(|| format!("opening {}", config.database_path().display()))?;
     let metrics = Arc::new(Metrics::default());
     let sessions = Arc::new(Sessions::new(
         config.clone(),
-        Arc::new(runtime),
+        runtime,
         store,
         catalog.clone(),
         metrics.clone(),

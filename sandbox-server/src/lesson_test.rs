@@ -8,11 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::lessons::exec::{run_script, Outcome};
 use crate::lessons::{Catalog, Lesson, Script};
 use crate::metrics::Metrics;
-use crate::runtime::docker::DockerRuntime;
 use crate::runtime::Runtime;
+use crate::sessions::scripts::{run_script, Outcome};
 use crate::sessions::{EndReason, Sessions};
 use crate::store::Store;
 
@@ -56,18 +55,15 @@ pub async fn run(
     out: &mut (dyn Write + Send),
 ) -> anyhow::Result<Vec<StepResult>> {
     use anyhow::Context;
-    let runtime: Arc<dyn Runtime> = Arc::new(
-        // An instance of its own: a server sharing the Docker host never
-        // takes the test's containers for its orphans.
-        DockerRuntime::connect(
-            &format!("{}-lesson-test", config.instance),
-            config.docker_profile,
-            config.network_internal,
-        )
+    // An instance of its own: a server sharing the Docker host never takes
+    // the test's containers for its orphans.
+    let own = Config {
+        instance: format!("{}-lesson-test", config.instance),
+        ..(*config).clone()
+    };
+    let runtime = crate::runtime::connect(&own)
         .await
-        .context("cannot reach the Docker Engine")?
-        .with_subnet_pool(config.subnet_pool()?),
-    );
+        .context("cannot reach the Docker Engine")?;
     let data = std::env::temp_dir().join(format!("pg-lesson-test-{}", std::process::id()));
     let store = Store::open(&data.join("sessions.sqlite3"))?;
     let id = lesson.summary.id.clone();

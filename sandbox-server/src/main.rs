@@ -226,17 +226,17 @@ fn lesson_check(file: Option<&std::path::Path>, dirs: Vec<PathBuf>) -> anyhow::R
 
 fn purge(file: Option<&std::path::Path>, instance: Option<String>) -> anyhow::Result<()> {
     let config = load_config(file, ServeArgs::default())?;
-    let instance = instance.unwrap_or(config.instance);
+    let config = sandbox_server::config::Config {
+        instance: instance.unwrap_or(config.instance),
+        ..config
+    };
+    let instance = config.instance.clone();
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let removed = runtime.block_on(async {
-        let docker = sandbox_server::runtime::docker::DockerRuntime::connect(
-            &instance,
-            config.docker_profile,
-            config.network_internal,
-        )
-        .await
-        .context("cannot reach the Docker Engine")?;
-        anyhow::Ok(sandbox_server::runtime::purge(&docker).await?)
+        let backend = sandbox_server::runtime::connect(&config)
+            .await
+            .context("cannot reach the Docker Engine")?;
+        anyhow::Ok(sandbox_server::runtime::purge(backend.as_ref()).await?)
     })?;
     println!("instance {instance}: removed {removed} session(s)");
     Ok(())

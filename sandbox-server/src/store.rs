@@ -22,7 +22,7 @@ pub struct SessionRecord {
     pub created_at: i64,
     /// Unix seconds.
     pub expires_at: i64,
-    /// The learner's progress as JSON, owned by the lesson layer.
+    /// The learner's progress as JSON; its rules live in [`crate::sessions::progress`].
     pub progress: String,
 }
 

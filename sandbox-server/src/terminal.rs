@@ -22,6 +22,9 @@
 //!   client, `/screen`, a resize) first parses what is still queued, holding the
 //!   state lock and then the parser lock (always in that order), so the screen
 //!   it sees is exactly the output sent before that moment.
+//! - **Any runtime.** The shell comes from [`Runtime::open_shell`] with its
+//!   own [`ShellControl`] (resize, exit code), so nothing here knows how the
+//!   backend names its shells; the unit tests run on a fake runtime.
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -35,8 +38,11 @@ use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, Notify};
 
 use crate::metrics::Metrics;
-use crate::runtime::{Runtime, RuntimeError};
+use crate::runtime::{Runtime, RuntimeError, ShellControl};
 use crate::store::SavedScreen;
+
+#[cfg(test)]
+mod tests_on_fake_runtime;
 
 /// Written below a screen restored after a server restart, where the new
 /// shell's prompt follows.
@@ -100,9 +106,9 @@ struct State {
     unparsed_bytes: usize,
     clients: HashMap<u64, Client>,
     next_client: u64,
-    /// The running shell, if any: its exec id and a generation number, so a
-    /// pump that ends late cannot clear a newer shell.
-    shell: Option<(String, u64)>,
+    /// The running shell, if any: its control (resize, exit code) and a
+    /// generation number, so a pump that ends late cannot clear a newer shell.
+    shell: Option<(Arc<dyn ShellControl>, u64)>,
     generation: u64,
     paused: bool,
     closed: bool,
@@ -232,10 +238,11 @@ impl Terminal {
             .open_shell(&self.session, &self.node, &self.settings.shell, cols, rows)
             .await?;
         *self.input.lock().await = Some(shell.input);
+        let control: Arc<dyn ShellControl> = Arc::from(shell.control);
         let generation = {
             let mut st = self.state();
             st.generation += 1;
-            st.shell = Some((shell.id.clone(), st.generation));
+            st.shell = Some((control.clone(), st.generation));
             st.take_unparsed();
             let mut mirror = self.mirror.lock().unwrap_or_else(|e| e.into_inner());
             if std::mem::take(&mut st.restored) {
@@ -251,7 +258,7 @@ impl Terminal {
         if !shell.initial_output.is_empty() {
             self.distribute(shell.initial_output);
         }
-        tokio::spawn(self.clone().pump(shell.output, shell.id, generation));
+        tokio::spawn(self.clone().pump(shell.output, control, generation));
         if generation == 1 {
             tokio::spawn(self.clone().run_mirror());
         }
@@ -303,10 +310,10 @@ impl Terminal {
         let shell = {
             let mut st = self.state();
             self.mirror_now(&mut st).screen_mut().set_size(rows, cols);
-            st.shell.as_ref().map(|(id, _)| id.clone())
+            st.shell.as_ref().map(|(control, _)| control.clone())
         };
         match shell {
-            Some(id) => self.runtime.resize_shell(&id, cols, rows).await,
+            Some(control) => control.resize(cols, rows).await,
             None => Ok(()),
         }
     }
@@ -475,7 +482,7 @@ impl Terminal {
     async fn pump(
         self: Arc<Self>,
         mut output: Pin<Box<dyn tokio::io::AsyncRead + Send>>,
-        shell_id: String,
+        control: Arc<dyn ShellControl>,
         generation: u64,
     ) {
         let mut buf = BytesMut::with_capacity(READ_CHUNK);
@@ -499,10 +506,10 @@ impl Terminal {
                 Ok(_) => self.distribute(buf.split().freeze()),
             }
         }
-        // The stream ends a moment before Docker records the exit code.
+        // The stream ends a moment before the runtime records the exit code.
         let mut code = None;
         for _ in 0..20 {
-            match self.runtime.shell_exit_code(&shell_id).await {
+            match control.exit_code().await {
                 Ok(Some(c)) => {
                     code = Some(c);
                     break;

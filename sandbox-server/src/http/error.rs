@@ -13,8 +13,8 @@ use axum::Json;
 use protocol::api::{ErrorBody, ErrorCode};
 
 use crate::runtime::RuntimeError;
+use crate::sessions::SessionError;
 use crate::store::StoreError;
-use crate::terminal::RestartError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -75,12 +75,28 @@ impl ApiError {
     }
 }
 
-impl ApiError {
-    /// A refused "Restart node" of `node`: 409 while it is already restarting.
-    pub fn from_restart(e: RestartError, node: &str) -> ApiError {
+/// The domain's errors as the API reports them (the status and code follow
+/// from the variant chosen here).
+impl From<SessionError> for ApiError {
+    fn from(e: SessionError) -> Self {
         match e {
-            RestartError::Busy => ApiError::Conflict(format!("{node} is already restarting")),
-            RestartError::Runtime(e) => ApiError::from(e),
+            SessionError::NoSession(_)
+            | SessionError::NoNode { .. }
+            | SessionError::NoLesson(_)
+            | SessionError::NoStep { .. }
+            | SessionError::NoCheck(_)
+            | SessionError::NoCheckNode(_) => ApiError::NotFound(e.to_string()),
+            SessionError::UnknownLesson(_) | SessionError::Invalid(_) => {
+                ApiError::BadRequest(e.to_string())
+            }
+            SessionError::Unauthorized => ApiError::Unauthorized,
+            SessionError::Forbidden => ApiError::Forbidden,
+            SessionError::Full { live, retry_after } => ApiError::Full(live, retry_after),
+            SessionError::TooManySessions(n) => ApiError::TooManySessions(n),
+            SessionError::Busy(_) => ApiError::Conflict(e.to_string()),
+            SessionError::Runtime(e) => e.into(),
+            SessionError::Setup(e) => ApiError::Runtime(e.to_string()),
+            SessionError::Store(e) => e.into(),
         }
     }
 }

@@ -20,7 +20,6 @@ use serde::Deserialize;
 use super::error::ApiError;
 use super::state::AppState;
 use crate::config::Config;
-use crate::lessons::Lesson;
 use crate::sessions::Session;
 use crate::terminal::Terminal;
 
@@ -87,7 +86,7 @@ pub fn authorize<'a>(
         }
         result = state.sessions.authorize(id, Some(token));
     }
-    result
+    Ok(result?)
 }
 
 /// The terminal of `node` in `session`: 404 when the session has no such node.
@@ -187,34 +186,6 @@ impl<T: TokenSource> FromRequestParts<AppState> for SessionNode<T> {
             session,
             terminal,
             source: PhantomData,
-        })
-    }
-}
-
-/// An [`AuthorizedSession`] and the lesson it follows: 404 when the catalog
-/// no longer serves that lesson.
-pub struct SessionLesson {
-    pub id: String,
-    pub session: Arc<Session>,
-    pub lesson: Arc<Lesson>,
-}
-
-impl FromRequestParts<AppState> for SessionLesson {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let AuthorizedSession { id, session, .. } =
-            AuthorizedSession::<Header>::from_request_parts(parts, state).await?;
-        let lesson = state.catalog.get(&session.record.lesson).ok_or_else(|| {
-            ApiError::NotFound(format!(
-                "lesson {:?} of this session is no longer served",
-                session.record.lesson
-            ))
-        })?;
-        Ok(SessionLesson {
-            id,
-            session,
-            lesson,
         })
     }
 }

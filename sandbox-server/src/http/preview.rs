@@ -36,6 +36,7 @@ use tokio::net::TcpStream;
 use super::error::ApiError;
 use super::extract::{authorize, bearer, node_terminal, preview_tokens, PREVIEW_COOKIE};
 use super::state::AppState;
+use crate::sessions::Session;
 /// How long connecting to a node may take; a stopped container's address
 /// does not answer at all.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -128,10 +129,11 @@ async fn proxy(state: &AppState, target: Target, path: String, req: Request) -> 
     let has_header_token = bearer(req.headers()).is_some();
     let tokens = preview_tokens(req.headers(), query_token.as_deref());
     let opened = authorize(state, &target.session, tokens.iter().map(String::as_str))
-        .and_then(|session| node_terminal(&session, &target.node));
-    if let Err(e) = opened {
-        return e.into_response();
-    }
+        .and_then(|session| node_terminal(&session, &target.node).map(|_| session));
+    let session = match opened {
+        Ok(session) => session,
+        Err(e) => return e.into_response(),
+    };
     let upstream_path = match &query {
         Some(q) => format!("{path}?{q}"),
         None => path,
@@ -152,7 +154,15 @@ async fn proxy(state: &AppState, target: Target, path: String, req: Request) -> 
             set_cookie,
         );
     }
-    let mut response = forward(state, &target, upstream_path, req, has_header_token).await;
+    let mut response = forward(
+        state,
+        &session,
+        &target,
+        upstream_path,
+        req,
+        has_header_token,
+    )
+    .await;
     if let Some(cookie) = set_cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
@@ -163,14 +173,14 @@ async fn proxy(state: &AppState, target: Target, path: String, req: Request) -> 
 /// (WebSocket) become a byte pipe between the two connections.
 async fn forward(
     state: &AppState,
+    session: &Session,
     target: &Target,
     upstream_path: String,
     mut req: Request,
     strip_authorization: bool,
 ) -> Response {
-    let runtime = state.sessions.runtime();
-    let (session, node, port) = (&target.session, &target.node, target.port);
-    let mut ip = match runtime.node_address(session, node, false).await {
+    let (node, port) = (&target.node, target.port);
+    let mut ip = match state.sessions.preview_target(session, node, false).await {
         Ok(ip) => ip,
         Err(e) => return ApiError::from(e).into_response(),
     };
@@ -178,7 +188,7 @@ async fn forward(
         Ok(stream) => stream,
         Err(first) => {
             // The container may have restarted with another address.
-            match runtime.node_address(session, node, true).await {
+            match state.sessions.preview_target(session, node, true).await {
                 Ok(fresh) if fresh != ip => {
                     ip = fresh;
                     match connect(ip, port).await {

@@ -16,9 +16,6 @@ use super::extract::{ApiJson, AuthorizedSession, ClientIp, HeaderOrQuery, Sessio
 use super::state::AppState;
 use crate::sessions::{rfc3339, EndReason};
 
-/// Seconds a restarting node's processes get to stop before they are killed.
-const RESTART_GRACE_SECS: i32 = 2;
-
 /// The session routes, nested under `/api/v1`.
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -72,15 +69,8 @@ async fn screen(node: SessionNode<HeaderOrQuery>) -> Response {
 /// a new shell. 409 while that node is already restarting.
 async fn restart_node(
     State(state): State<AppState>,
-    SessionNode {
-        id, node, terminal, ..
-    }: SessionNode,
+    SessionNode { node, session, .. }: SessionNode,
 ) -> Result<StatusCode, ApiError> {
-    let runtime = state.sessions.runtime().clone();
-    terminal
-        .restart_node(runtime.restart_node(&id, &node, RESTART_GRACE_SECS))
-        .await
-        .map_err(|e| ApiError::from_restart(e, &node))?;
-    tracing::info!(session = %id, node = %node, "node restarted");
+    state.sessions.restart_node(&session, &node).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -12,7 +12,6 @@
 
 pub mod assemble;
 pub mod diag;
-pub mod exec;
 pub mod import;
 pub mod loader;
 pub mod markdown;

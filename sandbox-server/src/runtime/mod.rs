@@ -1,19 +1,31 @@
 //! Container runtimes: where session nodes run.
 //!
-//! The session layer talks to a [`Runtime`] only; [`docker::DockerRuntime`]
-//! is the first implementation (a Kubernetes one can follow). A runtime
-//! labels everything it creates with [`LABEL_SESSION`] and friends so the
-//! server can find its own objects again after a restart.
+//! The session layer talks to a [`Runtime`] only, in session words (prepare a
+//! session, create a node, open a shell, write a file), never in a backend's:
+//! no bollard type appears in the trait or in [`RuntimeError`], shells carry
+//! their own [`ShellControl`], and files move as plain byte streams (tar stays
+//! inside the Docker backend). [`docker::DockerRuntime`] is the first
+//! implementation (a Kubernetes one can follow); `fake::FakeRuntime` (tests
+//! only) keeps everything in memory. [`connect`] is the one factory.
+//!
+//! A runtime labels everything it creates with [`LABEL_SESSION`] and friends
+//! so the server can find its own objects again after a restart.
 
 pub mod docker;
+#[cfg(test)]
+pub mod fake;
 pub mod subnets;
 
 use std::net::IpAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use futures_util::Stream;
 use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::config::Config;
 
 /// Marks every object this server created.
 pub const LABEL_MANAGED: &str = "io.playground.managed";
@@ -77,14 +89,24 @@ pub struct FoundNode {
     pub running: bool,
 }
 
-/// A shell with a terminal in a node: its id (for resize and exit code) and
-/// the two directions of its PTY, raw bytes both ways.
+/// A shell with a terminal in a node: the two directions of its PTY (raw
+/// bytes both ways) and a handle that resizes it and reads its exit code.
 pub struct Shell {
-    pub id: String,
     pub output: Pin<Box<dyn AsyncRead + Send>>,
     pub input: Pin<Box<dyn AsyncWrite + Send>>,
     /// Output that arrived together with the connection set-up.
-    pub initial_output: bytes::Bytes,
+    pub initial_output: Bytes,
+    pub control: Box<dyn ShellControl>,
+}
+
+/// What a terminal does to its shell besides reading and writing: the
+/// backend keeps whatever id it needs inside.
+#[async_trait]
+pub trait ShellControl: Send + Sync + 'static {
+    /// Resizes the shell's PTY.
+    async fn resize(&self, cols: u16, rows: u16) -> RuntimeResult<()>;
+    /// The shell's exit code once it has exited; `None` while it runs.
+    async fn exit_code(&self) -> RuntimeResult<Option<i64>>;
 }
 
 /// Output and exit code of a command run to completion.
@@ -94,22 +116,46 @@ pub struct ExecOutput {
     pub output: String,
 }
 
+/// Bytes streaming in or out of a node; an `Err` item aborts the transfer.
+pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
+
+/// A file going into a node: its absolute path, permission bits and
+/// content; `body` must yield exactly `size` bytes, else nothing is stored.
+pub struct NewFile {
+    pub path: String,
+    pub mode: u32,
+    pub size: u64,
+    pub body: ByteStream,
+}
+
+/// A file read from a node: its size, then exactly that many bytes.
+pub struct FileDownload {
+    pub size: u64,
+    pub body: ByteStream,
+}
+
+/// Why a runtime operation failed, in words no backend owns: a backend maps
+/// its own errors into these (anything without a meaning of its own becomes
+/// [`RuntimeError::Backend`]).
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
-    #[error("docker: {0}")]
-    Docker(#[from] bollard::errors::Error),
+    /// The backend failed in a way the session layer cannot act on.
+    #[error("{0}")]
+    Backend(String),
     #[error("image {0} is not available; build it with images/build.sh")]
     MissingImage(String),
     #[error("node {node} of session {session} does not exist")]
     NoSuchNode { session: String, node: String },
-    #[error("terminal connection to docker: {0}")]
+    #[error("terminal connection: {0}")]
     Io(#[from] std::io::Error),
-    #[error("docker refused to attach the terminal: {0}")]
+    /// The backend refused to connect a terminal to a shell.
+    #[error("the runtime refused to attach the terminal: {0}")]
     Attach(String),
     /// A path asked for in a node (file download or upload) does not exist.
     #[error("{0}")]
     NoSuchPath(String),
-    /// The runtime refused a file operation (say, a file where a directory must be).
+    /// The runtime refused a file operation (say, a file where a directory
+    /// must be, or a download of a directory).
     #[error("{0}")]
     BadPath(String),
     /// The node is not attached to its session network (so the preview cannot reach it).
@@ -120,29 +166,30 @@ pub enum RuntimeError {
     NoFreeSubnet(String),
 }
 
-/// A tar archive going into a node; an `Err` item aborts the upload.
-pub type ArchiveUpload = Pin<Box<dyn Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send>>;
-/// A tar archive coming out of a node; errors (no such path) arrive as the first item.
-pub type ArchiveDownload = Pin<Box<dyn Stream<Item = RuntimeResult<bytes::Bytes>> + Send>>;
-
 pub type RuntimeResult<T> = Result<T, RuntimeError>;
 
+/// Where session nodes run. Every method names a session and (where it
+/// matters) a node; how a backend maps them onto its objects is its own
+/// business, so a second backend (Kubernetes) can fill the same seam.
 #[async_trait]
 pub trait Runtime: Send + Sync + 'static {
-    /// Creates the session's private network.
-    async fn create_network(&self, session: &str, expires_at: i64) -> RuntimeResult<()>;
-    /// Creates and starts one node on the session's network, reachable by its name.
+    /// Prepares what a session's nodes share before any node exists (on
+    /// Docker: its private network, with the registry mirror attached).
+    /// [`RuntimeError::NoFreeSubnet`] means the host has no room for another session.
+    async fn prepare_session(&self, session: &str, expires_at: i64) -> RuntimeResult<()>;
+    /// Creates and starts one node of a prepared session, reachable by its
+    /// name from the session's other nodes.
     async fn create_node(&self, spec: &NodeSpec) -> RuntimeResult<()>;
     /// Starts a node that exists but is stopped.
     async fn start_node(&self, session: &str, node: &str) -> RuntimeResult<()>;
     /// Restarts a node: its processes are stopped (after `grace_secs`, killed)
     /// and its command runs again; its files stay.
     async fn restart_node(&self, session: &str, node: &str, grace_secs: i32) -> RuntimeResult<()>;
-    /// Removes every container, network and volume of the session. Idempotent.
+    /// Removes everything of the session (nodes and what they share). Idempotent.
     async fn remove_session(&self, session: &str) -> RuntimeResult<()>;
-    /// Every node container this server created, running or not.
+    /// Every node this server created, running or not.
     async fn list_nodes(&self) -> RuntimeResult<Vec<FoundNode>>;
-    /// Every session id that still has a network or volume (containers or not).
+    /// Every session id that still has shared objects (nodes or not).
     async fn list_session_leftovers(&self) -> RuntimeResult<Vec<String>>;
     /// Starts `cmd` in the node with a PTY of the given size.
     async fn open_shell(
@@ -153,26 +200,36 @@ pub trait Runtime: Send + Sync + 'static {
         cols: u16,
         rows: u16,
     ) -> RuntimeResult<Shell>;
-    async fn resize_shell(&self, shell_id: &str, cols: u16, rows: u16) -> RuntimeResult<()>;
-    /// The exit code of a shell, once it has exited.
-    async fn shell_exit_code(&self, shell_id: &str) -> RuntimeResult<Option<i64>>;
     /// Runs a command without a terminal and waits for it (lesson checks, setup scripts).
     async fn exec(&self, session: &str, node: &str, cmd: &[String]) -> RuntimeResult<ExecOutput>;
     /// The node's address on its session network, for the web preview to
     /// connect to. Cached per node; `refresh` asks the runtime again (a
-    /// restarted container may have a new address).
+    /// restarted node may have a new address).
     async fn node_address(&self, session: &str, node: &str, refresh: bool)
         -> RuntimeResult<IpAddr>;
-    /// Unpacks the tar archive `tar` into the directory `dir` of the node (file upload).
-    async fn put_archive(
-        &self,
-        session: &str,
-        node: &str,
-        dir: &str,
-        tar: ArchiveUpload,
-    ) -> RuntimeResult<()>;
-    /// A tar archive of `path` in the node, as `docker cp` makes it (file download).
-    fn get_archive(&self, session: &str, node: &str, path: &str) -> ArchiveDownload;
+    /// Writes `file` into the node, creating missing parent directories.
+    async fn write_file(&self, session: &str, node: &str, file: NewFile) -> RuntimeResult<()>;
+    /// Reads the regular file `path` (absolute) of the node, following
+    /// symbolic links as `cat` would. [`RuntimeError::NoSuchPath`] when it
+    /// does not exist, [`RuntimeError::BadPath`] when it is no regular file.
+    async fn read_file(&self, session: &str, node: &str, path: &str)
+        -> RuntimeResult<FileDownload>;
+}
+
+/// Connects to the runtime the configuration names (today always the local
+/// Docker Engine), the one way the server, `purge` and `lesson test` get theirs.
+pub async fn connect(config: &Config) -> RuntimeResult<Arc<dyn Runtime>> {
+    let pool = config
+        .subnet_pool()
+        .map_err(|e| RuntimeError::Backend(e.to_string()))?;
+    let docker = docker::DockerRuntime::connect(
+        &config.instance,
+        config.docker_profile,
+        config.network_internal,
+    )
+    .await?
+    .with_subnet_pool(pool);
+    Ok(Arc::new(docker))
 }
 
 /// Name of a node's container.

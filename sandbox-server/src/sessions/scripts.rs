@@ -1,16 +1,15 @@
 //! Running lesson scripts in nodes: setup scripts and assets when a session
-//! starts, checks when a learner asks, solutions in `lesson test`. All go
-//! through [`Runtime::exec`], so they work on any runtime.
+//! starts, checks when a learner asks, solutions in `lesson test`. Scripts go
+//! through [`Runtime::exec`] and assets through [`Runtime::write_file`] (the
+//! same path as a learner's upload), so both work on any runtime.
 
 use std::time::{Duration, Instant};
 
-use super::{Asset, Lesson, Script};
-use crate::runtime::{Runtime, RuntimeError};
+use crate::lessons::{Asset, Lesson, Script};
+use crate::runtime::{NewFile, Runtime, RuntimeError};
 
 /// Most output kept from one script (the tail: errors come last).
 pub const MAX_OUTPUT_BYTES: usize = 64 * 1024;
-/// Base64 characters per exec when copying an asset (an argument may be at most 128 KiB).
-const ASSET_CHUNK: usize = 96 * 1024;
 /// Extra seconds the server waits beyond a script's own timeout before giving up on it.
 const GRACE_SECS: u64 = 10;
 
@@ -95,12 +94,11 @@ fn tail(s: String, max: usize) -> String {
 pub enum ProvisionError {
     #[error("{0}")]
     Runtime(#[from] RuntimeError),
-    #[error("copying {path} into {node} failed (exit {code}): {output}")]
+    #[error("copying {path} into {node} failed: {source}")]
     Asset {
         node: String,
         path: String,
-        code: i64,
-        output: String,
+        source: RuntimeError,
     },
     #[error("setup script of {node} failed (exit {code}): {output}")]
     Setup {
@@ -147,89 +145,32 @@ pub async fn provision(
     Ok(())
 }
 
-/// Writes one asset through `exec` and base64, in chunks that fit an argument.
-pub async fn copy_asset(
+/// Writes one asset into its node, parent directories included.
+async fn copy_asset(
     runtime: &dyn Runtime,
     session: &str,
     asset: &Asset,
 ) -> Result<(), ProvisionError> {
-    let encoded = base64(&asset.content);
-    let chunks: Vec<&str> = if encoded.is_empty() {
-        vec![""]
-    } else {
-        encoded
-            .as_bytes()
-            .chunks(ASSET_CHUNK)
-            .map(|c| std::str::from_utf8(c).expect("base64 is ASCII"))
-            .collect()
+    let content = bytes::Bytes::from(asset.content.clone());
+    let file = NewFile {
+        path: asset.path.clone(),
+        mode: asset.mode,
+        size: content.len() as u64,
+        body: Box::pin(futures_util::stream::iter([Ok(content)])),
     };
-    for (i, chunk) in chunks.iter().enumerate() {
-        let script = if i == 0 {
-            r#"mkdir -p "$(dirname "$1")" && printf %s "$2" | base64 -d > "$1" && chmod "$3" "$1""#
-        } else {
-            r#"printf %s "$2" | base64 -d >> "$1""#
-        };
-        let cmd: Vec<String> = vec![
-            "sh".into(),
-            "-c".into(),
-            script.into(),
-            "sh".into(),
-            asset.path.clone(),
-            (*chunk).to_owned(),
-            format!("{:o}", asset.mode),
-        ];
-        let out = runtime.exec(session, &asset.node, &cmd).await?;
-        if out.code != 0 {
-            return Err(ProvisionError::Asset {
-                node: asset.node.clone(),
-                path: asset.path.clone(),
-                code: out.code,
-                output: out.output.trim().to_owned(),
-            });
-        }
-    }
-    Ok(())
-}
-
-/// Standard base64 with padding (what coreutils `base64 -d` reads); small
-/// enough not to need a crate.
-fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    runtime
+        .write_file(session, &asset.node, file)
+        .await
+        .map_err(|source| ProvisionError::Asset {
+            node: asset.node.clone(),
+            path: asset.path.clone(),
+            source,
+        })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64_matches_rfc4648() {
-        for (plain, encoded) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foobar", "Zm9vYmFy"),
-        ] {
-            assert_eq!(base64(plain.as_bytes()), encoded);
-        }
-    }
 
     #[test]
     fn tail_keeps_the_end() {

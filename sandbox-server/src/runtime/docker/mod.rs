@@ -1,6 +1,12 @@
 //! [`Runtime`] on a Docker Engine, through bollard, except the terminal
 //! stream itself, which is hijacked straight from the Engine's socket (see
-//! [`hijack_exec`]): raw PTY bytes, no decoding, 64 KiB reads.
+//! [`hijack_exec`]): raw PTY bytes, no decoding, 64 KiB reads. Files go
+//! through the Engine's archive API (`files.rs`).
+//!
+//! Bollard's errors stop here: they become [`RuntimeError::Backend`] (or a
+//! variant with a meaning, such as a 404 becoming [`RuntimeError::NoSuchNode`]).
+
+mod files;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -16,9 +22,8 @@ use bollard::models::{
     NetworkingConfig, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
-    CreateContainerOptions, DownloadFromContainerOptions, ListContainersOptions,
-    ListNetworksOptions, ListVolumesOptions, RemoveContainerOptions, RemoveVolumeOptions,
-    ResizeExecOptions, RestartContainerOptions, UploadToContainerOptions,
+    CreateContainerOptions, ListContainersOptions, ListNetworksOptions, ListVolumesOptions,
+    RemoveContainerOptions, RemoveVolumeOptions, ResizeExecOptions, RestartContainerOptions,
 };
 use bollard::Docker;
 use bytes::BytesMut;
@@ -69,7 +74,7 @@ impl DockerRuntime {
         let socket = match std::env::var("DOCKER_HOST") {
             Ok(host) if host.starts_with("unix://") => PathBuf::from(&host["unix://".len()..]),
             Ok(host) if !host.is_empty() => {
-                return Err(RuntimeError::Attach(format!(
+                return Err(RuntimeError::Backend(format!(
                     "DOCKER_HOST={host}: only unix sockets are supported"
                 )))
             }
@@ -288,7 +293,7 @@ impl DockerRuntime {
         spec: &NodeSpec,
         image_labels: &HashMap<String, String>,
         privileged: bool,
-    ) -> RuntimeResult<()> {
+    ) -> Result<(), bollard::errors::Error> {
         let name = container_name(&spec.session, &spec.node);
         let mut labels = self.labels(&spec.session, spec.expires_at);
         labels.insert(LABEL_NODE.into(), spec.node.clone());
@@ -323,6 +328,12 @@ impl DockerRuntime {
     }
 }
 
+impl From<bollard::errors::Error> for RuntimeError {
+    fn from(e: bollard::errors::Error) -> Self {
+        RuntimeError::Backend(format!("docker: {e}"))
+    }
+}
+
 /// Does this start failure mean the host refuses `--privileged`?
 fn refuses_privileged(err: &bollard::errors::Error) -> bool {
     let text = err.to_string();
@@ -331,7 +342,7 @@ fn refuses_privileged(err: &bollard::errors::Error) -> bool {
 
 #[async_trait]
 impl Runtime for DockerRuntime {
-    async fn create_network(&self, session: &str, expires_at: i64) -> RuntimeResult<()> {
+    async fn prepare_session(&self, session: &str, expires_at: i64) -> RuntimeResult<()> {
         let request = |ipam: Option<Ipam>| NetworkCreateRequest {
             name: network_name(session),
             driver: Some("bridge".into()),
@@ -376,7 +387,7 @@ impl Runtime for DockerRuntime {
         // failures can tell that the host refuses `--privileged`.
         let privileged = wants_docker && settled != PROFILE_CAPABILITIES;
         match self.create_and_start(spec, &image_labels, privileged).await {
-            Err(RuntimeError::Docker(e))
+            Err(e)
                 if privileged
                     && settled == PROFILE_UNKNOWN
                     && self.docker_profile == DockerProfile::Auto
@@ -398,7 +409,7 @@ impl Runtime for DockerRuntime {
                         }),
                     )
                     .await;
-                self.create_and_start(spec, &image_labels, false).await
+                Ok(self.create_and_start(spec, &image_labels, false).await?)
             }
             Ok(()) => {
                 if wants_docker && settled == PROFILE_UNKNOWN {
@@ -407,7 +418,7 @@ impl Runtime for DockerRuntime {
                 }
                 Ok(())
             }
-            Err(e) => Err(e),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -624,35 +635,17 @@ impl Runtime for DockerRuntime {
             })?;
         let (stream, initial_output) = hijack_exec(&self.socket, &exec.id).await?;
         let (output, input) = stream.into_split();
+        let control = ExecControl {
+            docker: self.docker.clone(),
+            exec_id: exec.id,
+        };
         // The PTY exists once the exec started; size it before the first prompt.
-        self.resize_shell(&exec.id, cols, rows).await?;
+        control.resize(cols, rows).await?;
         Ok(Shell {
-            id: exec.id,
             output: Box::pin(output),
             input: Box::pin(input),
             initial_output,
-        })
-    }
-
-    async fn resize_shell(&self, shell_id: &str, cols: u16, rows: u16) -> RuntimeResult<()> {
-        self.docker
-            .resize_exec(
-                shell_id,
-                ResizeExecOptions {
-                    h: i32::from(rows),
-                    w: i32::from(cols),
-                },
-            )
-            .await?;
-        Ok(())
-    }
-
-    async fn shell_exit_code(&self, shell_id: &str) -> RuntimeResult<Option<i64>> {
-        let info = self.docker.inspect_exec(shell_id).await?;
-        Ok(if info.running == Some(true) {
-            None
-        } else {
-            info.exit_code
+            control: Box::new(control),
         })
     }
 
@@ -730,61 +723,48 @@ impl Runtime for DockerRuntime {
         Ok(ip)
     }
 
-    async fn put_archive(
+    async fn write_file(&self, session: &str, node: &str, file: NewFile) -> RuntimeResult<()> {
+        files::write_file(&self.docker, session, node, file).await
+    }
+
+    async fn read_file(
         &self,
         session: &str,
         node: &str,
-        dir: &str,
-        tar: ArchiveUpload,
-    ) -> RuntimeResult<()> {
-        self.docker
-            .upload_to_container(
-                &container_name(session, node),
-                Some(UploadToContainerOptions {
-                    path: dir.to_owned(),
-                    ..Default::default()
-                }),
-                bollard::body_try_stream(tar),
-            )
-            .await
-            .map_err(|e| archive_error(e, session, node, dir))
-    }
-
-    fn get_archive(&self, session: &str, node: &str, path: &str) -> ArchiveDownload {
-        let (session, node, path) = (session.to_owned(), node.to_owned(), path.to_owned());
-        Box::pin(
-            self.docker
-                .download_from_container(
-                    &container_name(&session, &node),
-                    Some(DownloadFromContainerOptions { path: path.clone() }),
-                )
-                .map(move |chunk| chunk.map_err(|e| archive_error(e, &session, &node, &path))),
-        )
+        path: &str,
+    ) -> RuntimeResult<FileDownload> {
+        files::read_file(&self.docker, session, node, path).await
     }
 }
 
-/// Docker answers 404 both for a missing container and a missing path, and
-/// 400/500 for paths it cannot use; tell them apart by the message.
-fn archive_error(e: bollard::errors::Error, session: &str, node: &str, path: &str) -> RuntimeError {
-    match e {
-        bollard::errors::Error::DockerResponseServerError {
-            status_code: 404,
-            message,
-        } => {
-            if message.contains("No such container") {
-                RuntimeError::NoSuchNode {
-                    session: session.to_owned(),
-                    node: node.to_owned(),
-                }
-            } else {
-                RuntimeError::NoSuchPath(format!("{node}: no such file or directory: {path}"))
-            }
-        }
-        bollard::errors::Error::DockerResponseServerError {
-            status_code: 400 | 403 | 409 | 500,
-            message,
-        } => RuntimeError::BadPath(format!("{node}: {path}: {message}")),
-        e => e.into(),
+/// A shell is a Docker exec: resized and inspected by its id.
+struct ExecControl {
+    docker: Docker,
+    exec_id: String,
+}
+
+#[async_trait]
+impl ShellControl for ExecControl {
+    async fn resize(&self, cols: u16, rows: u16) -> RuntimeResult<()> {
+        self.docker
+            .resize_exec(
+                &self.exec_id,
+                ResizeExecOptions {
+                    h: i32::from(rows),
+                    w: i32::from(cols),
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn exit_code(&self) -> RuntimeResult<Option<i64>> {
+        let info = self.docker.inspect_exec(&self.exec_id).await?;
+        Ok(if info.running == Some(true) {
+            None
+        } else {
+            info.exit_code
+        })
     }
 }
 

@@ -1,6 +1,14 @@
-//! Sessions: creating them (network plus nodes), finding and authorising
-//! them, ending them, reaping expired and idle ones, and reconciling with
-//! Docker after a restart.
+//! Sessions: creating them (shared network plus nodes), finding and
+//! authorising them, ending them, reaping expired and idle ones, and
+//! reconciling with the runtime after a restart.
+//!
+//! [`Sessions`] is the only door to session state: handlers never reach the
+//! runtime or the store. Besides the life cycle here, it offers what handlers
+//! do to a session (`operations.rs`: restart a node, run a check, read and set
+//! progress, move files, find a preview target); `upkeep.rs` reaps, reconciles
+//! and saves screens at shutdown. Errors are the domain's
+//! ([`SessionError`]); the HTTP layer maps them. Lesson scripts run through
+//! [`scripts`], progress rules live in [`progress`].
 //!
 //! A session lives in three places: the in-memory map here (with its
 //! terminals), the SQLite [`Store`] (so it survives restarts), and the
@@ -9,31 +17,42 @@
 //! its Docker objects, then its record, so a crash in between leaves a record
 //! whose containers are gone, which [`Sessions::reconcile`] cleans up.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use protocol::api::{NodeInfo, SessionInfo};
-use protocol::terminal::{close_code, Event, NoticeLevel};
+use protocol::terminal::close_code;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+mod error;
+mod operations;
+pub mod progress;
+pub mod scripts;
+#[cfg(test)]
+mod tests_on_fake_runtime;
+mod upkeep;
+
+pub use error::SessionError;
+pub use progress::Progress;
+pub use upkeep::ReconcileReport;
+
 use crate::config::Config;
-use crate::http::error::ApiError;
 use crate::lessons::Catalog;
 use crate::metrics::Metrics;
 use crate::runtime::{NodeLimits, NodeSpec, Runtime, RuntimeError};
-use crate::store::{SavedScreen, SessionRecord, Store};
+use crate::store::{SessionRecord, Store};
 use crate::terminal::{Terminal, TerminalSettings};
 
 /// One live session.
 pub struct Session {
     pub record: SessionRecord,
-    /// The learner's progress as JSON (`record.progress` is the value at load);
-    /// the lesson API updates it and writes it through to the store.
-    pub progress: tokio::sync::Mutex<String>,
+    /// The learner's progress (`record.progress` is its JSON at load); held
+    /// while it changes, which writes it through to the store.
+    progress: tokio::sync::Mutex<Progress>,
     terminals: BTreeMap<String, Arc<Terminal>>,
     clients: AtomicUsize,
     last_active: Mutex<Instant>,
@@ -183,14 +202,6 @@ impl Sessions {
         lock(&self.live).sessions.len()
     }
 
-    pub fn runtime(&self) -> &Arc<dyn Runtime> {
-        &self.runtime
-    }
-
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
     fn terminal_settings(&self) -> TerminalSettings {
         TerminalSettings {
             shell: self.config.shell.clone(),
@@ -217,7 +228,7 @@ impl Sessions {
             })
             .collect();
         Arc::new(Session {
-            progress: tokio::sync::Mutex::new(record.progress.clone()),
+            progress: tokio::sync::Mutex::new(progress::from_json(&record.progress)),
             record,
             terminals,
             clients: AtomicUsize::new(0),
@@ -226,17 +237,20 @@ impl Sessions {
         })
     }
 
-    fn reserve(&self, ip: &str) -> Result<Reservation<'_>, ApiError> {
+    fn reserve(&self, ip: &str) -> Result<Reservation<'_>, SessionError> {
         let mut live = lock(&self.live);
         let total = live.total();
         if total >= self.config.max_sessions {
             self.metrics.sessions_rejected_full.inc();
-            return Err(ApiError::Full(total, self.config.retry_after_secs));
+            return Err(SessionError::Full {
+                live: total,
+                retry_after: self.config.retry_after_secs,
+            });
         }
         let mine = live.for_ip(ip);
         if mine >= self.config.max_sessions_per_ip {
             self.metrics.sessions_rejected_ip.inc();
-            return Err(ApiError::TooManySessions(mine));
+            return Err(SessionError::TooManySessions(mine));
         }
         *live.pending.entry(ip.to_owned()).or_default() += 1;
         Ok(Reservation {
@@ -246,11 +260,15 @@ impl Sessions {
     }
 
     /// Creates a session of `lesson` for a client at `ip`; returns it and its token.
-    pub async fn create(&self, lesson: &str, ip: &str) -> Result<(Arc<Session>, String), ApiError> {
+    pub async fn create(
+        &self,
+        lesson: &str,
+        ip: &str,
+    ) -> Result<(Arc<Session>, String), SessionError> {
         let lesson = self
             .catalog
             .get(lesson)
-            .ok_or_else(|| ApiError::BadRequest(format!("unknown lesson {lesson:?}")))?;
+            .ok_or_else(|| SessionError::UnknownLesson(lesson.to_owned()))?;
         let reservation = self.reserve(ip)?;
         let started = Instant::now();
         let id = random_hex(8);
@@ -264,7 +282,7 @@ impl Sessions {
         };
         let build = async {
             self.runtime
-                .create_network(&id, expires_at)
+                .prepare_session(&id, expires_at)
                 .await
                 .map_err(|e| match e {
                     // Out of addresses is being full, whatever `max_sessions` says.
@@ -272,12 +290,12 @@ impl Sessions {
                         tracing::warn!(
                             "{e}: raise session_subnet_pool's size or lower max_sessions"
                         );
-                        ApiError::Full(
-                            lock(&self.live).sessions.len(),
-                            self.config.retry_after_secs,
-                        )
+                        SessionError::Full {
+                            live: lock(&self.live).sessions.len(),
+                            retry_after: self.config.retry_after_secs,
+                        }
                     }
-                    e => e.into(),
+                    e => SessionError::Runtime(e),
                 })?;
             let nodes = lesson.nodes.iter().map(|n| {
                 let spec = NodeSpec {
@@ -293,10 +311,8 @@ impl Sessions {
                 result?;
             }
             // Assets and setup scripts, before the learner gets the nodes.
-            crate::lessons::exec::provision(self.runtime.as_ref(), &id, &lesson)
-                .await
-                .map_err(|e| ApiError::Runtime(e.to_string()))?;
-            Ok::<(), ApiError>(())
+            scripts::provision(self.runtime.as_ref(), &id, &lesson).await?;
+            Ok::<(), SessionError>(())
         };
         if let Err(e) = build.await {
             tracing::warn!(session = %id, "creating session failed: {e}");
@@ -342,26 +358,27 @@ impl Sessions {
     }
 
     /// The session `id`, if `token` opens it.
-    pub fn authorize(&self, id: &str, token: Option<&str>) -> Result<Arc<Session>, ApiError> {
+    /// Unknown session first, then a missing token, then a wrong one.
+    pub fn authorize(&self, id: &str, token: Option<&str>) -> Result<Arc<Session>, SessionError> {
         let session = lock(&self.live)
             .sessions
             .get(id)
             .cloned()
-            .ok_or_else(|| ApiError::NotFound(format!("no session {id:?}")))?;
+            .ok_or_else(|| SessionError::NoSession(id.to_owned()))?;
         let token = token
             .filter(|t| !t.is_empty())
-            .ok_or(ApiError::Unauthorized)?;
+            .ok_or(SessionError::Unauthorized)?;
         let given = hash_token(token);
         if bool::from(given.as_bytes().ct_eq(session.record.token_hash.as_bytes())) {
             Ok(session)
         } else {
-            Err(ApiError::Forbidden)
+            Err(SessionError::Forbidden)
         }
     }
 
     /// Ends a session: its clients are told, its containers, network and
     /// volumes removed, its record deleted. Idempotent.
-    pub async fn end(&self, id: &str, reason: EndReason) -> Result<(), ApiError> {
+    pub async fn end(&self, id: &str, reason: EndReason) -> Result<(), SessionError> {
         let session = lock(&self.live).sessions.remove(id);
         if let Some(session) = &session {
             // Out of the map, the session has ended for everyone: count it now,
@@ -384,142 +401,6 @@ impl Sessions {
         }
         Ok(())
     }
-
-    /// One pass of the reaper: ends expired and idle sessions, warns those about to expire.
-    pub async fn reap(&self) {
-        let now = unix_now();
-        let idle_limit = Duration::from_secs(self.config.idle_timeout_secs);
-        let sessions: Vec<Arc<Session>> = lock(&self.live).sessions.values().cloned().collect();
-        for session in sessions {
-            let id = &session.record.id;
-            let reason = if now >= session.record.expires_at {
-                Some(EndReason::Expired)
-            } else if session.idle_for().is_some_and(|idle| idle >= idle_limit) {
-                Some(EndReason::Idle)
-            } else {
-                None
-            };
-            if let Some(reason) = reason {
-                if let Err(e) = self.end(id, reason).await {
-                    tracing::error!(session = %id, "reaping: {e}");
-                }
-                continue;
-            }
-            let left = session.record.expires_at - now;
-            if left <= self.config.expiry_warning_secs as i64
-                && !session.expiry_warned.swap(true, Ordering::Relaxed)
-            {
-                let minutes = (left + 59) / 60;
-                for terminal in session.terminals.values() {
-                    terminal.broadcast(Event::Notice {
-                        level: NoticeLevel::Warning,
-                        message: format!(
-                            "This session ends in {minutes} minute{}.",
-                            if minutes == 1 { "" } else { "s" }
-                        ),
-                    });
-                }
-            }
-        }
-    }
-
-    /// Runs [`Sessions::reap`] every `reap_interval_secs` until `stop` fires.
-    pub async fn run_reaper(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
-        let mut tick = tokio::time::interval(Duration::from_secs(self.config.reap_interval_secs));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => self.reap().await,
-                _ = stop.changed() => return,
-            }
-        }
-    }
-
-    /// Brings the store and the runtime into agreement after a start:
-    /// sessions whose nodes all exist are served again; expired or broken
-    /// sessions and containers no record owns are removed.
-    pub async fn reconcile(&self) -> Result<ReconcileReport, ApiError> {
-        let now = unix_now();
-        let mut report = ReconcileReport::default();
-        let mut found: HashMap<String, Vec<(String, bool)>> = HashMap::new();
-        for node in self.runtime.list_nodes().await? {
-            found
-                .entry(node.session)
-                .or_default()
-                .push((node.node, node.running));
-        }
-        let mut kept = HashSet::new();
-        for record in self.store.all().await? {
-            let id = record.id.clone();
-            let nodes = found.get(&id);
-            let complete = nodes.is_some_and(|nodes| {
-                record
-                    .nodes
-                    .iter()
-                    .all(|want| nodes.iter().any(|(have, _)| have == want))
-            });
-            if record.expires_at <= now || !complete {
-                self.runtime.remove_session(&id).await?;
-                self.store.delete(&id).await?;
-                report.removed += 1;
-                continue;
-            }
-            for (node, running) in nodes.into_iter().flatten() {
-                if !running {
-                    self.runtime.start_node(&id, node).await?;
-                }
-            }
-            let session = self.make_session(record);
-            for saved in self.store.take_screens(&id).await? {
-                if let Some(terminal) = session.terminals.get(&saved.node) {
-                    terminal.restore(&saved);
-                }
-            }
-            lock(&self.live).sessions.insert(id.clone(), session);
-            kept.insert(id);
-            report.restored += 1;
-        }
-        let mut orphans: HashSet<String> = found.into_keys().collect();
-        orphans.extend(self.runtime.list_session_leftovers().await?);
-        for id in orphans.difference(&kept) {
-            self.runtime.remove_session(id).await?;
-            report.orphans_removed += 1;
-        }
-        Ok(report)
-    }
-
-    /// The server is stopping: every client is told; sessions stay for the
-    /// next start, and so do their screens, which the next start repaints.
-    pub async fn shutdown(&self) {
-        let sessions: Vec<Arc<Session>> = lock(&self.live).sessions.values().cloned().collect();
-        for session in sessions {
-            let screens: Vec<SavedScreen> = session
-                .terminals
-                .values()
-                .filter_map(|t| t.snapshot())
-                .collect();
-            if !screens.is_empty() {
-                if let Err(e) = self.store.save_screens(&session.record.id, screens).await {
-                    tracing::warn!(session = %session.record.id, "saving screens: {e}");
-                }
-            }
-            for terminal in session.terminals.values() {
-                terminal
-                    .close(
-                        close_code::GOING_AWAY,
-                        "server restarting; reconnect shortly",
-                    )
-                    .await;
-            }
-        }
-    }
-}
-
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct ReconcileReport {
-    pub restored: usize,
-    pub removed: usize,
-    pub orphans_removed: usize,
 }
 
 pub fn hash_token(token: &str) -> String {

@@ -1,0 +1,58 @@
+//! What can go wrong with a session, in the domain's words. The HTTP layer
+//! maps these onto statuses and error codes; nothing here knows about HTTP.
+
+use super::progress::ProgressError;
+use super::scripts::ProvisionError;
+use crate::runtime::RuntimeError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// No live session has this id (checked before any token).
+    #[error("no session {0:?}")]
+    NoSession(String),
+    #[error("session {session} has no node {node:?}")]
+    NoNode { session: String, node: String },
+    /// A session was asked for a lesson the catalog does not serve.
+    #[error("unknown lesson {0:?}")]
+    UnknownLesson(String),
+    /// The session's lesson left the catalog (a reload dropped it).
+    #[error("lesson {0:?} of this session is no longer served")]
+    NoLesson(String),
+    #[error("lesson {lesson:?} has {steps} steps (numbered from 0); no step {step}")]
+    NoStep {
+        lesson: String,
+        steps: usize,
+        step: usize,
+    },
+    #[error("step {0} has no check")]
+    NoCheck(usize),
+    /// The step's check runs in a node this session does not have.
+    #[error("the check runs in {0:?}, which this session does not have")]
+    NoCheckNode(String),
+    /// No token came with the request.
+    #[error("missing token")]
+    Unauthorized,
+    /// A token came, but not this session's.
+    #[error("this token does not open that session")]
+    Forbidden,
+    /// The server has `max_sessions` (or no room for another network).
+    #[error("the playground is full ({live} live sessions); try again in {retry_after} s")]
+    Full { live: usize, retry_after: u64 },
+    /// The client's address has `max_sessions_per_ip` sessions (live or being created).
+    #[error("this address already has {0} live sessions; end one first")]
+    TooManySessions(usize),
+    /// The node is restarting already.
+    #[error("{0} is already restarting")]
+    Busy(String),
+    /// Progress that breaks its rules.
+    #[error(transparent)]
+    Invalid(#[from] ProgressError),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    /// The lesson's assets or setup scripts failed on a new session.
+    #[error(transparent)]
+    Setup(#[from] ProvisionError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

@@ -1,0 +1,183 @@
+//! What handlers do to an authorised session, so that they never reach the
+//! runtime or the store themselves: restart a node, run a step's check and
+//! record a pass, read and set progress, write and read a node's files, and
+//! find where the web preview connects.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use protocol::api::CheckResult;
+
+use super::progress::{self, Progress};
+use super::scripts::run_script;
+use super::{Session, SessionError, Sessions};
+use crate::lessons::Lesson;
+use crate::runtime::{FileDownload, NewFile};
+use crate::terminal::{RestartError, Terminal};
+
+/// Seconds a restarting node's processes get to stop before they are killed.
+pub const RESTART_GRACE_SECS: i32 = 2;
+
+impl Sessions {
+    /// The session's node `node`, checked.
+    fn node<'a>(
+        &self,
+        session: &'a Session,
+        node: &str,
+    ) -> Result<&'a Arc<Terminal>, SessionError> {
+        session.terminal(node).ok_or_else(|| SessionError::NoNode {
+            session: session.record.id.clone(),
+            node: node.to_owned(),
+        })
+    }
+
+    /// The lesson the session follows, while the catalog still serves it.
+    fn lesson_of(&self, session: &Session) -> Result<Arc<Lesson>, SessionError> {
+        self.catalog
+            .get(&session.record.lesson)
+            .ok_or_else(|| SessionError::NoLesson(session.record.lesson.clone()))
+    }
+
+    /// The learner's "Restart node": the node's processes restart, its files
+    /// stay; its terminal's clients are asked to reconnect and get a new
+    /// shell. [`SessionError::Busy`] while that node is already restarting.
+    pub async fn restart_node(&self, session: &Session, node: &str) -> Result<(), SessionError> {
+        let terminal = self.node(session, node)?;
+        let id = &session.record.id;
+        terminal
+            .restart_node(self.runtime.restart_node(id, node, RESTART_GRACE_SECS))
+            .await
+            .map_err(|e| match e {
+                RestartError::Busy => SessionError::Busy(node.to_owned()),
+                RestartError::Runtime(e) => SessionError::Runtime(e),
+            })?;
+        tracing::info!(session = %id, node = %node, "node restarted");
+        Ok(())
+    }
+
+    /// Runs the check of step `step` (from 0) in its node; a pass is recorded
+    /// in the session's progress.
+    pub async fn run_check(
+        &self,
+        session: &Session,
+        step: usize,
+    ) -> Result<CheckResult, SessionError> {
+        let lesson = self.lesson_of(session)?;
+        let check = lesson
+            .steps
+            .get(step)
+            .ok_or_else(|| SessionError::NoStep {
+                lesson: lesson.summary.id.clone(),
+                steps: lesson.steps.len(),
+                step,
+            })?
+            .check
+            .as_ref()
+            .ok_or(SessionError::NoCheck(step))?;
+        if session.terminal(&check.node).is_none() {
+            return Err(SessionError::NoCheckNode(check.node.clone()));
+        }
+        let id = &session.record.id;
+        let outcome =
+            run_script(self.runtime.as_ref(), id, &check.node, &check.script, false).await?;
+        let mut output = outcome.output.clone();
+        if outcome.timed_out {
+            if !output.is_empty() && !output.ends_with('\n') {
+                output.push('\n');
+            }
+            output.push_str(&format!(
+                "(the check did not finish within {} s)",
+                check.script.timeout_secs
+            ));
+        }
+        let passed = outcome.passed();
+        if passed {
+            let mut current = session.progress.lock().await;
+            let mut updated = current.clone();
+            if progress::record_pass(&mut updated, step) {
+                self.store
+                    .set_progress(id, progress::to_json(&updated))
+                    .await?;
+                *current = updated;
+            }
+        }
+        tracing::debug!(session = %id, step, passed, millis = outcome.millis, "check");
+        Ok(CheckResult {
+            passed,
+            output,
+            millis: outcome.millis,
+        })
+    }
+
+    /// The learner's progress.
+    pub async fn progress(&self, session: &Session) -> Progress {
+        session.progress.lock().await.clone()
+    }
+
+    /// Stores the learner's progress by the rules of [`progress::accept`];
+    /// returns what was stored.
+    pub async fn set_progress(
+        &self,
+        session: &Session,
+        wanted: Progress,
+    ) -> Result<Progress, SessionError> {
+        let lesson = self.lesson_of(session)?;
+        let mut current = session.progress.lock().await;
+        let accepted = progress::accept(
+            &session.record.id,
+            &current,
+            wanted,
+            lesson.steps.len(),
+            |n| lesson.steps[n].check.is_some(),
+        )?;
+        self.store
+            .set_progress(&session.record.id, progress::to_json(&accepted))
+            .await?;
+        *current = accepted.clone();
+        Ok(accepted)
+    }
+
+    /// Writes `file` into the node, creating its parent directories.
+    pub async fn write_file(
+        &self,
+        session: &Session,
+        node: &str,
+        file: NewFile,
+    ) -> Result<(), SessionError> {
+        self.node(session, node)?;
+        let id = &session.record.id;
+        let (path, size) = (file.path.clone(), file.size);
+        self.runtime.write_file(id, node, file).await?;
+        tracing::info!(session = %id, %node, %path, size, "file uploaded");
+        Ok(())
+    }
+
+    /// Reads the regular file `path` of the node (following symbolic links).
+    pub async fn read_file(
+        &self,
+        session: &Session,
+        node: &str,
+        path: &str,
+    ) -> Result<FileDownload, SessionError> {
+        self.node(session, node)?;
+        Ok(self
+            .runtime
+            .read_file(&session.record.id, node, path)
+            .await?)
+    }
+
+    /// Where the web preview connects for `node`; `refresh` asks the runtime
+    /// again (a restarted node may have a new address).
+    pub async fn preview_target(
+        &self,
+        session: &Session,
+        node: &str,
+        refresh: bool,
+    ) -> Result<IpAddr, SessionError> {
+        self.node(session, node)?;
+        Ok(self
+            .runtime
+            .node_address(&session.record.id, node, refresh)
+            .await?)
+    }
+}

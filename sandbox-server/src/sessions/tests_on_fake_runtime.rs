@@ -1,0 +1,580 @@
+//! Sessions on a [`FakeRuntime`]: no Docker, an in-memory SQLite store;
+//! each test runs in milliseconds.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocol::api::{Progress, Step};
+use protocol::terminal::{close_code, Event, NoticeLevel};
+
+use super::*;
+use crate::lessons::{builtin_shell, Asset, Check, Lesson, LessonStep, Script};
+use crate::runtime::fake::FakeRuntime;
+use crate::runtime::NewFile;
+use crate::store::SavedScreen;
+use crate::terminal::Outbound;
+
+const IP: &str = "192.0.2.1";
+
+fn step(check: Option<&str>) -> LessonStep {
+    LessonStep {
+        view: Step {
+            title: "a step".into(),
+            markdown: String::new(),
+            has_check: check.is_some(),
+            hint: None,
+            solution: None,
+        },
+        check: check.map(|node| Check {
+            node: node.into(),
+            script: Script {
+                body: "test -e /root/done-marker".into(),
+                timeout_secs: 5,
+            },
+        }),
+        solution_script: None,
+        text_blocks: Vec::new(),
+        solution_blocks: Vec::new(),
+    }
+}
+
+/// Steps 0 (no check), 1 (checked in node1), 2 (checked in a node the
+/// session does not have); an asset in node1.
+fn lesson() -> Lesson {
+    let mut lesson = builtin_shell();
+    lesson.summary.id = "checks".into();
+    lesson.steps = vec![step(None), step(Some("node1")), step(Some("node9"))];
+    lesson.assets = vec![Asset {
+        node: "node1".into(),
+        path: "/root/data/hello.txt".into(),
+        mode: 0o600,
+        content: b"hello asset".to_vec(),
+    }];
+    lesson
+}
+
+struct Setup {
+    fake: Arc<FakeRuntime>,
+    store: Store,
+    sessions: Sessions,
+}
+
+fn setup_with(config: Config) -> Setup {
+    let fake = FakeRuntime::new();
+    let store = Store::open(Path::new(":memory:")).unwrap();
+    let sessions = sessions_on(&fake, &store, config);
+    Setup {
+        fake,
+        store,
+        sessions,
+    }
+}
+
+fn sessions_on(fake: &Arc<FakeRuntime>, store: &Store, config: Config) -> Sessions {
+    Sessions::new(
+        Arc::new(config),
+        fake.clone(),
+        store.clone(),
+        Arc::new(Catalog::new([lesson()])),
+        Arc::new(Metrics::default()),
+    )
+}
+
+fn setup() -> Setup {
+    setup_with(Config::default())
+}
+
+async fn next(rx: &mut tokio::sync::mpsc::Receiver<Outbound>) -> Outbound {
+    tokio::time::timeout(Duration::from_secs(2), rx.recv())
+        .await
+        .expect("a frame within 2 s")
+        .expect("the queue is open")
+}
+
+/// A client of the session's node1 terminal, its screen frame read.
+async fn attached(session: &Session) -> crate::terminal::Attachment {
+    let terminal = session.terminal("node1").unwrap();
+    terminal.ensure_shell(None).await.unwrap();
+    let mut client = terminal.attach().expect("a shell runs");
+    assert!(matches!(next(&mut client.rx).await, Outbound::Output(_)));
+    client
+}
+
+/// The error of a creation that must fail.
+async fn refused(sessions: &Sessions, lesson: &str, ip: &str) -> SessionError {
+    sessions.create(lesson, ip).await.err().expect("refused")
+}
+
+fn record(id: &str, nodes: &[&str], expires_at: i64) -> SessionRecord {
+    SessionRecord {
+        id: id.into(),
+        token_hash: hash_token(&format!("token-{id}")),
+        lesson: "checks".into(),
+        nodes: nodes.iter().map(|n| n.to_string()).collect(),
+        client_ip: IP.into(),
+        created_at: unix_now(),
+        expires_at,
+        progress: "{}".into(),
+    }
+}
+
+#[tokio::test]
+async fn create_starts_nodes_copies_assets_and_stores_the_record() {
+    let s = setup();
+    let (session, token) = s.sessions.create("checks", IP).await.unwrap();
+    let id = session.record.id.clone();
+    assert_eq!(s.fake.node_running(&id, "node1"), Some(true));
+    assert_eq!(
+        s.fake.file(&id, "node1", "/root/data/hello.txt"),
+        Some((0o600, b"hello asset".to_vec())),
+        "assets go through write_file"
+    );
+    let stored = s.store.get(&id).await.unwrap().expect("a record");
+    assert_eq!(stored.token_hash, hash_token(&token));
+    assert_eq!(stored.nodes, vec!["node1"]);
+    assert_eq!(s.sessions.live_count(), 1);
+    assert!(s.sessions.authorize(&id, Some(&token)).is_ok());
+}
+
+#[tokio::test]
+async fn an_unknown_lesson_is_refused_before_anything_is_created() {
+    let s = setup();
+    let err = refused(&s.sessions, "nope", IP).await;
+    assert!(matches!(err, SessionError::UnknownLesson(l) if l == "nope"));
+    assert!(s.fake.list_nodes().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn capacity_is_max_sessions() {
+    let s = setup_with(Config {
+        max_sessions: 2,
+        ..Config::default()
+    });
+    s.sessions.create("checks", "192.0.2.1").await.unwrap();
+    s.sessions.create("checks", "192.0.2.2").await.unwrap();
+    let err = refused(&s.sessions, "checks", "192.0.2.3").await;
+    assert!(
+        matches!(err, SessionError::Full { live: 2, retry_after } if retry_after == Config::default().retry_after_secs),
+        "{err:?}"
+    );
+    assert_eq!(s.sessions.live_count(), 2);
+}
+
+#[tokio::test]
+async fn the_per_address_limit_counts_sessions_still_being_created() {
+    let s = setup_with(Config {
+        max_sessions_per_ip: 1,
+        ..Config::default()
+    });
+    let pending = s.sessions.reserve(IP).unwrap();
+    let err = refused(&s.sessions, "checks", IP).await;
+    assert!(matches!(err, SessionError::TooManySessions(1)), "{err:?}");
+    s.sessions.create("checks", "192.0.2.99").await.unwrap();
+    drop(pending);
+    s.sessions.create("checks", IP).await.unwrap();
+    let err = refused(&s.sessions, "checks", IP).await;
+    assert!(matches!(err, SessionError::TooManySessions(1)), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_failed_creation_cleans_up_and_releases_its_reservation() {
+    let s = setup_with(Config {
+        max_sessions_per_ip: 1,
+        ..Config::default()
+    });
+    s.fake.fail_next_create_node();
+    let err = refused(&s.sessions, "checks", IP).await;
+    assert!(
+        matches!(err, SessionError::Runtime(RuntimeError::MissingImage(_))),
+        "{err:?}"
+    );
+    let removed = s.fake.removed();
+    assert_eq!(removed.len(), 1, "the failed session is removed");
+    assert!(!s.fake.has_session(&removed[0]));
+    assert!(s.store.all().await.unwrap().is_empty());
+    assert_eq!(s.sessions.live_count(), 0);
+    // The reservation is gone: the address may try again.
+    s.sessions.create("checks", IP).await.unwrap();
+}
+
+#[tokio::test]
+async fn no_free_subnet_is_being_full() {
+    let s = setup();
+    s.fake.run_out_of_subnets();
+    let err = refused(&s.sessions, "checks", IP).await;
+    assert!(matches!(err, SessionError::Full { live: 0, .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn authorize_checks_session_then_token_presence_then_token() {
+    let s = setup();
+    let (session, token) = s.sessions.create("checks", IP).await.unwrap();
+    let id = &session.record.id;
+    assert!(matches!(
+        s.sessions.authorize("0000", Some(&token)),
+        Err(SessionError::NoSession(_))
+    ));
+    assert!(matches!(
+        s.sessions.authorize("0000", None),
+        Err(SessionError::NoSession(_))
+    ));
+    assert!(matches!(
+        s.sessions.authorize(id, None),
+        Err(SessionError::Unauthorized)
+    ));
+    assert!(matches!(
+        s.sessions.authorize(id, Some("")),
+        Err(SessionError::Unauthorized)
+    ));
+    assert!(matches!(
+        s.sessions.authorize(id, Some("wrong")),
+        Err(SessionError::Forbidden)
+    ));
+    assert_eq!(
+        s.sessions.authorize(id, Some(&token)).unwrap().record.id,
+        *id
+    );
+}
+
+#[tokio::test]
+async fn end_tells_clients_removes_everything_and_is_idempotent() {
+    let s = setup();
+    let (session, token) = s.sessions.create("checks", IP).await.unwrap();
+    let id = session.record.id.clone();
+    let mut client = attached(&session).await;
+    s.sessions.end(&id, EndReason::Deleted).await.unwrap();
+    assert!(matches!(
+        next(&mut client.rx).await,
+        Outbound::Close { code: close_code::NORMAL, reason } if reason == "session ended"
+    ));
+    assert!(!s.fake.has_session(&id));
+    assert!(s.store.get(&id).await.unwrap().is_none());
+    assert!(matches!(
+        s.sessions.authorize(&id, Some(&token)),
+        Err(SessionError::NoSession(_))
+    ));
+    s.sessions.end(&id, EndReason::Deleted).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_reaper_ends_expired_sessions() {
+    let s = setup_with(Config {
+        session_lifetime_secs: 0,
+        ..Config::default()
+    });
+    let (session, _) = s.sessions.create("checks", IP).await.unwrap();
+    let mut client = attached(&session).await;
+    let _connected = session.client_connected();
+    s.sessions.reap().await;
+    assert_eq!(s.sessions.live_count(), 0);
+    assert!(!s.fake.has_session(&session.record.id));
+    assert!(matches!(
+        next(&mut client.rx).await,
+        Outbound::Close { reason, .. } if reason == "session expired"
+    ));
+}
+
+#[tokio::test]
+async fn the_reaper_ends_idle_sessions_but_not_watched_ones() {
+    let s = setup_with(Config {
+        idle_timeout_secs: 0,
+        ..Config::default()
+    });
+    let (watched, _) = s.sessions.create("checks", "192.0.2.1").await.unwrap();
+    let (idle, _) = s.sessions.create("checks", "192.0.2.2").await.unwrap();
+    let guard = watched.client_connected();
+    s.sessions.reap().await;
+    assert_eq!(s.sessions.live_count(), 1);
+    assert!(s.fake.has_session(&watched.record.id));
+    assert!(!s.fake.has_session(&idle.record.id));
+    drop(guard);
+    s.sessions.reap().await;
+    assert_eq!(s.sessions.live_count(), 0, "idle once its last client left");
+}
+
+#[tokio::test]
+async fn the_reaper_warns_once_before_expiry() {
+    let s = setup_with(Config {
+        session_lifetime_secs: 600,
+        expiry_warning_secs: 600,
+        ..Config::default()
+    });
+    let (session, _) = s.sessions.create("checks", IP).await.unwrap();
+    let mut client = attached(&session).await;
+    s.sessions.reap().await;
+    match next(&mut client.rx).await {
+        Outbound::Event(Event::Notice { level, message }) => {
+            assert_eq!(level, NoticeLevel::Warning);
+            assert_eq!(message, "This session ends in 10 minutes.");
+        }
+        other => panic!("expected a warning, got {other:?}"),
+    }
+    s.sessions.reap().await;
+    assert_eq!(s.sessions.live_count(), 1);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(100), client.rx.recv())
+            .await
+            .is_err(),
+        "warned once"
+    );
+}
+
+#[tokio::test]
+async fn reconcile_restores_complete_sessions_and_starts_stopped_nodes() {
+    let fake = FakeRuntime::new();
+    let store = Store::open(Path::new(":memory:")).unwrap();
+    store
+        .insert(record("a1", &["node1"], unix_now() + 600))
+        .await
+        .unwrap();
+    fake.add_node("a1", "node1", false);
+    store
+        .save_screens(
+            "a1",
+            vec![SavedScreen {
+                node: "node1".into(),
+                cols: 80,
+                rows: 24,
+                screen: b"before the restart".to_vec(),
+            }],
+        )
+        .await
+        .unwrap();
+    let sessions = sessions_on(&fake, &store, Config::default());
+    let report = sessions.reconcile().await.unwrap();
+    assert_eq!(
+        report,
+        ReconcileReport {
+            restored: 1,
+            removed: 0,
+            orphans_removed: 0
+        }
+    );
+    assert_eq!(fake.node_running("a1", "node1"), Some(true));
+    let session = sessions.authorize("a1", Some("token-a1")).unwrap();
+    let screen = session.terminal("node1").unwrap().screen_text();
+    assert!(screen.contains("before the restart"), "{screen}");
+    assert!(
+        store.take_screens("a1").await.unwrap().is_empty(),
+        "used once"
+    );
+}
+
+#[tokio::test]
+async fn reconcile_removes_expired_incomplete_and_orphaned_sessions() {
+    let fake = FakeRuntime::new();
+    let store = Store::open(Path::new(":memory:")).unwrap();
+    let now = unix_now();
+    store
+        .insert(record("expired", &["node1"], now - 1))
+        .await
+        .unwrap();
+    fake.add_node("expired", "node1", true);
+    store
+        .insert(record("partial", &["node1", "node2"], now + 600))
+        .await
+        .unwrap();
+    fake.add_node("partial", "node1", true);
+    fake.add_node("orphan", "node1", true);
+    fake.add_leftover("leftover");
+    let sessions = sessions_on(&fake, &store, Config::default());
+    let report = sessions.reconcile().await.unwrap();
+    // As before this change, a removed record's nodes are found again as
+    // orphans (removing them twice is harmless): 2 real orphans + 2 records.
+    assert_eq!(
+        report,
+        ReconcileReport {
+            restored: 0,
+            removed: 2,
+            orphans_removed: 4
+        }
+    );
+    for id in ["expired", "partial", "orphan", "leftover"] {
+        assert!(!fake.has_session(id), "{id} removed");
+    }
+    assert!(store.all().await.unwrap().is_empty());
+    assert_eq!(sessions.live_count(), 0);
+}
+
+#[tokio::test]
+async fn shutdown_saves_screens_for_the_next_start() {
+    let s = setup();
+    let (session, _) = s.sessions.create("checks", IP).await.unwrap();
+    let mut client = attached(&session).await;
+    s.fake.shells()[0].print("still here");
+    let terminal = session.terminal("node1").unwrap();
+    for _ in 0..100 {
+        if terminal.screen_text().contains("still here") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    s.sessions.shutdown().await;
+    let saved = s.store.take_screens(&session.record.id).await.unwrap();
+    assert_eq!(saved.len(), 1);
+    assert!(String::from_utf8_lossy(&saved[0].screen).contains("still here"));
+    loop {
+        if let Outbound::Close { code, .. } = next(&mut client.rx).await {
+            assert_eq!(code, close_code::GOING_AWAY);
+            break;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_second_restart_of_a_node_is_busy() {
+    let s = Arc::new(setup());
+    let (session, _) = s.sessions.create("checks", IP).await.unwrap();
+    let gate = s.fake.hold_restarts();
+    let first = tokio::spawn({
+        let (s, session) = (s.clone(), session.clone());
+        async move { s.sessions.restart_node(&session, "node1").await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let err = s
+        .sessions
+        .restart_node(&session, "node1")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, SessionError::Busy(n) if n == "node1"),
+        "{err:?}"
+    );
+    gate.notify_one();
+    first.await.unwrap().unwrap();
+    assert_eq!(s.fake.restarts().len(), 1);
+    // Free again once done.
+    gate.notify_one();
+    s.sessions.restart_node(&session, "node1").await.unwrap();
+    assert!(matches!(
+        s.sessions.restart_node(&session, "node7").await,
+        Err(SessionError::NoNode { .. })
+    ));
+}
+
+#[tokio::test]
+async fn run_check_records_a_pass_in_progress_and_the_store() {
+    let s = setup();
+    let (session, _) = s.sessions.create("checks", IP).await.unwrap();
+    s.fake.script_exec("done-marker", 1, "not yet\n");
+    let failed = s.sessions.run_check(&session, 1).await.unwrap();
+    assert!(!failed.passed);
+    assert_eq!(failed.output, "not yet\n");
+    assert!(s.sessions.progress(&session).await.passed_steps.is_empty());
+
+    let s2 = setup();
+    let (session, _) = s2.sessions.create("checks", IP).await.unwrap();
+    s2.fake.script_exec("done-marker", 0, "ok");
+    assert!(s2.sessions.run_check(&session, 1).await.unwrap().passed);
+    assert_eq!(s2.sessions.progress(&session).await.passed_steps, vec![1]);
+    let stored = s2.store.get(&session.record.id).await.unwrap().unwrap();
+    assert_eq!(progress::from_json(&stored.progress).passed_steps, vec![1]);
+}
+
+#[tokio::test]
+async fn run_check_refuses_missing_steps_checks_and_nodes() {
+    let s = setup();
+    let (session, _) = s.sessions.create("checks", IP).await.unwrap();
+    assert!(matches!(
+        s.sessions.run_check(&session, 0).await,
+        Err(SessionError::NoCheck(0))
+    ));
+    assert!(matches!(
+        s.sessions.run_check(&session, 9).await,
+        Err(SessionError::NoStep {
+            steps: 3,
+            step: 9,
+            ..
+        })
+    ));
+    assert!(matches!(
+        s.sessions.run_check(&session, 2).await,
+        Err(SessionError::NoCheckNode(n)) if n == "node9"
+    ));
+    assert!(s
+        .fake
+        .exec_log()
+        .iter()
+        .all(|(_, _, cmd)| !cmd.join(" ").contains("done-marker")));
+}
+
+#[tokio::test]
+async fn set_progress_follows_the_rules_and_is_stored() {
+    let s = setup();
+    let (session, _) = s.sessions.create("checks", IP).await.unwrap();
+    let wanted = |current_step, passed: &[usize]| Progress {
+        current_step,
+        passed_steps: passed.to_vec(),
+    };
+    let err = s
+        .sessions
+        .set_progress(&session, wanted(1, &[1]))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SessionError::Invalid(_)), "{err:?}");
+    assert!(matches!(
+        s.sessions.set_progress(&session, wanted(3, &[])).await,
+        Err(SessionError::Invalid(_))
+    ));
+    let stored = s
+        .sessions
+        .set_progress(&session, wanted(1, &[0, 0]))
+        .await
+        .unwrap();
+    assert_eq!(stored, wanted(1, &[0]));
+    assert_eq!(s.sessions.progress(&session).await, wanted(1, &[0]));
+    let record = s.store.get(&session.record.id).await.unwrap().unwrap();
+    assert_eq!(progress::from_json(&record.progress), wanted(1, &[0]));
+    // A passed check may be kept afterwards.
+    s.fake.script_exec("done-marker", 0, "");
+    s.sessions.run_check(&session, 1).await.unwrap();
+    let kept = s
+        .sessions
+        .set_progress(&session, wanted(2, &[0, 1]))
+        .await
+        .unwrap();
+    assert_eq!(kept, wanted(2, &[0, 1]));
+}
+
+#[tokio::test]
+async fn files_and_preview_targets_go_through_the_session() {
+    let s = setup();
+    let (session, _) = s.sessions.create("checks", IP).await.unwrap();
+    let file = NewFile {
+        path: "/tmp/x".into(),
+        mode: 0o644,
+        size: 3,
+        body: Box::pin(futures_util::stream::iter([Ok(bytes::Bytes::from_static(
+            b"abc",
+        ))])),
+    };
+    s.sessions
+        .write_file(&session, "node1", file)
+        .await
+        .unwrap();
+    let file = s
+        .sessions
+        .read_file(&session, "node1", "/tmp/x")
+        .await
+        .unwrap();
+    assert_eq!(file.size, 3);
+    assert!(matches!(
+        s.sessions.read_file(&session, "node1", "/nope").await,
+        Err(SessionError::Runtime(RuntimeError::NoSuchPath(_)))
+    ));
+    assert!(matches!(
+        s.sessions.read_file(&session, "node2", "/tmp/x").await,
+        Err(SessionError::NoNode { .. })
+    ));
+    assert!(s
+        .sessions
+        .preview_target(&session, "node1", false)
+        .await
+        .is_ok());
+    s.fake.lose_node(&session.record.id, "node1");
+    assert!(matches!(
+        s.sessions.preview_target(&session, "node1", true).await,
+        Err(SessionError::Runtime(RuntimeError::NoSuchNode { .. }))
+    ));
+}

@@ -1,0 +1,151 @@
+//! Keeping sessions in order over time: the reaper (expiry, idleness, the
+//! expiry warning), reconciling the store with the runtime after a start, and
+//! saving screens when the server stops.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocol::terminal::{close_code, Event, NoticeLevel};
+
+use super::{lock, unix_now, EndReason, Session, SessionError, Sessions};
+use crate::store::SavedScreen;
+
+impl Sessions {
+    /// One pass of the reaper: ends expired and idle sessions, warns those about to expire.
+    pub async fn reap(&self) {
+        let now = unix_now();
+        let idle_limit = Duration::from_secs(self.config.idle_timeout_secs);
+        let sessions: Vec<Arc<Session>> = lock(&self.live).sessions.values().cloned().collect();
+        for session in sessions {
+            let id = &session.record.id;
+            let reason = if now >= session.record.expires_at {
+                Some(EndReason::Expired)
+            } else if session.idle_for().is_some_and(|idle| idle >= idle_limit) {
+                Some(EndReason::Idle)
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                if let Err(e) = self.end(id, reason).await {
+                    tracing::error!(session = %id, "reaping: {e}");
+                }
+                continue;
+            }
+            let left = session.record.expires_at - now;
+            if left <= self.config.expiry_warning_secs as i64
+                && !session.expiry_warned.swap(true, Ordering::Relaxed)
+            {
+                let minutes = (left + 59) / 60;
+                for terminal in session.terminals.values() {
+                    terminal.broadcast(Event::Notice {
+                        level: NoticeLevel::Warning,
+                        message: format!(
+                            "This session ends in {minutes} minute{}.",
+                            if minutes == 1 { "" } else { "s" }
+                        ),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Runs [`Sessions::reap`] every `reap_interval_secs` until `stop` fires.
+    pub async fn run_reaper(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(Duration::from_secs(self.config.reap_interval_secs));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => self.reap().await,
+                _ = stop.changed() => return,
+            }
+        }
+    }
+
+    /// Brings the store and the runtime into agreement after a start:
+    /// sessions whose nodes all exist are served again; expired or broken
+    /// sessions and containers no record owns are removed.
+    pub async fn reconcile(&self) -> Result<ReconcileReport, SessionError> {
+        let now = unix_now();
+        let mut report = ReconcileReport::default();
+        let mut found: HashMap<String, Vec<(String, bool)>> = HashMap::new();
+        for node in self.runtime.list_nodes().await? {
+            found
+                .entry(node.session)
+                .or_default()
+                .push((node.node, node.running));
+        }
+        let mut kept = HashSet::new();
+        for record in self.store.all().await? {
+            let id = record.id.clone();
+            let nodes = found.get(&id);
+            let complete = nodes.is_some_and(|nodes| {
+                record
+                    .nodes
+                    .iter()
+                    .all(|want| nodes.iter().any(|(have, _)| have == want))
+            });
+            if record.expires_at <= now || !complete {
+                self.runtime.remove_session(&id).await?;
+                self.store.delete(&id).await?;
+                report.removed += 1;
+                continue;
+            }
+            for (node, running) in nodes.into_iter().flatten() {
+                if !running {
+                    self.runtime.start_node(&id, node).await?;
+                }
+            }
+            let session = self.make_session(record);
+            for saved in self.store.take_screens(&id).await? {
+                if let Some(terminal) = session.terminals.get(&saved.node) {
+                    terminal.restore(&saved);
+                }
+            }
+            lock(&self.live).sessions.insert(id.clone(), session);
+            kept.insert(id);
+            report.restored += 1;
+        }
+        let mut orphans: HashSet<String> = found.into_keys().collect();
+        orphans.extend(self.runtime.list_session_leftovers().await?);
+        for id in orphans.difference(&kept) {
+            self.runtime.remove_session(id).await?;
+            report.orphans_removed += 1;
+        }
+        Ok(report)
+    }
+
+    /// The server is stopping: every client is told; sessions stay for the
+    /// next start, and so do their screens, which the next start repaints.
+    pub async fn shutdown(&self) {
+        let sessions: Vec<Arc<Session>> = lock(&self.live).sessions.values().cloned().collect();
+        for session in sessions {
+            let screens: Vec<SavedScreen> = session
+                .terminals
+                .values()
+                .filter_map(|t| t.snapshot())
+                .collect();
+            if !screens.is_empty() {
+                if let Err(e) = self.store.save_screens(&session.record.id, screens).await {
+                    tracing::warn!(session = %session.record.id, "saving screens: {e}");
+                }
+            }
+            for terminal in session.terminals.values() {
+                terminal
+                    .close(
+                        close_code::GOING_AWAY,
+                        "server restarting; reconnect shortly",
+                    )
+                    .await;
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ReconcileReport {
+    pub restored: usize,
+    pub removed: usize,
+    pub orphans_removed: usize,
+}
