@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::runtime::subnets::{Ipv4Net, SubnetPool};
+use crate::subnets::{Ipv4Net, SubnetPool};
 
 /// How nodes whose image asks for the `docker` profile (Docker-in-Docker) get
 /// the privileges `dockerd` needs.

@@ -10,4 +10,5 @@ pub mod metrics;
 pub mod runtime;
 pub mod sessions;
 pub mod store;
+pub mod subnets;
 pub mod terminal;

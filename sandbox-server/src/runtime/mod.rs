@@ -14,7 +14,6 @@
 pub mod docker;
 #[cfg(test)]
 pub mod fake;
-pub mod subnets;
 
 use std::net::IpAddr;
 use std::pin::Pin;

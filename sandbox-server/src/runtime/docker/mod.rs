@@ -31,9 +31,9 @@ use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
-use super::subnets::{Ipv4Net, SubnetPool};
 use super::*;
 use crate::config::DockerProfile;
+use crate::subnets::{Ipv4Net, SubnetPool};
 
 const PROFILE_UNKNOWN: u8 = 0;
 const PROFILE_PRIVILEGED: u8 = 1;

@@ -1,4 +1,6 @@
-//! Subnets for session networks.
+//! Subnets for session networks: plain IPv4 arithmetic, shared by the
+//! configuration (which parses `session_subnet_pool`) and the runtime (which
+//! hands the blocks out).
 //!
 //! Left to itself, Docker gives each new bridge network a /16 or /20 from its
 //! default pools, which run out after about 30 networks ("could not find an
