@@ -116,6 +116,11 @@ async fn serve(
     };
     let client = attachment.id;
     let mut rx = attachment.rx;
+    if let Some(notice) = session.expiry_notice() {
+        let _ = sink
+            .send(Message::Binary(Bytes::from(encode_event(&notice))))
+            .await;
+    }
     // What coalescing took off the queue but could not join to output.
     let mut held: Option<Outbound> = None;
     let closing: Option<(u16, String)> = loop {

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use protocol::api::{NodeInfo, SessionInfo};
-use protocol::terminal::close_code;
+use protocol::terminal::{close_code, Event, NoticeLevel};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -62,6 +62,15 @@ pub struct Session {
 impl Session {
     pub fn terminal(&self, node: &str) -> Option<&Arc<Terminal>> {
         self.terminals.get(node)
+    }
+
+    /// The expiry warning once the reaper has given it, for a client that
+    /// connects afterwards (a broadcast reaches only the clients of that
+    /// moment); None before.
+    pub fn expiry_notice(&self) -> Option<Event> {
+        self.expiry_warned
+            .load(Ordering::Relaxed)
+            .then(|| expiry_notice(self.record.expires_at - unix_now()))
     }
 
     pub fn info(&self) -> SessionInfo {
@@ -400,6 +409,18 @@ impl Sessions {
             tracing::info!(session = %id, ?reason, "session ended");
         }
         Ok(())
+    }
+}
+
+/// "This session ends in N minutes.", for `left` seconds (rounded up).
+fn expiry_notice(left: i64) -> Event {
+    let minutes = (left.max(0) + 59) / 60;
+    Event::Notice {
+        level: NoticeLevel::Warning,
+        message: format!(
+            "This session ends in {minutes} minute{}.",
+            if minutes == 1 { "" } else { "s" }
+        ),
     }
 }
 

@@ -321,6 +321,28 @@ async fn the_reaper_warns_once_before_expiry() {
 }
 
 #[tokio::test]
+async fn a_client_connecting_after_the_warning_still_gets_it() {
+    let s = setup_with(Config {
+        session_lifetime_secs: 600,
+        expiry_warning_secs: 600,
+        ..Config::default()
+    });
+    let (session, _) = s.sessions.create("checks", IP).await.unwrap();
+    assert!(
+        session.expiry_notice().is_none(),
+        "no warning before the reaper's"
+    );
+    s.sessions.reap().await;
+    match session.expiry_notice() {
+        Some(Event::Notice { level, message }) => {
+            assert_eq!(level, NoticeLevel::Warning);
+            assert_eq!(message, "This session ends in 10 minutes.");
+        }
+        other => panic!("expected the warning, got {other:?}"),
+    }
+}
+
+#[tokio::test]
 async fn reconcile_restores_complete_sessions_and_starts_stopped_nodes() {
     let fake = FakeRuntime::new();
     let store = Store::open(Path::new(":memory:")).unwrap();

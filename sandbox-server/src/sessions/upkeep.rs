@@ -7,9 +7,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use protocol::terminal::{close_code, Event, NoticeLevel};
+use protocol::terminal::close_code;
 
-use super::{lock, unix_now, EndReason, Session, SessionError, Sessions};
+use super::{expiry_notice, lock, unix_now, EndReason, Session, SessionError, Sessions};
 use crate::store::SavedScreen;
 
 impl Sessions {
@@ -37,15 +37,9 @@ impl Sessions {
             if left <= self.config.expiry_warning_secs as i64
                 && !session.expiry_warned.swap(true, Ordering::Relaxed)
             {
-                let minutes = (left + 59) / 60;
+                let notice = expiry_notice(left);
                 for terminal in session.terminals.values() {
-                    terminal.broadcast(Event::Notice {
-                        level: NoticeLevel::Warning,
-                        message: format!(
-                            "This session ends in {minutes} minute{}.",
-                            if minutes == 1 { "" } else { "s" }
-                        ),
-                    });
+                    terminal.broadcast(notice.clone());
                 }
             }
         }
