@@ -23,16 +23,20 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn status(&self) -> Option<u16> {
+    /// The error code of a server answer (none for a network failure).
+    pub fn code(&self) -> Option<ErrorCode> {
         match self {
-            ApiError::Status { status, .. } => Some(*status),
+            ApiError::Status { code, .. } => Some(*code),
             ApiError::Network(_) => None,
         }
     }
 
     /// The session is gone or this token does not open it.
     pub fn session_gone(&self) -> bool {
-        matches!(self.status(), Some(401 | 403 | 404 | 410))
+        matches!(
+            self.code(),
+            Some(ErrorCode::Unauthorized | ErrorCode::Forbidden | ErrorCode::NotFound)
+        )
     }
 
     pub fn message(&self) -> String {
