@@ -68,9 +68,7 @@ impl IntoResponse for ApiError {
         match self {
             // Being full is the limit working, not a fault.
             ApiError::Full(..) => tracing::warn!(code = self.code().as_str(), "{self}"),
-            _ if self.status().is_server_error() => {
-                tracing::error!(code = self.code().as_str(), "{self}")
-            }
+            _ if self.status().is_server_error() => tracing::error!(code = self.code().as_str(), "{self}"),
             _ => {}
         }
         let mut response = (
