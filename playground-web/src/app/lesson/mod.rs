@@ -22,15 +22,12 @@ use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
 use super::api::{self, ApiError};
-use super::markdown_view::Markdown;
 use super::terminal::{TermEvent, TermHandle};
-use super::{dom, link_to, set_title, store, Nav};
+use super::{dom, set_title, store, Nav};
 use crate::markdown::{Action, CodeBlock};
 use crate::progress;
-use crate::route::Route;
 use crate::timefmt;
 use divider::Divider;
-use screens::screen;
 use session_bar::SessionBar;
 use steps::StepsPane;
 use toasts::Toasts;
@@ -352,111 +349,30 @@ impl Component for LessonPage {
         let nav = nav.expect("Nav context");
         let title = match &self.lesson {
             LessonLoad::Loaded(l) => l.summary.title.clone(),
-            LessonLoad::NotFound => "Lesson not found".into(),
+            LessonLoad::NotFound => return screens::not_found(&nav, &ctx.props().id),
+            LessonLoad::Failed(e) if !matches!(self.phase, Phase::Active(_)) => {
+                return screens::load_failed(&nav, e)
+            }
             _ => String::new(),
         };
-        if let LessonLoad::NotFound = self.lesson {
-            return screen(
-                &nav,
-                "Lesson not found",
-                html! {
-                    <p>{ format!("There is no lesson called “{}”.", ctx.props().id) }</p>
-                },
-                html! {
-                    <a class="btn primary" href="/" onclick={link_to(&nav, Route::Catalog)}>{ "See all lessons" }</a>
-                },
-            );
-        }
-        if let LessonLoad::Failed(e) = &self.lesson {
-            if !matches!(self.phase, Phase::Active(_)) {
-                return screen(
-                    &nav,
-                    "The lesson could not be loaded",
-                    html! { <p>{ e.clone() }</p> },
-                    html! { <button class="btn primary" onclick={Callback::from(|_| {
-                        let _ = dom::window().location().reload();
-                    })}>{ "Reload" }</button> },
-                );
-            }
-        }
-        let start_button = |label: &str| {
-            html! {
-                <button class="btn primary" data-testid="start"
-                        onclick={ctx.link().callback(|_| Msg::Start)}>{ label.to_owned() }</button>
-            }
-        };
-        let start_or_back = |label: &str| {
-            html! {
-                <>
-                { start_button(label) }
-                <a class="btn" href="/" onclick={link_to(&nav, Route::Catalog)}>{ "Back to lessons" }</a>
-                </>
-            }
-        };
+        let on_start = ctx.link().callback(|_| Msg::Start);
         match &self.phase {
-            Phase::Loading | Phase::Rejoining(_) => screen(
-                &nav,
-                if title.is_empty() {
-                    "Loading…"
-                } else {
-                    &title
-                },
-                html! { <p class="muted" role="status">{
-                    if matches!(self.phase, Phase::Rejoining(_)) { "Rejoining your session…" } else { "Loading the lesson…" }
-                }</p> },
-                html! {},
-            ),
+            Phase::Loading => screens::loading(&nav, &title, false),
+            Phase::Rejoining(_) => screens::loading(&nav, &title, true),
             Phase::Idle => {
                 let (summary, intro) = match &self.lesson {
                     LessonLoad::Loaded(l) => (l.summary.summary.clone(), l.intro.clone()),
                     _ => Default::default(),
                 };
-                screen(
-                    &nav,
-                    &title,
-                    html! {
-                        <>
-                        <p class="lead">{ summary }</p>
-                        if !intro.is_empty() {
-                            <Markdown md={intro} on_run={Callback::noop()} />
-                        }
-                        </>
-                    },
-                    start_button("Start"),
-                )
+                screens::intro(&nav, &title, summary, intro, &on_start)
             }
-            Phase::Starting => screen(
-                &nav,
-                &title,
-                html! { <p class="muted" role="status"><span class="spinner" aria-hidden="true"></span>{ "Starting your machines…" }</p> },
-                html! {},
-            ),
+            Phase::Starting => screens::starting(&nav, &title),
             Phase::Full { message, retry_at } => {
                 let secs = ((retry_at - self.now) / 1000.0).ceil().max(0.0) as i64;
-                screen(
-                    &nav,
-                    "The playground is full",
-                    html! {
-                        <>
-                        <p>{ message.clone() }</p>
-                        <p role="status">{ format!("Trying again in {secs} s…") }</p>
-                        </>
-                    },
-                    start_button("Try again now"),
-                )
+                screens::full(&nav, message, secs, &on_start)
             }
-            Phase::Ended(reason) => screen(
-                &nav,
-                "This session has ended",
-                html! { <p>{ reason.clone() }</p> },
-                start_or_back("Start a new session"),
-            ),
-            Phase::Error(e) => screen(
-                &nav,
-                "Something went wrong",
-                html! { <p role="alert">{ e.clone() }</p> },
-                start_or_back("Try again"),
-            ),
+            Phase::Ended(reason) => screens::ended(&nav, reason, &on_start),
+            Phase::Error(e) => screens::error(&nav, e, &on_start),
             Phase::Active(s) => self.session_view(ctx, s, &title),
         }
     }
