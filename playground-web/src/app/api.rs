@@ -55,6 +55,11 @@ fn authed(req: RequestBuilder, token: &str) -> RequestBuilder {
     req.header("Authorization", &format!("Bearer {token}"))
 }
 
+/// Sends a request that carries the session's token.
+async fn send_authed(req: RequestBuilder, token: &str) -> Result<Response, gloo_net::Error> {
+    authed(req, token).send().await
+}
+
 async fn check(resp: Result<Response, gloo_net::Error>) -> Result<Response, ApiError> {
     let resp = resp.map_err(|e| ApiError::Network(e.to_string()))?;
     if resp.ok() {
@@ -104,60 +109,30 @@ pub async fn create_session(lesson: &str) -> Result<CreatedSession, ApiError> {
 }
 
 pub async fn session(id: &str, token: &str) -> Result<SessionInfo, ApiError> {
-    json(
-        authed(Request::get(&url(&format!("/sessions/{id}"))), token)
-            .send()
-            .await,
-    )
-    .await
+    json(send_authed(Request::get(&url(&format!("/sessions/{id}"))), token).await).await
 }
 
 pub async fn end_session(id: &str, token: &str) -> Result<(), ApiError> {
-    check(
-        authed(Request::delete(&url(&format!("/sessions/{id}"))), token)
-            .send()
-            .await,
-    )
-    .await
-    .map(|_| ())
+    let resp = send_authed(Request::delete(&url(&format!("/sessions/{id}"))), token).await;
+    check(resp).await.map(|_| ())
 }
 
 /// Restarts one node of the session (its processes; its files stay).
 pub async fn restart_node(id: &str, token: &str, node: &str) -> Result<(), ApiError> {
-    check(
-        authed(
-            Request::post(&url(&format!("/sessions/{id}/nodes/{node}/restart"))),
-            token,
-        )
-        .send()
-        .await,
-    )
-    .await
-    .map(|_| ())
+    let path = format!("/sessions/{id}/nodes/{node}/restart");
+    check(send_authed(Request::post(&url(&path)), token).await)
+        .await
+        .map(|_| ())
 }
 
 pub async fn check_step(id: &str, token: &str, step: usize) -> Result<CheckResult, ApiError> {
-    json(
-        authed(
-            Request::post(&url(&format!("/sessions/{id}/steps/{step}/check"))),
-            token,
-        )
-        .send()
-        .await,
-    )
-    .await
+    let path = format!("/sessions/{id}/steps/{step}/check");
+    json(send_authed(Request::post(&url(&path)), token).await).await
 }
 
 pub async fn progress(id: &str, token: &str) -> Result<Progress, ApiError> {
-    json(
-        authed(
-            Request::get(&url(&format!("/sessions/{id}/progress"))),
-            token,
-        )
-        .send()
-        .await,
-    )
-    .await
+    let path = format!("/sessions/{id}/progress");
+    json(send_authed(Request::get(&url(&path)), token).await).await
 }
 
 pub async fn put_progress(id: &str, token: &str, progress: &Progress) -> Result<(), ApiError> {

@@ -17,84 +17,73 @@ pub struct Props {
     pub on_split: Callback<f64>,
 }
 
-pub enum Msg {
-    DragStart(PointerEvent),
-    DragMove(PointerEvent),
-    DragEnd,
-    Key(KeyboardEvent),
+/// The split for a key press, if the key moves the divider.
+fn split_after_key(split: f64, key: &str) -> Option<f64> {
+    let delta = match key {
+        "ArrowLeft" => -5.0,
+        "ArrowRight" => 5.0,
+        "Home" => -100.0,
+        "End" => 100.0,
+        _ => return None,
+    };
+    Some(split + delta)
 }
 
-pub struct Divider {
-    dragging: bool,
-    node: NodeRef,
+/// The split for a pointer at `x`, from the divider's parent (the workspace).
+fn split_at(divider: &NodeRef, x: i32) -> Option<f64> {
+    let workspace = divider.cast::<Element>()?.parent_element()?;
+    let rect = workspace.get_bounding_client_rect();
+    (rect.width() > 0.0).then(|| (f64::from(x) - rect.left()) / rect.width() * 100.0)
 }
 
-impl Component for Divider {
-    type Message = Msg;
-    type Properties = Props;
-
-    fn create(_ctx: &Context<Self>) -> Self {
-        Divider {
-            dragging: false,
-            node: NodeRef::default(),
-        }
-    }
-
-    fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
-        let split = match msg {
-            Msg::DragStart(e) => {
-                if let Some(t) = e.target().and_then(|t| t.dyn_into::<Element>().ok()) {
-                    let _ = t.set_pointer_capture(e.pointer_id());
+#[function_component(Divider)]
+pub fn divider(p: &Props) -> Html {
+    let dragging = use_state(|| false);
+    let node = use_node_ref();
+    let emit = {
+        let on_split = p.on_split.clone();
+        move |split: f64| on_split.emit(split.clamp(MIN_SPLIT, MAX_SPLIT))
+    };
+    let onpointerdown = {
+        let dragging = dragging.clone();
+        Callback::from(move |e: PointerEvent| {
+            if let Some(t) = e.target().and_then(|t| t.dyn_into::<Element>().ok()) {
+                let _ = t.set_pointer_capture(e.pointer_id());
+            }
+            e.prevent_default();
+            dragging.set(true);
+        })
+    };
+    let onpointermove = {
+        let (dragging, node, emit) = (dragging.clone(), node.clone(), emit.clone());
+        Callback::from(move |e: PointerEvent| {
+            if *dragging {
+                if let Some(split) = split_at(&node, e.client_x()) {
+                    emit(split);
                 }
+            }
+        })
+    };
+    let drag_end = {
+        let dragging = dragging.clone();
+        Callback::from(move |_: PointerEvent| dragging.set(false))
+    };
+    let onkeydown = {
+        let split = p.split;
+        Callback::from(move |e: KeyboardEvent| {
+            if let Some(split) = split_after_key(split, &e.key()) {
                 e.prevent_default();
-                self.dragging = true;
-                return true;
+                emit(split);
             }
-            Msg::DragEnd => {
-                self.dragging = false;
-                return true;
-            }
-            Msg::DragMove(e) => {
-                if !self.dragging {
-                    return false;
-                }
-                let Some(ws) = self.node.cast::<Element>().and_then(|d| d.parent_element()) else {
-                    return false;
-                };
-                let rect = ws.get_bounding_client_rect();
-                if rect.width() <= 0.0 {
-                    return false;
-                }
-                (f64::from(e.client_x()) - rect.left()) / rect.width() * 100.0
-            }
-            Msg::Key(e) => {
-                let delta = match e.key().as_str() {
-                    "ArrowLeft" => -5.0,
-                    "ArrowRight" => 5.0,
-                    "Home" => -100.0,
-                    "End" => 100.0,
-                    _ => return false,
-                };
-                e.prevent_default();
-                ctx.props().split + delta
-            }
-        };
-        ctx.props().on_split.emit(split.clamp(MIN_SPLIT, MAX_SPLIT));
-        false
-    }
-
-    fn view(&self, ctx: &Context<Self>) -> Html {
-        let link = ctx.link();
-        html! {
-            <div class={classes!("divider", self.dragging.then_some("dragging"))} ref={self.node.clone()}
-                 role="separator" aria-orientation="vertical" aria-label="Resize the steps and terminal panels"
-                 aria-valuenow={format!("{:.0}", ctx.props().split)} aria-valuemin="20" aria-valuemax="80"
-                 tabindex="0"
-                 onpointerdown={link.callback(Msg::DragStart)}
-                 onpointermove={link.callback(Msg::DragMove)}
-                 onpointerup={link.callback(|_| Msg::DragEnd)}
-                 onpointercancel={link.callback(|_| Msg::DragEnd)}
-                 onkeydown={link.callback(Msg::Key)}></div>
-        }
+        })
+    };
+    html! {
+        <div class={classes!("divider", dragging.then_some("dragging"))} ref={node}
+             role="separator" aria-orientation="vertical" aria-label="Resize the steps and terminal panels"
+             aria-valuenow={format!("{:.0}", p.split)} aria-valuemin="20" aria-valuemax="80"
+             tabindex="0"
+             {onpointerdown} {onpointermove}
+             onpointerup={drag_end.clone()} onpointercancel={drag_end}
+             {onkeydown}></div>
     }
 }
