@@ -1,8 +1,7 @@
 //! The learner's progress through a lesson's steps.
 //!
-//! The server stores it (`GET`/`PUT .../progress`); while a server lacks that
-//! route the app keeps it in the browser's local storage instead. These are
-//! the pure rules: marking steps, clamping to the lesson, merging two copies.
+//! The server stores it (`GET`/`PUT .../progress`). These are the pure rules:
+//! marking steps, clamping to the lesson, merging two copies.
 
 use protocol::api::Progress;
 

@@ -23,16 +23,20 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn status(&self) -> Option<u16> {
+    /// The error code of a server answer (none for a network failure).
+    pub fn code(&self) -> Option<ErrorCode> {
         match self {
-            ApiError::Status { status, .. } => Some(*status),
+            ApiError::Status { code, .. } => Some(*code),
             ApiError::Network(_) => None,
         }
     }
 
     /// The session is gone or this token does not open it.
     pub fn session_gone(&self) -> bool {
-        matches!(self.status(), Some(401 | 403 | 404 | 410))
+        matches!(
+            self.code(),
+            Some(ErrorCode::Unauthorized | ErrorCode::Forbidden | ErrorCode::NotFound)
+        )
     }
 
     pub fn message(&self) -> String {
@@ -49,6 +53,11 @@ fn url(path: &str) -> String {
 
 fn authed(req: RequestBuilder, token: &str) -> RequestBuilder {
     req.header("Authorization", &format!("Bearer {token}"))
+}
+
+/// Sends a request that carries the session's token.
+async fn send_authed(req: RequestBuilder, token: &str) -> Result<Response, gloo_net::Error> {
+    authed(req, token).send().await
 }
 
 async fn check(resp: Result<Response, gloo_net::Error>) -> Result<Response, ApiError> {
@@ -100,60 +109,30 @@ pub async fn create_session(lesson: &str) -> Result<CreatedSession, ApiError> {
 }
 
 pub async fn session(id: &str, token: &str) -> Result<SessionInfo, ApiError> {
-    json(
-        authed(Request::get(&url(&format!("/sessions/{id}"))), token)
-            .send()
-            .await,
-    )
-    .await
+    json(send_authed(Request::get(&url(&format!("/sessions/{id}"))), token).await).await
 }
 
 pub async fn end_session(id: &str, token: &str) -> Result<(), ApiError> {
-    check(
-        authed(Request::delete(&url(&format!("/sessions/{id}"))), token)
-            .send()
-            .await,
-    )
-    .await
-    .map(|_| ())
+    let resp = send_authed(Request::delete(&url(&format!("/sessions/{id}"))), token).await;
+    check(resp).await.map(|_| ())
 }
 
 /// Restarts one node of the session (its processes; its files stay).
 pub async fn restart_node(id: &str, token: &str, node: &str) -> Result<(), ApiError> {
-    check(
-        authed(
-            Request::post(&url(&format!("/sessions/{id}/nodes/{node}/restart"))),
-            token,
-        )
-        .send()
-        .await,
-    )
-    .await
-    .map(|_| ())
+    let path = format!("/sessions/{id}/nodes/{node}/restart");
+    check(send_authed(Request::post(&url(&path)), token).await)
+        .await
+        .map(|_| ())
 }
 
 pub async fn check_step(id: &str, token: &str, step: usize) -> Result<CheckResult, ApiError> {
-    json(
-        authed(
-            Request::post(&url(&format!("/sessions/{id}/steps/{step}/check"))),
-            token,
-        )
-        .send()
-        .await,
-    )
-    .await
+    let path = format!("/sessions/{id}/steps/{step}/check");
+    json(send_authed(Request::post(&url(&path)), token).await).await
 }
 
 pub async fn progress(id: &str, token: &str) -> Result<Progress, ApiError> {
-    json(
-        authed(
-            Request::get(&url(&format!("/sessions/{id}/progress"))),
-            token,
-        )
-        .send()
-        .await,
-    )
-    .await
+    let path = format!("/sessions/{id}/progress");
+    json(send_authed(Request::get(&url(&path)), token).await).await
 }
 
 pub async fn put_progress(id: &str, token: &str, progress: &Progress) -> Result<(), ApiError> {

@@ -36,36 +36,10 @@ pub fn catalog() -> Html {
         });
     }
 
-    let on_text = {
-        let filter = filter.clone();
-        Callback::from(move |e: InputEvent| {
-            let input: HtmlInputElement = e.target_unchecked_into();
-            filter.set(Filter {
-                text: input.value(),
-                ..(*filter).clone()
-            });
-        })
-    };
-    let on_difficulty = {
-        let filter = filter.clone();
-        Callback::from(move |e: Event| {
-            let select: HtmlSelectElement = e.target_unchecked_into();
-            filter.set(Filter {
-                difficulty: select.value(),
-                ..(*filter).clone()
-            });
-        })
-    };
-    let on_tag = {
-        let filter = filter.clone();
-        Callback::from(move |e: Event| {
-            let select: HtmlSelectElement = e.target_unchecked_into();
-            filter.set(Filter {
-                tag: select.value(),
-                ..(*filter).clone()
-            });
-        })
-    };
+    let on_text = set_field(&filter, |f, v| f.text = v)
+        .reform(|e: InputEvent| e.target_unchecked_into::<HtmlInputElement>().value());
+    let on_difficulty = set_field(&filter, |f, v| f.difficulty = v).reform(select_value);
+    let on_tag = set_field(&filter, |f, v| f.tag = v).reform(select_value);
 
     let body = match &*load {
         Load::Loading => html! { <p class="muted" role="status">{ "Loading lessons…" }</p> },
@@ -90,28 +64,8 @@ pub fn catalog() -> Html {
                         <input type="search" placeholder="docker, networking, …" value={filter.text.clone()}
                                oninput={on_text} aria-controls="lesson-list" />
                     </label>
-                    if !difficulties.is_empty() {
-                        <label class="field">
-                            <span>{ "Difficulty" }</span>
-                            <select onchange={on_difficulty} aria-controls="lesson-list">
-                                <option value="" selected={filter.difficulty.is_empty()}>{ "Any" }</option>
-                                { for difficulties.iter().map(|d| html! {
-                                    <option value={d.clone()} selected={filter.difficulty == *d}>{ capitalize(d) }</option>
-                                }) }
-                            </select>
-                        </label>
-                    }
-                    if !tags.is_empty() {
-                        <label class="field">
-                            <span>{ "Topic" }</span>
-                            <select onchange={on_tag} aria-controls="lesson-list">
-                                <option value="" selected={filter.tag.is_empty()}>{ "Any" }</option>
-                                { for tags.iter().map(|t| html! {
-                                    <option value={t.clone()} selected={filter.tag == *t}>{ t.clone() }</option>
-                                }) }
-                            </select>
-                        </label>
-                    }
+                    { select_field("Difficulty", &filter.difficulty, &difficulties, capitalize, on_difficulty) }
+                    { select_field("Topic", &filter.tag, &tags, str::to_owned, on_tag) }
                 </form>
                 <p class="muted count" role="status" aria-live="polite">
                     { format!("{} of {} lessons", shown.len(), lessons.len()) }
@@ -136,6 +90,48 @@ pub fn catalog() -> Html {
         </main>
         </>
     }
+}
+
+/// A callback that sets one field of the filter to the value it is given.
+fn set_field(
+    filter: &UseStateHandle<Filter>,
+    set: impl Fn(&mut Filter, String) + 'static,
+) -> Callback<String> {
+    let filter = filter.clone();
+    Callback::from(move |value: String| {
+        let mut next = (*filter).clone();
+        set(&mut next, value);
+        filter.set(next);
+    })
+}
+
+/// A filter's drop-down: "Any", then each of `values` shown with `label`;
+/// nothing when there are no values.
+fn select_field(
+    name: &str,
+    selected: &str,
+    values: &[String],
+    label: fn(&str) -> String,
+    onchange: Callback<Event>,
+) -> Html {
+    if values.is_empty() {
+        return html! {};
+    }
+    html! {
+        <label class="field">
+            <span>{ name.to_owned() }</span>
+            <select {onchange} aria-controls="lesson-list">
+                <option value="" selected={selected.is_empty()}>{ "Any" }</option>
+                { for values.iter().map(|v| html! {
+                    <option value={v.clone()} selected={selected == v.as_str()}>{ label(v) }</option>
+                }) }
+            </select>
+        </label>
+    }
+}
+
+fn select_value(e: Event) -> String {
+    e.target_unchecked_into::<HtmlSelectElement>().value()
 }
 
 fn capitalize(s: &str) -> String {

@@ -1,7 +1,7 @@
 //! The thin wasm-bindgen layer over xterm.js 6 and its addons, loaded as
 //! classic scripts by `index.html` (globals `Terminal`, `FitAddon.FitAddon`,
 //! `WebglAddon.WebglAddon`, `WebLinksAddon.WebLinksAddon`,
-//! `Unicode11Addon.Unicode11Addon`). Only `terminal.rs` uses it.
+//! `Unicode11Addon.Unicode11Addon`). Only `terminal/xterm_setup.rs` uses it.
 
 use js_sys::{Function, Object, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -76,6 +76,7 @@ extern "C" {
     #[wasm_bindgen(method, setter, js_name = activeVersion)]
     pub fn set_active_version(this: &Unicode, version: &str);
 
+    #[derive(Clone)]
     pub type FitAddon;
 
     #[wasm_bindgen(method, catch)]
