@@ -1,7 +1,7 @@
 //! The learner's progress through a lesson's steps.
 //!
 //! The server stores it (`GET`/`PUT .../progress`). These are the pure rules:
-//! marking steps, clamping to the lesson, merging two copies.
+//! marking steps, clamping to the lesson.
 
 use protocol::api::Progress;
 
@@ -24,17 +24,6 @@ pub fn clamp(mut p: Progress, steps: usize) -> Progress {
     p.passed_steps.dedup();
     p.current_step = p.current_step.min(steps);
     p
-}
-
-/// The union of two copies (say, the server's and a local one): every step
-/// passed in either, and the later current step.
-pub fn merge(a: &Progress, b: &Progress) -> Progress {
-    let mut out = a.clone();
-    for &n in &b.passed_steps {
-        mark_passed(&mut out, n);
-    }
-    out.current_step = a.current_step.max(b.current_step);
-    out
 }
 
 /// "2 of 5 steps done".
@@ -70,23 +59,12 @@ mod tests {
     }
 
     #[test]
-    fn merges_and_round_trips_as_json() {
-        let a = Progress {
-            current_step: 1,
+    fn round_trips_as_json() {
+        let mut m = Progress {
+            current_step: 2,
             passed_steps: vec![0],
         };
-        let b = Progress {
-            current_step: 2,
-            passed_steps: vec![1],
-        };
-        let m = merge(&a, &b);
-        assert_eq!(
-            m,
-            Progress {
-                current_step: 2,
-                passed_steps: vec![0, 1]
-            }
-        );
+        mark_passed(&mut m, 1);
         let json = serde_json::to_string(&m).unwrap();
         assert_eq!(json, r#"{"current_step":2,"passed_steps":[0,1]}"#);
         let empty: Progress = serde_json::from_str("{}").unwrap();
