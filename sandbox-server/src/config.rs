@@ -52,6 +52,9 @@ pub struct Config {
     pub expiry_warning_secs: u64,
     /// How often expiry and idleness are checked.
     pub reap_interval_secs: u64,
+    /// How often containers, networks and volumes of this instance that no live
+    /// session owns (and no creation under way) are removed.
+    pub sweep_interval_secs: u64,
 
     /// Live sessions at most; beyond it `POST /sessions` answers 503 with `Retry-After`.
     pub max_sessions: usize,
@@ -87,6 +90,16 @@ pub struct Config {
     /// Command started as the terminal shell in a node.
     pub shell: Vec<String>,
 
+    /// Lesson checks running at once in one session at most; one more is refused (409).
+    pub max_checks_per_session: usize,
+    /// Lesson checks running at once on the server at most; one more is refused (409).
+    pub max_checks: usize,
+    /// Output kept from a check or setup script (its tail), in bytes.
+    pub max_script_output_bytes: usize,
+    /// A check or setup script that prints more than this many bytes is abandoned
+    /// and fails, its result marked as cut.
+    pub max_script_read_bytes: u64,
+
     /// Largest file accepted by `PUT .../files`, in bytes; larger uploads get 413 and
     /// nothing is written.
     pub max_upload_bytes: u64,
@@ -109,6 +122,7 @@ impl Default for Config {
             idle_timeout_secs: 15 * 60,
             expiry_warning_secs: 5 * 60,
             reap_interval_secs: 10,
+            sweep_interval_secs: 60,
             max_sessions: 40,
             max_sessions_per_ip: 3,
             trust_forwarded_for: false,
@@ -124,6 +138,10 @@ impl Default for Config {
             flow_low_water_bytes: protocol::terminal::FLOW_LOW_WATER,
             client_queue_frames: 4096,
             shell: vec!["/bin/bash".into(), "-l".into()],
+            max_checks_per_session: 2,
+            max_checks: 16,
+            max_script_output_bytes: 64 * 1024,
+            max_script_read_bytes: 16 * 1024 * 1024,
             max_upload_bytes: 64 * 1024 * 1024,
             preview_host_suffix: String::new(),
         }
@@ -248,8 +266,21 @@ impl Config {
         if self.shell.is_empty() {
             return bad("shell must name a command");
         }
-        if self.session_lifetime_secs == 0 || self.reap_interval_secs == 0 {
-            return bad("session_lifetime_secs and reap_interval_secs must be positive");
+        if self.session_lifetime_secs == 0
+            || self.reap_interval_secs == 0
+            || self.sweep_interval_secs == 0
+        {
+            return bad(
+                "session_lifetime_secs, reap_interval_secs and sweep_interval_secs must be positive",
+            );
+        }
+        if self.max_checks_per_session == 0 || self.max_checks == 0 {
+            return bad("max_checks_per_session and max_checks must be positive");
+        }
+        if self.max_script_output_bytes == 0
+            || (self.max_script_read_bytes as usize) < self.max_script_output_bytes
+        {
+            return bad("max_script_read_bytes must be at least max_script_output_bytes (> 0)");
         }
         // The tar header of an upload holds the size in 11 octal digits.
         if self.max_upload_bytes == 0 || self.max_upload_bytes >= 8 << 30 {

@@ -68,13 +68,13 @@ pub async fn run(
     let store = Store::open(&data.join("sessions.sqlite3"))?;
     let id = lesson.summary.id.clone();
     let catalog = Arc::new(Catalog::new([lesson.clone()]));
-    let sessions = Sessions::new(
+    let sessions = Arc::new(Sessions::new(
         config,
         runtime.clone(),
         store,
         catalog,
         Arc::new(Metrics::default()),
-    );
+    ));
     let started = Instant::now();
     writeln!(
         out,

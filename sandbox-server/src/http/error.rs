@@ -93,7 +93,12 @@ impl From<SessionError> for ApiError {
             SessionError::Forbidden => ApiError::Forbidden,
             SessionError::Full { live, retry_after } => ApiError::Full(live, retry_after),
             SessionError::TooManySessions(n) => ApiError::TooManySessions(n),
-            SessionError::Busy(_) => ApiError::Conflict(e.to_string()),
+            // 409, as for a restart under way: the client waits for a check
+            // to finish (its own, or anyone's) and tries again.
+            SessionError::Busy(_) | SessionError::ChecksBusy(_) => {
+                ApiError::Conflict(e.to_string())
+            }
+            SessionError::CreationAborted => ApiError::Internal(e.to_string()),
             SessionError::Runtime(e) => e.into(),
             SessionError::Setup(e) => ApiError::Runtime(e.to_string()),
             SessionError::Store(e) => e.into(),

@@ -8,7 +8,8 @@
 //!   or exit with a code.
 //! - `exec` answers with outputs scripted by a substring of the command.
 //! - Files are a map from (session, node, path) to mode and bytes.
-//! - Restarts can be held until a test releases them.
+//! - Restarts, and node creations (after the node exists), can be held
+//!   until a test releases them.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
@@ -45,6 +46,7 @@ struct FakeState {
     shells: Vec<FakeShell>,
     restarts: Vec<(String, String)>,
     restart_gate: Option<Arc<Notify>>,
+    create_gate: Option<Arc<Notify>>,
     removed: Vec<String>,
 }
 
@@ -135,6 +137,14 @@ impl FakeRuntime {
         gate
     }
 
+    /// `create_node` makes its node, then waits until the returned notify is
+    /// signalled (once per node): a creation caught half-way.
+    pub fn hold_create_node(&self) -> Arc<Notify> {
+        let gate = Arc::new(Notify::new());
+        self.state().create_gate = Some(gate.clone());
+        gate
+    }
+
     /// A file as stored: mode and content.
     pub fn file(&self, session: &str, node: &str, path: &str) -> Option<(u32, Vec<u8>)> {
         self.state()
@@ -151,6 +161,13 @@ impl FakeRuntime {
                 node: node.to_owned(),
             }),
         }
+    }
+}
+
+/// Waits at a test's gate, if one is set.
+async fn pass(gate: Option<Arc<Notify>>) {
+    if let Some(gate) = gate {
+        gate.notified().await;
     }
 }
 
@@ -262,12 +279,16 @@ impl Runtime for FakeRuntime {
     }
 
     async fn create_node(&self, spec: &NodeSpec) -> RuntimeResult<()> {
-        let mut st = self.state();
-        if st.fail_create_node > 0 {
-            st.fail_create_node -= 1;
-            return Err(RuntimeError::MissingImage(spec.image.clone()));
-        }
-        st.nodes.insert(key(&spec.session, &spec.node), true);
+        let gate = {
+            let mut st = self.state();
+            if st.fail_create_node > 0 {
+                st.fail_create_node -= 1;
+                return Err(RuntimeError::MissingImage(spec.image.clone()));
+            }
+            st.nodes.insert(key(&spec.session, &spec.node), true);
+            st.create_gate.clone()
+        };
+        pass(gate).await;
         Ok(())
     }
 
@@ -287,9 +308,7 @@ impl Runtime for FakeRuntime {
     async fn restart_node(&self, session: &str, node: &str, _grace: i32) -> RuntimeResult<()> {
         self.require_node(session, node)?;
         let gate = self.state().restart_gate.clone();
-        if let Some(gate) = gate {
-            gate.notified().await;
-        }
+        pass(gate).await;
         self.state().restarts.push(key(session, node));
         Ok(())
     }

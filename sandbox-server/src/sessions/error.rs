@@ -45,6 +45,13 @@ pub enum SessionError {
     /// The node is restarting already.
     #[error("{0} is already restarting")]
     Busy(String),
+    /// The task creating the session stopped before it answered (it
+    /// panicked, or the server is stopping); whatever it made is swept.
+    #[error("creating the session was interrupted; try again")]
+    CreationAborted,
+    /// Too many checks run at once (in this session, or on the server).
+    #[error("{0}; try again when one has finished")]
+    ChecksBusy(String),
     /// Progress that breaks its rules.
     #[error(transparent)]
     Invalid(#[from] ProgressError),

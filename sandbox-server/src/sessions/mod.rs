@@ -17,7 +17,7 @@
 //! its Docker objects, then its record, so a crash in between leaves a record
 //! whose containers are gone, which [`Sessions::reconcile`] cleans up.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -41,7 +41,7 @@ pub use progress::Progress;
 pub use upkeep::ReconcileReport;
 
 use crate::config::Config;
-use crate::lessons::Catalog;
+use crate::lessons::{Catalog, Lesson};
 use crate::metrics::Metrics;
 use crate::runtime::{NodeLimits, NodeSpec, Runtime, RuntimeError};
 use crate::store::{SessionRecord, Store};
@@ -129,6 +129,8 @@ pub enum EndReason {
     Deleted,
     Expired,
     Idle,
+    /// Created for a client that left before it got the token.
+    Abandoned,
 }
 
 impl EndReason {
@@ -137,6 +139,7 @@ impl EndReason {
             EndReason::Deleted => "session ended",
             EndReason::Expired => "session expired",
             EndReason::Idle => "session ended after inactivity",
+            EndReason::Abandoned => "session abandoned while being created",
         }
     }
 }
@@ -146,6 +149,9 @@ struct Live {
     sessions: HashMap<String, Arc<Session>>,
     /// Sessions being created, by client IP: they count against the limits.
     pending: HashMap<String, usize>,
+    /// Ids of sessions being created: they have runtime objects before they
+    /// are in `sessions`, and the sweep must leave those alone.
+    creating: HashSet<String>,
 }
 
 impl Live {
@@ -171,15 +177,18 @@ pub struct Sessions {
     live: Mutex<Live>,
 }
 
-/// Releases a capacity reservation when creation ends, however it ends.
-struct Reservation<'a> {
-    sessions: &'a Sessions,
+/// Releases a capacity reservation (and the id's "being created" mark) when
+/// creation ends, however it ends.
+struct Reservation {
+    sessions: Arc<Sessions>,
     ip: String,
+    id: String,
 }
 
-impl Drop for Reservation<'_> {
+impl Drop for Reservation {
     fn drop(&mut self) {
         let mut live = lock(&self.sessions.live);
+        live.creating.remove(&self.id);
         if let Some(n) = live.pending.get_mut(&self.ip) {
             *n -= 1;
             if *n == 0 {
@@ -246,7 +255,7 @@ impl Sessions {
         })
     }
 
-    fn reserve(&self, ip: &str) -> Result<Reservation<'_>, SessionError> {
+    fn reserve(self: &Arc<Self>, ip: &str, id: &str) -> Result<Reservation, SessionError> {
         let mut live = lock(&self.live);
         let total = live.total();
         if total >= self.config.max_sessions {
@@ -262,15 +271,22 @@ impl Sessions {
             return Err(SessionError::TooManySessions(mine));
         }
         *live.pending.entry(ip.to_owned()).or_default() += 1;
+        live.creating.insert(id.to_owned());
         Ok(Reservation {
-            sessions: self,
+            sessions: self.clone(),
             ip: ip.to_owned(),
+            id: id.to_owned(),
         })
     }
 
     /// Creates a session of `lesson` for a client at `ip`; returns it and its token.
+    ///
+    /// Cancel-safe: the work runs in a task of its own, so a caller that
+    /// stops waiting (a client hanging up mid-request) cannot leave it half
+    /// done. The task either records the session fully or removes what it
+    /// made; a session nobody took the token of is ended at once.
     pub async fn create(
-        &self,
+        self: &Arc<Self>,
         lesson: &str,
         ip: &str,
     ) -> Result<(Arc<Session>, String), SessionError> {
@@ -278,9 +294,35 @@ impl Sessions {
             .catalog
             .get(lesson)
             .ok_or_else(|| SessionError::UnknownLesson(lesson.to_owned()))?;
-        let reservation = self.reserve(ip)?;
-        let started = Instant::now();
         let id = random_hex(8);
+        let reservation = self.reserve(ip, &id)?;
+        let (taken, result) = tokio::sync::oneshot::channel();
+        let this = self.clone();
+        tokio::spawn(async move {
+            let created = this.build(lesson, reservation).await;
+            if let Err(Ok((session, _))) = taken.send(created) {
+                tracing::info!(session = %session.record.id, "the client left before its session was ready");
+                if let Err(e) = this.end(&session.record.id, EndReason::Abandoned).await {
+                    tracing::error!(session = %session.record.id, "ending an abandoned session: {e}");
+                }
+            }
+        });
+        result
+            .await
+            .unwrap_or_else(|_| Err(SessionError::CreationAborted))
+    }
+
+    /// The body of [`Sessions::create`]: runtime objects, the record, the map.
+    /// The reservation is held until the session is in the map or its
+    /// objects are removed.
+    async fn build(
+        self: &Arc<Self>,
+        lesson: Arc<Lesson>,
+        reservation: Reservation,
+    ) -> Result<(Arc<Session>, String), SessionError> {
+        let ip = reservation.ip.clone();
+        let id = reservation.id.clone();
+        let started = Instant::now();
         let token = random_hex(24);
         let now = unix_now();
         let expires_at = now + self.config.session_lifetime_secs as i64;
@@ -335,7 +377,7 @@ impl Sessions {
             token_hash: hash_token(&token),
             lesson: lesson.summary.id.clone(),
             nodes: lesson.nodes.iter().map(|n| n.name.clone()).collect(),
-            client_ip: ip.to_owned(),
+            client_ip: ip.clone(),
             created_at: now,
             expires_at,
             progress: "{}".into(),
@@ -394,7 +436,7 @@ impl Sessions {
             // not after the clean-up (which a failure would skip; reconcile
             // finishes that).
             let counter = match reason {
-                EndReason::Deleted => &self.metrics.sessions_deleted,
+                EndReason::Deleted | EndReason::Abandoned => &self.metrics.sessions_deleted,
                 EndReason::Expired => &self.metrics.sessions_reaped_expired,
                 EndReason::Idle => &self.metrics.sessions_reaped_idle,
             };

@@ -1,6 +1,7 @@
 //! Sessions on a [`FakeRuntime`]: no Docker, an in-memory SQLite store;
 //! each test runs in milliseconds.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,7 +58,7 @@ fn lesson() -> Lesson {
 struct Setup {
     fake: Arc<FakeRuntime>,
     store: Store,
-    sessions: Sessions,
+    sessions: Arc<Sessions>,
 }
 
 fn setup_with(config: Config) -> Setup {
@@ -71,14 +72,14 @@ fn setup_with(config: Config) -> Setup {
     }
 }
 
-fn sessions_on(fake: &Arc<FakeRuntime>, store: &Store, config: Config) -> Sessions {
-    Sessions::new(
+fn sessions_on(fake: &Arc<FakeRuntime>, store: &Store, config: Config) -> Arc<Sessions> {
+    Arc::new(Sessions::new(
         Arc::new(config),
         fake.clone(),
         store.clone(),
         Arc::new(Catalog::new([lesson()])),
         Arc::new(Metrics::default()),
-    )
+    ))
 }
 
 fn setup() -> Setup {
@@ -102,7 +103,7 @@ async fn attached(session: &Session) -> crate::terminal::Attachment {
 }
 
 /// The error of a creation that must fail.
-async fn refused(sessions: &Sessions, lesson: &str, ip: &str) -> SessionError {
+async fn refused(sessions: &Arc<Sessions>, lesson: &str, ip: &str) -> SessionError {
     sessions.create(lesson, ip).await.err().expect("refused")
 }
 
@@ -167,7 +168,7 @@ async fn the_per_address_limit_counts_sessions_still_being_created() {
         max_sessions_per_ip: 1,
         ..Config::default()
     });
-    let pending = s.sessions.reserve(IP).unwrap();
+    let pending = s.sessions.reserve(IP, "pending-id").unwrap();
     let err = refused(&s.sessions, "checks", IP).await;
     assert!(matches!(err, SessionError::TooManySessions(1)), "{err:?}");
     s.sessions.create("checks", "192.0.2.99").await.unwrap();
@@ -196,6 +197,89 @@ async fn a_failed_creation_cleans_up_and_releases_its_reservation() {
     assert_eq!(s.sessions.live_count(), 0);
     // The reservation is gone: the address may try again.
     s.sessions.create("checks", IP).await.unwrap();
+}
+
+/// Polls `done` (letting spawned tasks run) until it holds; fails after 2 s.
+async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{what}: not within 2 s");
+}
+
+/// The sessions that have a node in the fake.
+async fn sessions_with_nodes(fake: &FakeRuntime) -> BTreeSet<String> {
+    let nodes = fake.list_nodes().await.unwrap();
+    nodes.into_iter().map(|n| n.session).collect()
+}
+
+#[tokio::test]
+async fn a_creation_whose_caller_hangs_up_leaves_nothing_behind() {
+    let s = setup_with(Config {
+        max_sessions_per_ip: 1,
+        ..Config::default()
+    });
+    let gate = s.fake.hold_create_node();
+    // The client hangs up while its node is being created: the future is dropped.
+    let hung_up =
+        tokio::time::timeout(Duration::from_millis(100), s.sessions.create("checks", IP)).await;
+    assert!(hung_up.is_err(), "the creation was still under way");
+    let half_made = sessions_with_nodes(&s.fake).await;
+    assert_eq!(half_made.len(), 1, "caught half-way: {half_made:?}");
+    let id = half_made.into_iter().next().unwrap();
+    gate.notify_one();
+    eventually("the abandoned session is removed", || {
+        s.fake.removed().contains(&id)
+    })
+    .await;
+    for _ in 0..200 {
+        if s.store.all().await.unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(s.store.all().await.unwrap().is_empty(), "no record left");
+    assert!(!s.fake.has_session(&id), "no node or network left");
+    assert_eq!(s.sessions.live_count(), 0);
+    assert_eq!(lock(&s.sessions.live).total(), 0, "no pending reservation");
+    // The address's one slot is free again.
+    gate.notify_one();
+    s.sessions.create("checks", IP).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_sweep_removes_orphans_but_not_live_sessions_or_creations_under_way() {
+    let s = setup();
+    let (live, _) = s.sessions.create("checks", IP).await.unwrap();
+    s.fake.add_node("orphan", "node1", true);
+    s.fake.add_leftover("leftover");
+    let gate = s.fake.hold_create_node();
+    let sessions = s.sessions.clone();
+    let creating = tokio::spawn(async move { sessions.create("checks", "192.0.2.2").await });
+    for _ in 0..200 {
+        if sessions_with_nodes(&s.fake).await.len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(sessions_with_nodes(&s.fake).await.len(), 3, "mid-creation");
+
+    assert_eq!(s.sessions.sweep().await.unwrap(), 2);
+    assert!(!s.fake.has_session("orphan"));
+    assert!(!s.fake.has_session("leftover"));
+    assert_eq!(s.fake.node_running(&live.record.id, "node1"), Some(true));
+    gate.notify_one();
+    let (made, token) = creating.await.unwrap().unwrap();
+    assert_eq!(s.fake.node_running(&made.record.id, "node1"), Some(true));
+    assert!(s.sessions.authorize(&made.record.id, Some(&token)).is_ok());
+    assert_eq!(
+        s.sessions.sweep().await.unwrap(),
+        0,
+        "nothing else to sweep"
+    );
 }
 
 #[tokio::test]

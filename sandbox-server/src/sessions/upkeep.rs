@@ -1,8 +1,9 @@
 //! Keeping sessions in order over time: the reaper (expiry, idleness, the
-//! expiry warning), reconciling the store with the runtime after a start, and
-//! saving screens when the server stops.
+//! expiry warning), the sweep (runtime objects no session owns), reconciling
+//! the store with the runtime after a start, and saving screens when the
+//! server stops.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,13 +46,56 @@ impl Sessions {
         }
     }
 
-    /// Runs [`Sessions::reap`] every `reap_interval_secs` until `stop` fires.
+    /// Removes the runtime objects (containers, networks, volumes) of this
+    /// instance that no live session owns and no creation under way is
+    /// making: what a failed clean-up, a crash mid-creation or a panic left.
+    /// Returns how many sessions' objects it removed.
+    ///
+    /// The listing comes first and the map is read after it, under one lock:
+    /// a creation registers its id before it makes any object and leaves
+    /// `creating` only once it is in `sessions` (or its objects are gone), so
+    /// every id listed is in one of the two sets while it is wanted.
+    pub async fn sweep(&self) -> Result<usize, SessionError> {
+        let mut found: BTreeSet<String> = self
+            .runtime
+            .list_nodes()
+            .await?
+            .into_iter()
+            .map(|n| n.session)
+            .collect();
+        found.extend(self.runtime.list_session_leftovers().await?);
+        let orphans: Vec<String> = {
+            let live = lock(&self.live);
+            found
+                .into_iter()
+                .filter(|id| !live.sessions.contains_key(id) && !live.creating.contains(id))
+                .collect()
+        };
+        for id in &orphans {
+            tracing::warn!(session = %id, "sweeping runtime objects no session owns");
+            self.runtime.remove_session(id).await?;
+        }
+        Ok(orphans.len())
+    }
+
+    /// Runs [`Sessions::reap`] every `reap_interval_secs` and
+    /// [`Sessions::sweep`] every `sweep_interval_secs` until `stop` fires.
     pub async fn run_reaper(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
-        let mut tick = tokio::time::interval(Duration::from_secs(self.config.reap_interval_secs));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let every = |secs| {
+            let mut tick = tokio::time::interval(Duration::from_secs(secs));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick
+        };
+        let mut reap = every(self.config.reap_interval_secs);
+        let mut sweep = every(self.config.sweep_interval_secs);
         loop {
             tokio::select! {
-                _ = tick.tick() => self.reap().await,
+                _ = reap.tick() => self.reap().await,
+                _ = sweep.tick() => {
+                    if let Err(e) = self.sweep().await {
+                        tracing::error!("sweeping: {e}");
+                    }
+                }
                 _ = stop.changed() => return,
             }
         }
