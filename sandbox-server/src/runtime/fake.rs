@@ -8,7 +8,7 @@
 //!   or exit with a code.
 //! - `exec` answers with outputs scripted by a substring of the command.
 //! - Files are a map from (session, node, path) to mode and bytes.
-//! - Restarts, and node creations (after the node exists), can be held
+//! - Restarts, node creations (after the node exists) and execs can be held
 //!   until a test releases them.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -47,6 +47,7 @@ struct FakeState {
     restarts: Vec<(String, String)>,
     restart_gate: Option<Arc<Notify>>,
     create_gate: Option<Arc<Notify>>,
+    exec_gate: Option<Arc<Notify>>,
     removed: Vec<String>,
 }
 
@@ -142,6 +143,14 @@ impl FakeRuntime {
     pub fn hold_create_node(&self) -> Arc<Notify> {
         let gate = Arc::new(Notify::new());
         self.state().create_gate = Some(gate.clone());
+        gate
+    }
+
+    /// `exec` waits (after it is logged) until the returned notify is
+    /// signalled, once per exec: scripts caught running.
+    pub fn hold_exec(&self) -> Arc<Notify> {
+        let gate = Arc::new(Notify::new());
+        self.state().exec_gate = Some(gate.clone());
         gate
     }
 
@@ -378,14 +387,18 @@ impl Runtime for FakeRuntime {
 
     async fn exec(&self, session: &str, node: &str, cmd: &[String]) -> RuntimeResult<ExecOutput> {
         self.require_node(session, node)?;
-        let mut st = self.state();
-        st.exec_log
-            .push((session.to_owned(), node.to_owned(), cmd.to_vec()));
-        let answer = st
-            .exec_script
-            .iter()
-            .find(|(needle, _)| cmd.iter().any(|word| word.contains(needle.as_str())))
-            .map(|(_, out)| out.clone());
+        let (answer, gate) = {
+            let mut st = self.state();
+            st.exec_log
+                .push((session.to_owned(), node.to_owned(), cmd.to_vec()));
+            let answer = st
+                .exec_script
+                .iter()
+                .find(|(needle, _)| cmd.iter().any(|word| word.contains(needle.as_str())))
+                .map(|(_, out)| out.clone());
+            (answer, st.exec_gate.clone())
+        };
+        pass(gate).await;
         Ok(answer.unwrap_or(ExecOutput {
             code: 0,
             output: String::new(),

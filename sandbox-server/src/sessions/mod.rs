@@ -57,6 +57,8 @@ pub struct Session {
     clients: AtomicUsize,
     last_active: Mutex<Instant>,
     expiry_warned: AtomicBool,
+    /// Checks that may run at once in this session (`max_checks_per_session`).
+    checks: tokio::sync::Semaphore,
 }
 
 impl Session {
@@ -175,6 +177,8 @@ pub struct Sessions {
     catalog: Arc<Catalog>,
     metrics: Arc<Metrics>,
     live: Mutex<Live>,
+    /// Checks that may run at once on the server (`max_checks`).
+    checks: tokio::sync::Semaphore,
 }
 
 /// Releases a capacity reservation (and the id's "being created" mark) when
@@ -207,6 +211,7 @@ impl Sessions {
         metrics: Arc<Metrics>,
     ) -> Sessions {
         Sessions {
+            checks: tokio::sync::Semaphore::new(config.max_checks),
             config,
             runtime,
             store,
@@ -252,6 +257,7 @@ impl Sessions {
             clients: AtomicUsize::new(0),
             last_active: Mutex::new(Instant::now()),
             expiry_warned: AtomicBool::new(false),
+            checks: tokio::sync::Semaphore::new(self.config.max_checks_per_session),
         })
     }
 

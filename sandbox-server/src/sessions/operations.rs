@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use protocol::api::CheckResult;
+use tokio::sync::SemaphorePermit;
 
 use super::progress::{self, Progress};
 use super::scripts::run_script;
@@ -55,6 +56,28 @@ impl Sessions {
         Ok(())
     }
 
+    /// A place for one more check, in the session and on the server, held
+    /// while the check runs; refused (not queued) when either is taken, so a
+    /// learner clicking "check" over and over cannot pile execs up.
+    fn check_slots<'a>(
+        &'a self,
+        session: &'a Session,
+    ) -> Result<(SemaphorePermit<'a>, SemaphorePermit<'a>), SessionError> {
+        let mine = session.checks.try_acquire().map_err(|_| {
+            SessionError::ChecksBusy(format!(
+                "{} checks are running in this session already",
+                self.config.max_checks_per_session
+            ))
+        })?;
+        let everyone = self.checks.try_acquire().map_err(|_| {
+            SessionError::ChecksBusy(format!(
+                "the server runs {} checks at once, all taken",
+                self.config.max_checks
+            ))
+        })?;
+        Ok((mine, everyone))
+    }
+
     /// Runs the check of step `step` (from 0) in its node; a pass is recorded
     /// in the session's progress.
     pub async fn run_check(
@@ -77,6 +100,7 @@ impl Sessions {
         if session.terminal(&check.node).is_none() {
             return Err(SessionError::NoCheckNode(check.node.clone()));
         }
+        let _slots = self.check_slots(session)?;
         let id = &session.record.id;
         let outcome =
             run_script(self.runtime.as_ref(), id, &check.node, &check.script, false).await?;

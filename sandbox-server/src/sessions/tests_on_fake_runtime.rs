@@ -579,6 +579,49 @@ async fn run_check_records_a_pass_in_progress_and_the_store() {
 }
 
 #[tokio::test]
+async fn checks_at_once_are_limited_per_session_and_in_total() {
+    let s = setup_with(Config {
+        max_checks_per_session: 2,
+        max_checks: 3,
+        ..Config::default()
+    });
+    let (a, _) = s.sessions.create("checks", "192.0.2.1").await.unwrap();
+    let (b, _) = s.sessions.create("checks", "192.0.2.2").await.unwrap();
+    let gate = s.fake.hold_exec();
+    let start = |session: &Arc<Session>| {
+        let (sessions, session) = (s.sessions.clone(), session.clone());
+        tokio::spawn(async move { sessions.run_check(&session, 1).await })
+    };
+    let running = [start(&a), start(&a), start(&b)];
+    let execs = || s.fake.exec_log().len();
+    eventually("three checks running", || execs() == 3).await;
+
+    let err = s.sessions.run_check(&a, 1).await.unwrap_err();
+    assert!(
+        matches!(&err, SessionError::ChecksBusy(m) if m.contains("this session")),
+        "{err:?}"
+    );
+    let err = s.sessions.run_check(&b, 1).await.unwrap_err();
+    assert!(
+        matches!(&err, SessionError::ChecksBusy(m) if m.contains("server")),
+        "{err:?}"
+    );
+    assert_eq!(execs(), 3, "refused checks never reach the node");
+
+    for _ in &running {
+        gate.notify_one();
+    }
+    for check in running {
+        check.await.unwrap().unwrap();
+    }
+    gate.notify_one();
+    s.sessions
+        .run_check(&a, 1)
+        .await
+        .expect("slots are free again");
+}
+
+#[tokio::test]
 async fn run_check_refuses_missing_steps_checks_and_nodes() {
     let s = setup();
     let (session, _) = s.sessions.create("checks", IP).await.unwrap();
