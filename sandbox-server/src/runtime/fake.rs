@@ -29,6 +29,7 @@ const PIPE_BYTES: usize = 4096;
 #[derive(Default)]
 pub struct FakeRuntime {
     state: Mutex<FakeState>,
+    output_limits: OutputLimits,
 }
 
 #[derive(Default)]
@@ -38,8 +39,8 @@ struct FakeState {
     /// (session, node) -> running.
     nodes: BTreeMap<(String, String), bool>,
     files: HashMap<(String, String, String), (u32, Vec<u8>)>,
-    /// Command substring -> what `exec` answers.
-    exec_script: Vec<(String, ExecOutput)>,
+    /// Command substring -> what `exec` answers: exit code and what it prints.
+    exec_script: Vec<(String, i64, Bytes)>,
     exec_log: Vec<(String, String, Vec<String>)>,
     fail_create_node: usize,
     no_free_subnet: bool,
@@ -58,6 +59,14 @@ fn key(session: &str, node: &str) -> (String, String) {
 impl FakeRuntime {
     pub fn new() -> Arc<FakeRuntime> {
         Arc::new(FakeRuntime::default())
+    }
+
+    /// A fake whose `exec` keeps and reads output within `limits`.
+    pub fn with_output_limits(limits: OutputLimits) -> Arc<FakeRuntime> {
+        Arc::new(FakeRuntime {
+            output_limits: limits,
+            ..FakeRuntime::default()
+        })
     }
 
     fn state(&self) -> MutexGuard<'_, FakeState> {
@@ -105,15 +114,12 @@ impl FakeRuntime {
         self.state().removed.clone()
     }
 
-    /// `exec` of a command whose words contain `needle` answers `output`.
-    pub fn script_exec(&self, needle: &str, code: i64, output: &str) {
-        self.state().exec_script.push((
-            needle.to_owned(),
-            ExecOutput {
-                code,
-                output: output.to_owned(),
-            },
-        ));
+    /// `exec` of a command whose words contain `needle` prints `output`
+    /// and exits with `code`.
+    pub fn script_exec(&self, needle: &str, code: i64, output: impl Into<Bytes>) {
+        self.state()
+            .exec_script
+            .push((needle.to_owned(), code, output.into()));
     }
 
     /// Every `exec` so far: session, node, command.
@@ -394,15 +400,20 @@ impl Runtime for FakeRuntime {
             let answer = st
                 .exec_script
                 .iter()
-                .find(|(needle, _)| cmd.iter().any(|word| word.contains(needle.as_str())))
-                .map(|(_, out)| out.clone());
+                .find(|(needle, ..)| cmd.iter().any(|word| word.contains(needle.as_str())))
+                .map(|(_, code, out)| (*code, out.clone()));
             (answer, st.exec_gate.clone())
         };
         pass(gate).await;
-        Ok(answer.unwrap_or(ExecOutput {
-            code: 0,
-            output: String::new(),
-        }))
+        let (code, printed) = answer.unwrap_or_default();
+        // Read as a backend reads a stream: chunk by chunk, through the tail.
+        let mut tail = OutputTail::new(self.output_limits);
+        for chunk in printed.chunks(PIPE_BYTES) {
+            if !tail.push(chunk) {
+                break;
+            }
+        }
+        Ok(tail.finish(code))
     }
 
     async fn node_address(

@@ -14,6 +14,7 @@
 pub mod docker;
 #[cfg(test)]
 pub mod fake;
+mod output;
 
 use std::net::IpAddr;
 use std::pin::Pin;
@@ -25,6 +26,7 @@ use futures_util::Stream;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::config::Config;
+pub use output::{OutputLimits, OutputTail};
 
 /// Marks every object this server created.
 pub const LABEL_MANAGED: &str = "io.playground.managed";
@@ -108,11 +110,17 @@ pub trait ShellControl: Send + Sync + 'static {
     async fn exit_code(&self) -> RuntimeResult<Option<i64>>;
 }
 
-/// Output and exit code of a command run to completion.
+/// Output and exit code of a command run to completion (or abandoned).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecOutput {
+    /// The exit code; `-1` when the command was abandoned.
     pub code: i64,
+    /// The tail of stdout and stderr ([`OutputLimits::keep_bytes`]), marked
+    /// when cut.
     pub output: String,
+    /// The command printed more than [`OutputLimits::max_bytes`]: reading
+    /// stopped there and the command was left to its own timeout.
+    pub abandoned: bool,
 }
 
 /// Bytes streaming in or out of a node; an `Err` item aborts the transfer.
@@ -199,7 +207,10 @@ pub trait Runtime: Send + Sync + 'static {
         cols: u16,
         rows: u16,
     ) -> RuntimeResult<Shell>;
-    /// Runs a command without a terminal and waits for it (lesson checks, setup scripts).
+    /// Runs a command without a terminal and waits for it (lesson checks,
+    /// setup scripts). Its output is read through an [`OutputTail`] with
+    /// the runtime's [`OutputLimits`]: never held whole, and no longer read
+    /// past the cap.
     async fn exec(&self, session: &str, node: &str, cmd: &[String]) -> RuntimeResult<ExecOutput>;
     /// The node's address on its session network, for the web preview to
     /// connect to. Cached per node; `refresh` asks the runtime again (a
@@ -227,7 +238,8 @@ pub async fn connect(config: &Config) -> RuntimeResult<Arc<dyn Runtime>> {
         config.network_internal,
     )
     .await?
-    .with_subnet_pool(pool);
+    .with_subnet_pool(pool)
+    .with_output_limits(OutputLimits::of(config));
     Ok(Arc::new(docker))
 }
 

@@ -8,8 +8,6 @@ use std::time::{Duration, Instant};
 use crate::lessons::{Asset, Lesson, Script};
 use crate::runtime::{NewFile, Runtime, RuntimeError};
 
-/// Most output kept from one script (the tail: errors come last).
-pub const MAX_OUTPUT_BYTES: usize = 64 * 1024;
 /// Extra seconds the server waits beyond a script's own timeout before giving up on it.
 const GRACE_SECS: u64 = 10;
 
@@ -71,22 +69,11 @@ pub async fn run_script(
         };
     Ok(Outcome {
         code,
-        output: tail(output, MAX_OUTPUT_BYTES),
+        // Already bounded: the runtime read it through an `OutputTail`.
+        output,
         timed_out,
         millis: started.elapsed().as_millis() as u64,
     })
-}
-
-/// The last `max` bytes of `s` (on a character boundary), marked when cut.
-fn tail(s: String, max: usize) -> String {
-    if s.len() <= max {
-        return s;
-    }
-    let mut start = s.len() - max;
-    while !s.is_char_boundary(start) {
-        start += 1;
-    }
-    format!("[... output cut ...]\n{}", &s[start..])
 }
 
 /// Why a session's nodes could not be prepared.
@@ -166,16 +153,4 @@ async fn copy_asset(
             path: asset.path.clone(),
             source,
         })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tail_keeps_the_end() {
-        assert_eq!(tail("abc".into(), 10), "abc");
-        let t = tail("0123456789".into(), 4);
-        assert!(t.ends_with("6789"), "{t}");
-    }
 }

@@ -12,7 +12,7 @@ use protocol::terminal::{close_code, Event, NoticeLevel};
 use super::*;
 use crate::lessons::{builtin_shell, Asset, Check, Lesson, LessonStep, Script};
 use crate::runtime::fake::FakeRuntime;
-use crate::runtime::NewFile;
+use crate::runtime::{NewFile, OutputLimits};
 use crate::store::SavedScreen;
 use crate::terminal::Outbound;
 
@@ -62,7 +62,10 @@ struct Setup {
 }
 
 fn setup_with(config: Config) -> Setup {
-    let fake = FakeRuntime::new();
+    setup_on(FakeRuntime::new(), config)
+}
+
+fn setup_on(fake: Arc<FakeRuntime>, config: Config) -> Setup {
     let store = Store::open(Path::new(":memory:")).unwrap();
     let sessions = sessions_on(&fake, &store, config);
     Setup {
@@ -576,6 +579,46 @@ async fn run_check_records_a_pass_in_progress_and_the_store() {
     assert_eq!(s2.sessions.progress(&session).await.passed_steps, vec![1]);
     let stored = s2.store.get(&session.record.id).await.unwrap().unwrap();
     assert_eq!(progress::from_json(&stored.progress).passed_steps, vec![1]);
+}
+
+#[tokio::test]
+async fn check_output_is_read_through_a_bounded_tail_and_cut_at_the_cap() {
+    let limits = OutputLimits {
+        keep_bytes: 1024,
+        max_bytes: 64 * 1024,
+    };
+    let s = setup_on(FakeRuntime::with_output_limits(limits), Config::default());
+    let (session, _) = s.sessions.create("checks", IP).await.unwrap();
+    let mut long = vec![b'.'; 32 * 1024];
+    long.extend_from_slice(b"\nthe last line\n");
+    s.fake.script_exec("done-marker", 0, long);
+    let kept = s.sessions.run_check(&session, 1).await.unwrap();
+    assert!(kept.passed, "under the cap the exit code counts");
+    assert!(kept.output.starts_with("[... output cut ...]\n"));
+    assert!(kept.output.ends_with("\nthe last line\n"));
+    assert!(
+        kept.output.len() <= 1024 + 32,
+        "{} bytes",
+        kept.output.len()
+    );
+
+    // A check that prints without end (1 MiB here) is stopped at the cap and fails.
+    let s = setup_on(FakeRuntime::with_output_limits(limits), Config::default());
+    let (session, _) = s.sessions.create("checks", IP).await.unwrap();
+    s.fake.script_exec("done-marker", 0, vec![b'y'; 1 << 20]);
+    let stopped = s.sessions.run_check(&session, 1).await.unwrap();
+    assert!(!stopped.passed, "an abandoned check never passes");
+    assert!(
+        stopped.output.contains("passed 65536 bytes"),
+        "{}",
+        &stopped.output[stopped.output.len() - 120..]
+    );
+    assert!(
+        stopped.output.len() <= 1024 + 200,
+        "{} bytes",
+        stopped.output.len()
+    );
+    assert!(s.sessions.progress(&session).await.passed_steps.is_empty());
 }
 
 #[tokio::test]

@@ -61,6 +61,8 @@ pub struct DockerRuntime {
     registry_container: Option<String>,
     /// Where session networks get their subnets; `None`: Docker's default pools.
     subnets: Option<SubnetPool>,
+    /// How much of an `exec`'s output is kept and read.
+    output_limits: OutputLimits,
 }
 
 impl DockerRuntime {
@@ -103,12 +105,18 @@ impl DockerRuntime {
             addresses: Mutex::new(HashMap::new()),
             registry_container: Some(REGISTRY_CONTAINER.to_owned()),
             subnets: None,
+            output_limits: OutputLimits::default(),
         })
     }
 
     /// Session networks take their subnets from `pool` (see [`super::subnets`]).
     pub fn with_subnet_pool(mut self, pool: Option<SubnetPool>) -> Self {
         self.subnets = pool;
+        self
+    }
+
+    pub fn with_output_limits(mut self, limits: OutputLimits) -> Self {
+        self.output_limits = limits;
         self
     }
 
@@ -663,7 +671,7 @@ impl Runtime for DockerRuntime {
                 },
             )
             .await?;
-        let mut output = String::new();
+        let mut tail = OutputTail::new(self.output_limits);
         if let StartExecResults::Attached {
             output: mut out, ..
         } = self
@@ -672,7 +680,16 @@ impl Runtime for DockerRuntime {
             .await?
         {
             while let Some(chunk) = out.next().await {
-                output.push_str(&String::from_utf8_lossy(&chunk?.into_bytes()));
+                if !tail.push(&chunk?.into_bytes()) {
+                    // Over the cap: hang up. Docker has no call to kill an
+                    // exec; the script wrapper's `timeout` ends it.
+                    tracing::warn!(
+                        session,
+                        node,
+                        "exec output over max_script_read_bytes; abandoned"
+                    );
+                    return Ok(tail.finish(-1));
+                }
             }
         }
         let code = self
@@ -681,7 +698,7 @@ impl Runtime for DockerRuntime {
             .await?
             .exit_code
             .unwrap_or(-1);
-        Ok(ExecOutput { code, output })
+        Ok(tail.finish(code))
     }
 
     async fn node_address(
