@@ -315,3 +315,83 @@ async fn edited_lessons_are_reloaded_and_broken_ones_refused() {
     })
     .await;
 }
+
+/// The resident memory of process `pid`, in KiB (`VmRSS` of `/proc/PID/status`).
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .expect("a VmRSS line");
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_check_printing_150_mb_is_cut_and_the_server_stays_small() {
+    require_docker!();
+    let server = Launch::default().own_lessons().start().await.unwrap();
+    let dir = server.lessons_dir().join("loud-check");
+    std::fs::create_dir_all(dir.join("steps")).unwrap();
+    std::fs::write(
+        dir.join("lesson.toml"),
+        "id = \"loud-check\"\ntitle = \"A loud check\"\n\n[[nodes]]\nname = \"node1\"\nimage = \"base\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("steps/01-loud.md"),
+        "# Loud\n\n```sh check=node1 timeout=60\nhead -c 150000000 /dev/zero | tr '\\0' x\necho\necho the end\n```\n",
+    )
+    .unwrap();
+    wait_for(
+        &server,
+        "/api/v1/lessons/loud-check",
+        None,
+        "lesson never appeared",
+        |s, _| s == 200,
+    )
+    .await;
+    let (status, created) = server
+        .call(
+            "POST",
+            "/api/v1/sessions",
+            None,
+            Some(r#"{"lesson":"loud-check"}"#),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let (id, token) = (created["id"].as_str().unwrap(), created["token"].as_str());
+
+    let before = rss_kib(server.pid());
+    let started = Instant::now();
+    let (status, result) = server.call("POST", &check_path(id, "0"), token, None).await;
+    let took = started.elapsed();
+    let after = rss_kib(server.pid());
+    assert_eq!(status, 200, "{result}");
+    let output = result["output"].as_str().unwrap();
+    eprintln!(
+        "a check printing 150 MB: answered in {} ms with {} bytes; server RSS {} -> {} KiB",
+        took.as_millis(),
+        output.len(),
+        before,
+        after
+    );
+    assert_eq!(result["passed"], false, "an abandoned check fails");
+    assert!(
+        output.starts_with("[... output cut ...]\n"),
+        "{}",
+        &output[..80]
+    );
+    assert!(
+        output.ends_with("the server stopped reading and abandoned the command)"),
+        "{}",
+        &output[output.len() - 200..]
+    );
+    assert!(output.len() <= 64 * 1024 + 200, "{} bytes", output.len());
+    // Reading it whole raised the server's memory by 141 MiB.
+    assert!(
+        after.saturating_sub(before) < 24 * 1024,
+        "server RSS grew from {before} to {after} KiB"
+    );
+    let (status, _) = server.call("GET", "/healthz", None, None).await;
+    assert_eq!(status, 200);
+}
