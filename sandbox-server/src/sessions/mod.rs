@@ -58,7 +58,7 @@ pub struct Session {
     last_active: Mutex<Instant>,
     expiry_warned: AtomicBool,
     /// Checks that may run at once in this session (`max_checks_per_session`).
-    checks: tokio::sync::Semaphore,
+    checks: Arc<tokio::sync::Semaphore>,
 }
 
 impl Session {
@@ -178,7 +178,7 @@ pub struct Sessions {
     metrics: Arc<Metrics>,
     live: Mutex<Live>,
     /// Checks that may run at once on the server (`max_checks`).
-    checks: tokio::sync::Semaphore,
+    checks: Arc<tokio::sync::Semaphore>,
 }
 
 /// Releases a capacity reservation (and the id's "being created" mark) when
@@ -211,7 +211,7 @@ impl Sessions {
         metrics: Arc<Metrics>,
     ) -> Sessions {
         Sessions {
-            checks: tokio::sync::Semaphore::new(config.max_checks),
+            checks: Arc::new(tokio::sync::Semaphore::new(config.max_checks)),
             config,
             runtime,
             store,
@@ -257,7 +257,9 @@ impl Sessions {
             clients: AtomicUsize::new(0),
             last_active: Mutex::new(Instant::now()),
             expiry_warned: AtomicBool::new(false),
-            checks: tokio::sync::Semaphore::new(self.config.max_checks_per_session),
+            checks: Arc::new(tokio::sync::Semaphore::new(
+                self.config.max_checks_per_session,
+            )),
         })
     }
 

@@ -7,13 +7,13 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use protocol::api::CheckResult;
-use tokio::sync::SemaphorePermit;
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::progress::{self, Progress};
 use super::scripts::run_script;
 use super::{Session, SessionError, Sessions};
 use crate::lessons::Lesson;
-use crate::runtime::{FileDownload, NewFile};
+use crate::runtime::{FileDownload, NewFile, RuntimeError};
 use crate::terminal::{RestartError, Terminal};
 
 /// Seconds a restarting node's processes get to stop before they are killed.
@@ -59,17 +59,17 @@ impl Sessions {
     /// A place for one more check, in the session and on the server, held
     /// while the check runs; refused (not queued) when either is taken, so a
     /// learner clicking "check" over and over cannot pile execs up.
-    fn check_slots<'a>(
-        &'a self,
-        session: &'a Session,
-    ) -> Result<(SemaphorePermit<'a>, SemaphorePermit<'a>), SessionError> {
-        let mine = session.checks.try_acquire().map_err(|_| {
+    fn check_slots(
+        &self,
+        session: &Session,
+    ) -> Result<(OwnedSemaphorePermit, OwnedSemaphorePermit), SessionError> {
+        let mine = session.checks.clone().try_acquire_owned().map_err(|_| {
             SessionError::ChecksBusy(format!(
                 "{} checks are running in this session already",
                 self.config.max_checks_per_session
             ))
         })?;
-        let everyone = self.checks.try_acquire().map_err(|_| {
+        let everyone = self.checks.clone().try_acquire_owned().map_err(|_| {
             SessionError::ChecksBusy(format!(
                 "the server runs {} checks at once, all taken",
                 self.config.max_checks
@@ -100,10 +100,23 @@ impl Sessions {
         if session.terminal(&check.node).is_none() {
             return Err(SessionError::NoCheckNode(check.node.clone()));
         }
-        let _slots = self.check_slots(session)?;
+        let slots = self.check_slots(session)?;
         let id = &session.record.id;
-        let outcome =
-            run_script(self.runtime.as_ref(), id, &check.node, &check.script, false).await?;
+        // In a task of its own that holds the slots until the script is
+        // done: a client hanging up (dropping this future) frees no slot
+        // while its check still runs.
+        let (runtime, sid, node, script) = (
+            self.runtime.clone(),
+            id.clone(),
+            check.node.clone(),
+            check.script.clone(),
+        );
+        let outcome = tokio::spawn(async move {
+            let _slots = slots;
+            run_script(runtime.as_ref(), &sid, &node, &script, false).await
+        })
+        .await
+        .map_err(|e| RuntimeError::Backend(format!("the check stopped: {e}")))??;
         let mut output = outcome.output.clone();
         if outcome.timed_out {
             if !output.is_empty() && !output.ends_with('\n') {

@@ -665,6 +665,31 @@ async fn checks_at_once_are_limited_per_session_and_in_total() {
 }
 
 #[tokio::test]
+async fn a_check_whose_client_hangs_up_keeps_its_slot_until_it_ends() {
+    let s = setup_with(Config {
+        max_checks_per_session: 1,
+        ..Config::default()
+    });
+    let (session, _) = s.sessions.create("checks", IP).await.unwrap();
+    let gate = s.fake.hold_exec();
+    let hung_up = tokio::time::timeout(
+        Duration::from_millis(100),
+        s.sessions.run_check(&session, 1),
+    )
+    .await;
+    assert!(hung_up.is_err(), "the check was still running");
+    let err = s.sessions.run_check(&session, 1).await.unwrap_err();
+    assert!(matches!(err, SessionError::ChecksBusy(_)), "{err:?}");
+    gate.notify_one();
+    eventually("the slot is free", || {
+        session.checks.available_permits() == 1
+    })
+    .await;
+    gate.notify_one();
+    s.sessions.run_check(&session, 1).await.unwrap();
+}
+
+#[tokio::test]
 async fn run_check_refuses_missing_steps_checks_and_nodes() {
     let s = setup();
     let (session, _) = s.sessions.create("checks", IP).await.unwrap();
