@@ -70,26 +70,28 @@ async fn serving_linux_basics() -> (Server, Value) {
     (server, detail)
 }
 
-/// A `linux-basics` session: its id and token.
-async fn linux_basics_session(server: &Server) -> (String, String) {
-    let started = Instant::now();
+/// A new session of `lesson`: its id and token.
+async fn new_session(server: &Server, lesson: &str) -> (String, String) {
+    let body = json!({ "lesson": lesson }).to_string();
     let (status, created) = server
-        .call(
-            "POST",
-            "/api/v1/sessions",
-            None,
-            Some(r#"{"lesson":"linux-basics"}"#),
-        )
+        .call("POST", "/api/v1/sessions", None, Some(&body))
         .await;
     assert_eq!(status, 201, "{created}");
-    eprintln!(
-        "session with setup script and asset created in {} ms",
-        started.elapsed().as_millis()
-    );
     (
         created["id"].as_str().unwrap().to_owned(),
         created["token"].as_str().unwrap().to_owned(),
     )
+}
+
+/// A `linux-basics` session: its id and token.
+async fn linux_basics_session(server: &Server) -> (String, String) {
+    let started = Instant::now();
+    let session = new_session(server, "linux-basics").await;
+    eprintln!(
+        "session with setup script and asset created in {} ms",
+        started.elapsed().as_millis()
+    );
+    session
 }
 
 fn progress_path(id: &str) -> String {
@@ -350,20 +352,13 @@ async fn a_check_printing_150_mb_is_cut_and_the_server_stays_small() {
         |s, _| s == 200,
     )
     .await;
-    let (status, created) = server
-        .call(
-            "POST",
-            "/api/v1/sessions",
-            None,
-            Some(r#"{"lesson":"loud-check"}"#),
-        )
-        .await;
-    assert_eq!(status, 201, "{created}");
-    let (id, token) = (created["id"].as_str().unwrap(), created["token"].as_str());
+    let (id, token) = new_session(&server, "loud-check").await;
 
     let before = rss_kib(server.pid());
     let started = Instant::now();
-    let (status, result) = server.call("POST", &check_path(id, "0"), token, None).await;
+    let (status, result) = server
+        .call("POST", &check_path(&id, "0"), Some(&token), None)
+        .await;
     let took = started.elapsed();
     let after = rss_kib(server.pid());
     assert_eq!(status, 200, "{result}");

@@ -179,6 +179,18 @@ impl FakeRuntime {
     }
 }
 
+/// Polls `done` (letting the fake's spawned programs and the code under
+/// test run) until it holds; fails the test after 2 s.
+pub async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("not within 2 s: {what}");
+}
+
 /// Waits at a test's gate, if one is set.
 async fn pass(gate: Option<Arc<Notify>>) {
     if let Some(gate) = gate {

@@ -11,7 +11,7 @@ use protocol::terminal::{close_code, Event, NoticeLevel};
 
 use super::*;
 use crate::lessons::{builtin_shell, Asset, Check, Lesson, LessonStep, Script};
-use crate::runtime::fake::FakeRuntime;
+use crate::runtime::fake::{eventually, FakeRuntime};
 use crate::runtime::{NewFile, OutputLimits};
 use crate::store::SavedScreen;
 use crate::terminal::Outbound;
@@ -200,17 +200,6 @@ async fn a_failed_creation_cleans_up_and_releases_its_reservation() {
     assert_eq!(s.sessions.live_count(), 0);
     // The reservation is gone: the address may try again.
     s.sessions.create("checks", IP).await.unwrap();
-}
-
-/// Polls `done` (letting spawned tasks run) until it holds; fails after 2 s.
-async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    for _ in 0..200 {
-        if done() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("{what}: not within 2 s");
 }
 
 /// The sessions that have a node in the fake.

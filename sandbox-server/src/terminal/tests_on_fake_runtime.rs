@@ -9,7 +9,7 @@ use protocol::terminal::{close_code, Event, NoticeLevel};
 use tokio::sync::mpsc::Receiver;
 
 use super::*;
-use crate::runtime::fake::{FakeRuntime, FakeShell};
+use crate::runtime::fake::{eventually, FakeRuntime, FakeShell};
 
 const SESSION: &str = "s1";
 const NODE: &str = "node1";
@@ -60,16 +60,6 @@ async fn output_until(rx: &mut Receiver<Outbound>, want: &str) -> String {
         }
     }
     text
-}
-
-async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    for _ in 0..200 {
-        if cond() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("not within 2 s: {what}");
 }
 
 /// A new client, its screen frame read.
