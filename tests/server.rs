@@ -666,3 +666,91 @@ async fn metrics_count_sessions_and_terminal_bytes() {
     assert!(out_bytes > 10);
     server.delete_session(&s).await.unwrap();
 }
+
+/// Names of the containers and networks labelled with the server's `instance`.
+fn instance_objects(server: &Server) -> Vec<String> {
+    let label = format!("label=io.playground.instance={}", server.instance);
+    let containers = docker(&["ps", "-a", "--filter", &label, "--format", "{{.Names}}"]);
+    let networks = docker(&["network", "ls", "--filter", &label, "--format", "{{.Name}}"]);
+    [containers.unwrap(), networks.unwrap()]
+        .iter()
+        .flat_map(|list| list.lines().map(str::to_owned))
+        .filter(|l| !l.trim().is_empty())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_client_hanging_up_during_creation_leaves_nothing_running() {
+    require_docker!();
+    use tokio::io::AsyncWriteExt;
+    let server = Server::start(&[("PLAYGROUND_MAX_SESSIONS_PER_IP", "1")])
+        .await
+        .unwrap();
+    let body = r#"{"lesson":"shell"}"#;
+    let request = format!(
+        "POST /api/v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut client = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    client.write_all(request.as_bytes()).await.unwrap();
+    // Hang up once the session's network exists, while its node is being made.
+    assert!(
+        eventually(Duration::from_secs(10), || !instance_objects(&server)
+            .is_empty())
+        .await,
+        "creation began"
+    );
+    drop(client);
+    assert!(
+        eventually(Duration::from_secs(15), || instance_objects(&server)
+            .is_empty())
+        .await,
+        "left behind: {:?}",
+        instance_objects(&server)
+    );
+    let server_metrics = server.metrics().await;
+    assert!(
+        server_metrics.contains("playground_sessions_deleted_total 1"),
+        "the abandoned session was created, then ended: {server_metrics}"
+    );
+    // Nothing counts against the limits any more: the address's one session fits.
+    let s = server.create_session("shell").await.unwrap();
+    server.delete_session(&s).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_sweep_removes_labelled_containers_no_session_owns() {
+    require_docker!();
+    let server = Server::start(&[("PLAYGROUND_SWEEP_INTERVAL_SECS", "1")])
+        .await
+        .unwrap();
+    let live = server.create_session("shell").await.unwrap();
+    let orphan = format!("orphan-{}", server.instance);
+    let labels = [
+        "io.playground.managed=true".to_owned(),
+        format!("io.playground.instance={}", server.instance),
+        format!("io.playground.session={orphan}"),
+        "io.playground.node=node1".to_owned(),
+    ];
+    let mut args = vec!["run", "-d", "--name"];
+    let name = format!("pg-{orphan}-node1");
+    args.push(&name);
+    for label in &labels {
+        args.extend(["--label", label.as_str()]);
+    }
+    args.extend(["playground/base:latest", "sleep", "300"]);
+    docker(&args).unwrap();
+    assert!(
+        eventually(Duration::from_secs(10), || docker_objects(&orphan)
+            .is_empty())
+        .await,
+        "the orphan is swept: {:?}",
+        docker_objects(&orphan)
+    );
+    assert!(
+        !docker_objects(&live.id).is_empty(),
+        "a live session is not swept"
+    );
+    assert_eq!(server.delete_session(&live).await.unwrap(), 204);
+}
