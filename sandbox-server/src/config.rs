@@ -411,6 +411,21 @@ mod tests {
     }
 
     #[test]
+    fn check_and_script_output_limits_must_make_sense() {
+        for bad in [
+            ("PLAYGROUND_SWEEP_INTERVAL_SECS", "0"),
+            ("PLAYGROUND_MAX_CHECKS", "0"),
+            ("PLAYGROUND_MAX_CHECKS_PER_SESSION", "0"),
+            ("PLAYGROUND_MAX_SCRIPT_OUTPUT_BYTES", "0"),
+            ("PLAYGROUND_MAX_SCRIPT_READ_BYTES", "1000"),
+        ] {
+            let err = Config::load(None, env(&[bad])).unwrap_err();
+            let key = bad.0.trim_start_matches("PLAYGROUND_").to_lowercase();
+            assert!(err.to_string().contains(&key), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
     fn an_empty_static_dir_means_none() {
         let c = Config::load(None, env(&[("PLAYGROUND_STATIC_DIR", "")])).unwrap();
         assert_eq!(c.static_dir, None);
