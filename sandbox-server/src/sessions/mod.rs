@@ -16,6 +16,9 @@
 //! store, then the map; removal takes the session out of the map, then removes
 //! its Docker objects, then its record, so a crash in between leaves a record
 //! whose containers are gone, which [`Sessions::reconcile`] cleans up.
+//! Creation runs in a task of its own, so a client that hangs up cannot cut it
+//! short; runtime objects that a failed clean-up (or a panic) leaves behind
+//! are removed by the periodic [`Sessions::sweep`].
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -324,7 +327,7 @@ impl Sessions {
     /// The reservation is held until the session is in the map or its
     /// objects are removed.
     async fn build(
-        self: &Arc<Self>,
+        &self,
         lesson: Arc<Lesson>,
         reservation: Reservation,
     ) -> Result<(Arc<Session>, String), SessionError> {
