@@ -37,7 +37,13 @@ fi
 say "cargo build --release -p sandbox-server"
 cargo build --release -p sandbox-server
 
-args=(serve --listen "127.0.0.1:${PORT:-8080}" --data-dir .state --static-dir dist)
+# Loopback unless the arguments say otherwise (`--listen 0.0.0.0:8080` publishes it).
+listen="127.0.0.1:${PORT:-8080}"
+args=(serve --data-dir .state --static-dir dist)
+for a in "$@"; do
+    case $a in --listen | --listen=*) listen= ;; esac
+done
+[ -z "$listen" ] || args+=(--listen "$listen")
 mkdir -p .state
-say "serving on http://localhost:${PORT:-8080}"
+say "serving on http://${listen:-the address given with --listen}"
 exec target/release/sandbox-server "${args[@]}" "$@"
