@@ -15,6 +15,8 @@
 use std::process::Command;
 use std::time::Duration;
 
+use tokio::io::AsyncWriteExt;
+
 use playground_e2e::{docker, node_exec, registry_running, require_docker, Launch, Server, Term};
 use protocol::api::CreatedSession;
 
@@ -51,16 +53,57 @@ fn host_addresses() -> Vec<String> {
         .collect()
 }
 
-/// Runs, in the learner's shell, one `curl` to `/healthz` of each address on
-/// `port`; returns the lines `REACHED <addr>` or `blocked <addr> (curl exit N)`.
-async fn probe(term: &mut Term, addrs: &[String], port: u16) -> String {
-    let cmd = format!(
-        "for a in {}; do if curl -s -m {PROBE_SECS} -o /dev/null http://$a:{port}/healthz; \
-         then echo REACHED $a; else echo blocked $a \"(curl exit $?)\"; fi; done",
-        addrs.join(" ")
+/// A shell loop that fetches `/healthz` of every `addr:port` with `fetch` (a command
+/// that takes the URL last and fails when it cannot connect) and prints one line
+/// each: `REACHED <addr>:<port>` or `blocked <addr>:<port> (exit N)`.
+fn probe_script(fetch: &str, addrs: &[String], ports: &[u16]) -> String {
+    let targets: Vec<String> = addrs
+        .iter()
+        .flat_map(|a| ports.iter().map(move |p| format!("{a}:{p}")))
+        .collect();
+    format!(
+        "for t in {}; do if {fetch} http://$t/healthz >/dev/null 2>&1; \
+         then echo REACHED $t; else echo blocked $t \"(exit $?)\"; fi; done",
+        targets.join(" ")
+    )
+}
+
+/// Runs [`probe_script`] with `curl` in the learner's terminal.
+async fn probe(term: &mut Term, addrs: &[String], ports: &[u16]) -> String {
+    let cmd = probe_script(
+        &format!("curl -s -m {PROBE_SECS} -o /dev/null"),
+        addrs,
+        ports,
     );
-    let timeout = Duration::from_secs(u64::from(PROBE_SECS + 3) * addrs.len() as u64 + 10);
+    let probes = (addrs.len() * ports.len()) as u64;
+    let timeout = Duration::from_secs(u64::from(PROBE_SECS + 3) * probes + 10);
     term.run(&cmd, timeout).await.expect("probing from a node")
+}
+
+/// Asserts that every one of `probes` targets answered, none of them reached.
+fn assert_all_blocked(from: &str, out: &str, probes: usize) {
+    eprintln!("{from}:\n{out}");
+    assert!(!out.contains("REACHED"), "{from} reached the host:\n{out}");
+    assert_eq!(
+        out.matches("blocked").count(),
+        probes,
+        "one answer per target from {from}:\n{out}"
+    );
+}
+
+/// Another service on every address of the host: answers each connection with
+/// `200 ok`, so a probe that reached it would say so.
+async fn answering_listener() -> (u16, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let _ = conn
+                .write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                .await;
+        }
+    });
+    (port, task)
 }
 
 async fn healthy(server: &Server) -> bool {
@@ -81,16 +124,15 @@ async fn nodes_cannot_reach_the_host_yet_previews_dns_and_the_mirror_still_work(
     addrs.sort();
     addrs.dedup();
 
+    // Not only the server: anything listening on the host.
+    let (other_port, other) = answering_listener().await;
+    let ports = [server.port, other_port];
+    let probes = addrs.len() * ports.len();
+
     for node in ["node1", "node2"] {
         let mut term = server.prompt(&s, node).await.unwrap();
-        let out = probe(&mut term, &addrs, server.port).await;
-        eprintln!("{node}:\n{out}");
-        assert!(!out.contains("REACHED"), "{node} reached the host:\n{out}");
-        assert_eq!(
-            out.matches("blocked").count(),
-            addrs.len(),
-            "one answer per address from {node}:\n{out}"
-        );
+        let out = probe(&mut term, &addrs, &ports).await;
+        assert_all_blocked(node, &out, probes);
         // Docker's embedded DNS (in the node's own namespace) still names the peers.
         let other = if node == "node1" { "node2" } else { "node1" };
         let dns = term
@@ -111,7 +153,25 @@ async fn nodes_cannot_reach_the_host_yet_previews_dns_and_the_mirror_still_work(
             "curl -s -m 5 -o /dev/null -w '%{http_code}' http://registry:5000/v2/",
         );
         assert_eq!((code, out.as_str()), (0, "200"), "the registry mirror");
+        // A container of the nested Docker leaves node1 with node1's address: blocked too.
+        // (Inside node1, 172.17.0.1 is node1's own docker0, not the host.)
+        let ready = "for i in $(seq 240); do test -e /run/playground-dind-ready && exit 0; \
+                     sleep 0.25; done; exit 1";
+        assert_eq!(
+            node_exec(&s.id, "node1", ready).0,
+            0,
+            "nested dockerd came up"
+        );
+        let script = probe_script(&format!("wget -q -T {PROBE_SECS} -O-"), &addrs, &ports);
+        let (code, out) = node_exec(
+            &s.id,
+            "node1",
+            &format!("docker run --rm busybox sh -c '{script}' 2>&1"),
+        );
+        assert_eq!(code, 0, "{out}");
+        assert_all_blocked("a container in node1", &out, probes);
     }
+    other.abort();
     assert!(healthy(&server).await, "the server stays healthy");
 
     // Host to node still works: the preview proxy's replies are ESTABLISHED.
@@ -150,8 +210,15 @@ async fn without_the_rule_a_node_reaches_the_server_which_is_why_the_check_exist
         .unwrap();
     let s = server.create_session("shell").await.unwrap();
     let mut term = server.prompt(&s, "node1").await.unwrap();
-    let out = probe(&mut term, &[session_gateway(&s)], server.port).await;
-    assert!(out.starts_with("REACHED"), "{out}");
+    let (other_port, other) = answering_listener().await;
+    let out = probe(
+        &mut term,
+        &[session_gateway(&s)],
+        &[server.port, other_port],
+    )
+    .await;
+    assert_eq!(out.matches("REACHED").count(), 2, "{out}");
+    other.abort();
     term.close().await;
     server.delete_session(&s).await.unwrap();
 }
