@@ -53,28 +53,30 @@ fn host_addresses() -> Vec<String> {
         .collect()
 }
 
-/// A shell loop that fetches `/healthz` of every `addr:port` with `fetch` (a command
-/// that takes the URL last and fails when it cannot connect) and prints one line
-/// each: `REACHED <addr>:<port>` or `blocked <addr>:<port> (exit N)`.
-fn probe_script(fetch: &str, addrs: &[String], ports: &[u16]) -> String {
+/// A shell loop that tries every `addr:port` with `connect` (a command using `$a`
+/// and `$p`) and prints one line each: `REACHED <addr>:<port>`, `blocked
+/// <addr>:<port> (exit N)` when it failed with one of `refused` (the exit codes of
+/// a refused or timed-out connection), or `ERROR` for any other failure (a probe
+/// that cannot run must not pass as blocked).
+fn probe_script(connect: &str, refused: &str, addrs: &[String], ports: &[u16]) -> String {
     let targets: Vec<String> = addrs
         .iter()
         .flat_map(|a| ports.iter().map(move |p| format!("{a}:{p}")))
         .collect();
     format!(
-        "for t in {}; do if {fetch} http://$t/healthz >/dev/null 2>&1; \
-         then echo REACHED $t; else echo blocked $t \"(exit $?)\"; fi; done",
+        "for t in {}; do a=${{t%:*}}; p=${{t#*:}}; \
+         if {connect} >/dev/null 2>&1; then echo REACHED $t; else rc=$?; \
+         case $rc in {refused}) echo blocked $t \"(exit $rc)\";; \
+         *) echo ERROR $t \"(exit $rc)\";; esac; fi; done",
         targets.join(" ")
     )
 }
 
-/// Runs [`probe_script`] with `curl` in the learner's terminal.
+/// Runs [`probe_script`] with `curl` (exit 7: refused, 28: timed out) in the
+/// learner's terminal, asking each target for `/healthz`.
 async fn probe(term: &mut Term, addrs: &[String], ports: &[u16]) -> String {
-    let cmd = probe_script(
-        &format!("curl -s -m {PROBE_SECS} -o /dev/null"),
-        addrs,
-        ports,
-    );
+    let curl = format!("curl -s -m {PROBE_SECS} -o /dev/null http://$a:$p/healthz");
+    let cmd = probe_script(&curl, "7|28", addrs, ports);
     let probes = (addrs.len() * ports.len()) as u64;
     let timeout = Duration::from_secs(u64::from(PROBE_SECS + 3) * probes + 10);
     term.run(&cmd, timeout).await.expect("probing from a node")
@@ -162,7 +164,9 @@ async fn nodes_cannot_reach_the_host_yet_previews_dns_and_the_mirror_still_work(
             0,
             "nested dockerd came up"
         );
-        let script = probe_script(&format!("wget -q -T {PROBE_SECS} -O-"), &addrs, &ports);
+        // busybox nc (the stand-in's wget crashes): exit 0 connected, 1 could not.
+        let nc = format!("nc -w {PROBE_SECS} $a $p </dev/null");
+        let script = probe_script(&nc, "1", &addrs, &ports);
         let (code, out) = node_exec(
             &s.id,
             "node1",
@@ -175,12 +179,20 @@ async fn nodes_cannot_reach_the_host_yet_previews_dns_and_the_mirror_still_work(
     assert!(healthy(&server).await, "the server stays healthy");
 
     // Host to node still works: the preview proxy's replies are ESTABLISHED.
+    // The base image has no web server: the host's static busybox serves a page.
+    docker(&[
+        "cp",
+        "/bin/busybox",
+        &format!("pg-{}-node2:/usr/local/bin/busybox", s.id),
+    ])
+    .expect("copying busybox into node2 (scripts/setup.sh tools installs busybox-static)");
     let (code, out) = node_exec(
         &s.id,
         "node2",
-        "setsid sh -c 'while :; do printf \"HTTP/1.0 200 OK\\r\\n\\r\\nhello from node2\" | \
-         nc -N -l 8000 >/dev/null; done' </dev/null >/dev/null 2>&1 & \
-         for i in $(seq 50); do nc -z 127.0.0.1 8000 && exit 0; sleep 0.1; done; exit 1",
+        "mkdir -p /srv/www && echo 'hello from node2' > /srv/www/index.html && \
+         busybox httpd -p 8000 -h /srv/www && \
+         for i in $(seq 50); do busybox wget -q -O /dev/null http://127.0.0.1:8000/ && exit 0; \
+         sleep 0.1; done; exit 1",
     );
     assert_eq!(code, 0, "starting a web server in node2: {out}");
     let r = server
@@ -191,7 +203,7 @@ async fn nodes_cannot_reach_the_host_yet_previews_dns_and_the_mirror_still_work(
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
-    assert_eq!(r.text().await.unwrap(), "hello from node2");
+    assert_eq!(r.text().await.unwrap(), "hello from node2\n");
     server.delete_session(&s).await.unwrap();
 }
 
