@@ -39,6 +39,11 @@ pub enum FirewallError {
          reach the host; {FIX}"
     )]
     PoolNotCovered { pool: Ipv4Net },
+    #[error(
+        "the rule `{0}` lets traffic through before the drop of {CHAIN}: nodes could reach the \
+         host; remove it or put it after the jump, or {FIX}"
+    )]
+    Bypassed(String),
 }
 
 /// Checks, once at start, that the host firewall covers the session networks.
@@ -84,22 +89,48 @@ fn iptables_rules(chain: &str) -> Result<String, FirewallError> {
     )))
 }
 
-/// Checks `iptables -S` output: INPUT jumps to [`CHAIN`] unconditionally, and the
-/// chain drops traffic from a network that holds all of `pool`.
+/// Checks `iptables -S` output: INPUT jumps to [`CHAIN`] unconditionally with no
+/// ACCEPT before the jump, and the chain drops traffic from a network that holds
+/// all of `pool`, with nothing before that lets traffic through but replies
+/// ([`REPLIES`]).
 fn verify(input: &str, chain: &str, pool: Ipv4Net) -> Result<(), FirewallError> {
     let jump = format!("-A INPUT -j {CHAIN}");
-    if !input.lines().any(|l| l.trim() == jump) {
+    let rules = || {
+        input
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("-A "))
+    };
+    let before_jump: Vec<&str> = rules().take_while(|l| *l != jump).collect();
+    if before_jump.len() == rules().count() {
         return Err(FirewallError::NotJumpedTo);
     }
-    let covered = chain.lines().filter_map(dropped_source).any(|net| {
-        // `net` holds `pool` when it is at most as long a prefix and they overlap.
-        net.prefix <= pool.prefix && net.overlaps(pool)
-    });
-    if covered {
-        Ok(())
-    } else {
-        Err(FirewallError::PoolNotCovered { pool })
+    if let Some(rule) = before_jump.iter().find(|l| lets_through(l)) {
+        return Err(FirewallError::Bypassed(rule.to_string()));
     }
+    for rule in chain
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("-A "))
+    {
+        // `net` holds `pool` when it is at most as long a prefix and they overlap.
+        if dropped_source(rule).is_some_and(|net| net.prefix <= pool.prefix && net.overlaps(pool)) {
+            return Ok(());
+        }
+        if lets_through(rule) && rule != REPLIES {
+            return Err(FirewallError::Bypassed(rule.to_owned()));
+        }
+    }
+    Err(FirewallError::PoolNotCovered { pool })
+}
+
+/// The one rule allowed before the drop: replies to connections the host opened
+/// (the preview proxy's to nodes).
+const REPLIES: &str = "-A PLAYGROUND-INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT";
+
+/// Whether a rule ends the chain's walk for what it matches without a drop.
+fn lets_through(rule: &str) -> bool {
+    rule.ends_with("-j ACCEPT") || rule.ends_with("-j RETURN")
 }
 
 /// The source network of a rule `-A CHAIN -s NET -j DROP` with no other match.
@@ -152,6 +183,20 @@ mod tests {
         // A conditional jump (only some interfaces) is not the rule either.
         let partial = "-A INPUT -i docker0 -j PLAYGROUND-INPUT\n";
         assert!(verify(partial, RULES, net("10.210.0.0/16")).is_err());
+    }
+
+    #[test]
+    fn an_accept_before_the_drop_or_the_jump_defeats_it() {
+        let early = "-A PLAYGROUND-INPUT -s 10.210.0.0/16 -p tcp -j ACCEPT\n";
+        let err = verify(INPUT, &format!("{early}{RULES}"), net("10.210.0.0/16")).unwrap_err();
+        assert!(matches!(err, FirewallError::Bypassed(_)), "{err}");
+        let input = "-A INPUT -i br-1 -j ACCEPT\n-A INPUT -j PLAYGROUND-INPUT\n";
+        let err = verify(input, RULES, net("10.210.0.0/16")).unwrap_err();
+        assert!(matches!(err, FirewallError::Bypassed(_)), "{err}");
+        // After the drop, or before the jump but not letting traffic through: fine.
+        let input = "-A INPUT -i lo -j LOG\n-A INPUT -j PLAYGROUND-INPUT\n-A INPUT -j ACCEPT\n";
+        let late = format!("{RULES}-A PLAYGROUND-INPUT -j RETURN\n");
+        assert!(verify(input, &late, net("10.210.0.0/16")).is_ok());
     }
 
     #[test]
