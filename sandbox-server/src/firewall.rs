@@ -69,24 +69,39 @@ pub fn check(config: &Config) -> Result<(), FirewallError> {
     Ok(())
 }
 
-/// `iptables -S <chain>`: the rules of one chain, one per line.
+/// `iptables -S <chain>`: the rules of one chain, one per line. Reading them
+/// needs root: a server that is not root tries `sudo -n` (no password prompt),
+/// which works for a sudo user whose credentials are cached or who may run
+/// iptables without a password.
 fn iptables_rules(chain: &str) -> Result<String, FirewallError> {
-    let out = Command::new("iptables")
-        .args(["-w", "-S", chain])
-        .output()
-        .map_err(|e| FirewallError::Unreadable(format!("running iptables: {e}")))?;
-    if out.status.success() {
-        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+    let mut errors = Vec::new();
+    for cmd in [
+        &["iptables"][..],
+        &["/usr/sbin/iptables"],
+        &["sudo", "-n", "iptables"],
+    ] {
+        let out = match Command::new(cmd[0])
+            .args(&cmd[1..])
+            .args(["-w", "-S", chain])
+            .output()
+        {
+            Ok(out) => out,
+            Err(e) => {
+                errors.push(format!("{}: {e}", cmd.join(" ")));
+                continue;
+            }
+        };
+        if out.status.success() {
+            return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if chain == CHAIN && stderr.contains("No chain") {
+            // A missing chain drops nothing: the same answer as an empty one.
+            return Ok(String::new());
+        }
+        errors.push(format!("{} -S {chain}: {}", cmd.join(" "), stderr.trim()));
     }
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if chain == CHAIN && stderr.contains("No chain") {
-        // A missing chain drops nothing: the same answer as an empty one.
-        return Ok(String::new());
-    }
-    Err(FirewallError::Unreadable(format!(
-        "iptables -S {chain}: {}",
-        stderr.trim()
-    )))
+    Err(FirewallError::Unreadable(errors.join("; ")))
 }
 
 /// Checks `iptables -S` output: INPUT jumps to [`CHAIN`] unconditionally with no
