@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # scripts/run.sh [sandbox-server serve args...]
 #
-# Sets up the machine (scripts/setup.sh docker images registry web), builds the web app (dist/) and the
-# server (release), then serves the playground on http://0.0.0.0:${PORT:-8080}.
+# Sets up the machine (scripts/setup.sh docker firewall images registry web), builds the web app
+# (dist/) and the server (release), then serves the playground on http://127.0.0.1:${PORT:-8080}
+# (this machine only; README.md, "Publishing", says how to serve others).
 # Extra arguments go to `sandbox-server serve`; see `sandbox-server serve --help`.
 # State (sessions database, ...) lives in .state/.
 set -euo pipefail
@@ -16,7 +17,7 @@ if [ -d "$HOME/.cargo/bin" ] && [[ ":$PATH:" != *":$HOME/.cargo/bin:"* ]]; then
 fi
 
 if [ -z "${PLAYGROUND_SETUP_DONE:-}" ]; then
-    ./scripts/setup.sh docker images registry web
+    ./scripts/setup.sh docker firewall images registry web
 fi
 unset PLAYGROUND_SETUP_DONE
 
@@ -36,7 +37,13 @@ fi
 say "cargo build --release -p sandbox-server"
 cargo build --release -p sandbox-server
 
-args=(serve --listen "0.0.0.0:${PORT:-8080}" --data-dir .state --static-dir dist)
+# Loopback unless the arguments say otherwise (`--listen 0.0.0.0:8080` publishes it).
+listen="127.0.0.1:${PORT:-8080}"
+args=(serve --data-dir .state --static-dir dist)
+for a in "$@"; do
+    case $a in --listen | --listen=*) listen= ;; esac
+done
+[ -z "$listen" ] || args+=(--listen "$listen")
 mkdir -p .state
-say "serving on http://localhost:${PORT:-8080}"
+say "serving on http://${listen:-the address given with --listen}"
 exec target/release/sandbox-server "${args[@]}" "$@"

@@ -5,6 +5,8 @@
 # each step checks first and skips what is already there. Run as root or as a sudo user.
 #   rust     Rust toolchain check (rustfmt, clippy) and a C linker (build-essential)
 #   docker   Docker Engine (Debian's docker.io) and a running daemon
+#   firewall the iptables chain PLAYGROUND-INPUT: session networks cannot reach the host
+#            (scripts/host-firewall.sh; pool: $PLAYGROUND_SESSION_SUBNET_POOL or 10.210.0.0/16)
 #   tools    debootstrap, busybox-static, docker-registry, sqlite3 (offline image builder)
 #   images   the session images playground/base and playground/dind (images/build.sh)
 #   registry the registry mirror session nodes pull from (playground-registry): build, start,
@@ -18,7 +20,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 TRUNK_VERSION=0.21.14
-ALL_COMPONENTS=(rust docker tools images registry web browser)
+ALL_COMPONENTS=(rust docker firewall tools images registry web browser)
 
 say() { printf 'setup: %-8s %s\n' "$STEP" "$*"; }
 die() {
@@ -149,6 +151,11 @@ setup_docker() {
     fi
 }
 
+setup_firewall() {
+    have iptables || [ -x /usr/sbin/iptables ] || apt_install iptables
+    "$ROOT/scripts/host-firewall.sh" install || die "scripts/host-firewall.sh install failed"
+}
+
 setup_tools() {
     apt_install debootstrap debian-archive-keyring busybox-static docker-registry sqlite3
 }
@@ -260,9 +267,9 @@ components=("$@")
 [ ${#components[@]} -gt 0 ] || components=("${ALL_COMPONENTS[@]}")
 for c in "${components[@]}"; do
     case $c in
-        rust | docker | tools | images | registry | web | browser) ;;
+        rust | docker | firewall | tools | images | registry | web | browser) ;;
         -h | --help)
-            sed -n '2,16s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+            sed -n '2,18s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
             exit 0
             ;;
         *) die "unknown component '$c' (known: ${ALL_COMPONENTS[*]})" ;;

@@ -21,6 +21,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// database, so the next start serves them again.
 pub async fn serve(config: Config, catalog: Arc<Catalog>) -> anyhow::Result<()> {
     let config = Arc::new(config);
+    crate::firewall::check(&config).context("learner nodes would reach this host")?;
     let runtime = crate::runtime::connect(&config).await.context(
         "cannot reach the Docker Engine (is dockerd running? `scripts/setup.sh docker` starts it)",
     )?;

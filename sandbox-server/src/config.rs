@@ -33,7 +33,8 @@ pub struct Config {
     /// volume is labelled with it, and only objects with this label are served,
     /// reconciled or removed. Give each server on a shared host its own.
     pub instance: String,
-    /// Address the HTTP server listens on.
+    /// Address the HTTP server listens on. Loopback by default: publish it with
+    /// `0.0.0.0:8080` or behind a reverse proxy (README.md, "Publishing").
     pub listen: SocketAddr,
     /// Directory for the session database (`sessions.sqlite3`).
     pub data_dir: PathBuf,
@@ -78,6 +79,9 @@ pub struct Config {
     /// IPv4 network session networks take a /27 each from (2048 sessions in a /16);
     /// empty: Docker's default pools, which hold only about 30 networks.
     pub session_subnet_pool: String,
+    /// Refuse to start unless the iptables chain `PLAYGROUND-INPUT` drops traffic from
+    /// `session_subnet_pool` to the host (`scripts/setup.sh firewall`); see docs/security.md.
+    pub require_host_firewall: bool,
 
     /// Largest WebSocket message accepted from a client, in bytes.
     pub max_frame_bytes: usize,
@@ -133,6 +137,7 @@ impl Default for Config {
             docker_profile: DockerProfile::Auto,
             network_internal: true,
             session_subnet_pool: "10.210.0.0/16".into(),
+            require_host_firewall: true,
             max_frame_bytes: 64 * 1024,
             flow_high_water_bytes: protocol::terminal::FLOW_HIGH_WATER,
             flow_low_water_bytes: protocol::terminal::FLOW_LOW_WATER,
@@ -369,6 +374,9 @@ mod tests {
         assert_eq!(c, Config::default());
         assert_eq!(c.node_memory_mib, 512);
         assert_eq!(c.session_lifetime_secs, 7200);
+        // Safe by default: reachable from this machine only, and not without the host firewall.
+        assert!(c.listen.ip().is_loopback());
+        assert!(c.require_host_firewall);
     }
 
     #[test]

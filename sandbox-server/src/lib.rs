@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod config;
+pub mod firewall;
 pub mod http;
 pub mod lesson_test;
 pub mod lessons;

@@ -79,6 +79,7 @@ pub struct Launch {
     env: Vec<(String, String)>,
     args: Vec<String>,
     own_lessons: bool,
+    on_all_addresses: bool,
 }
 
 impl Launch {
@@ -111,6 +112,14 @@ impl Launch {
         self
     }
 
+    /// Listens on every address of the host (`0.0.0.0`), not only loopback, as a
+    /// published server does: what a node could reach without the host firewall.
+    /// The test itself still talks to it over loopback.
+    pub fn on_all_addresses(mut self) -> Launch {
+        self.on_all_addresses = true;
+        self
+    }
+
     pub async fn start(self) -> Result<Server> {
         let port = free_port();
         let data_dir = std::env::temp_dir().join(format!("pg-e2e-{}-{port}", std::process::id()));
@@ -134,6 +143,7 @@ impl Launch {
             lessons_dir,
             env,
             args: self.args,
+            on_all_addresses: self.on_all_addresses,
             profile: self.profile,
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -156,6 +166,7 @@ pub struct Server {
     lessons_dir: PathBuf,
     env: Vec<(String, String)>,
     args: Vec<String>,
+    on_all_addresses: bool,
     profile: Profile,
     /// The one HTTP client; it does not follow redirects, so tests see them.
     pub http: reqwest::Client,
@@ -193,7 +204,11 @@ impl Server {
         cmd.current_dir(repo_root())
             .arg("serve")
             .arg("--listen")
-            .arg(self.addr())
+            .arg(if self.on_all_addresses {
+                format!("0.0.0.0:{}", self.port)
+            } else {
+                self.addr()
+            })
             .arg("--data-dir")
             .arg(&self.data_dir)
             .args(&self.args)

@@ -1,0 +1,251 @@
+//! The hostile-learner suite (issue 8), against a real `sandbox-server` process
+//! on real Docker: what a learner with a shell in a node tries, and what must fail.
+//!
+//! So far: nodes cannot reach the host. The host firewall (`scripts/setup.sh
+//! firewall`, chain `PLAYGROUND-INPUT`) must be installed for the default pool
+//! 10.210.0.0/16; the server refuses to start without it. The servers here listen
+//! on every host address, as a published server does, so only the firewall
+//! stands between a node and the server's port.
+//!
+//! Probes use `curl` from the learner's terminal (both images have it) with a
+//! short timeout: a refused or timed-out connection is the pass.
+//!
+//! Without Docker these tests skip, except under `CI=true`, where they fail.
+
+use std::process::Command;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+
+use playground_e2e::{docker, node_exec, registry_running, require_docker, Launch, Server, Term};
+use protocol::api::CreatedSession;
+
+/// How long a probe waits for the host to answer.
+const PROBE_SECS: u32 = 2;
+
+/// A pool outside the installed rule (10.210.0.0/16), for the tests that need one.
+const UNCOVERED_POOL: &str = "10.211.9.0/26";
+
+/// The gateway of the session's network: the host's address nearest to a node.
+fn session_gateway(s: &CreatedSession) -> String {
+    docker(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
+        &format!("pg-{}", s.id),
+    ])
+    .expect("inspecting the session network")
+}
+
+/// Every IPv4 address of the host but loopback (from a node, 127.0.0.1 is the node).
+fn host_addresses() -> Vec<String> {
+    let out = Command::new("ip")
+        .args(["-4", "-o", "addr", "show"])
+        .output()
+        .expect("running ip addr");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(3))
+        .filter_map(|cidr| cidr.split('/').next())
+        .filter(|a| !a.starts_with("127."))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A shell loop that tries every `addr:port` with `connect` (a command using `$a`
+/// and `$p`) and prints one line each: `REACHED <addr>:<port>`, `blocked
+/// <addr>:<port> (exit N)` when it failed with one of `refused` (the exit codes of
+/// a refused or timed-out connection), or `ERROR` for any other failure (a probe
+/// that cannot run must not pass as blocked).
+fn probe_script(connect: &str, refused: &str, addrs: &[String], ports: &[u16]) -> String {
+    let targets: Vec<String> = addrs
+        .iter()
+        .flat_map(|a| ports.iter().map(move |p| format!("{a}:{p}")))
+        .collect();
+    format!(
+        "for t in {}; do a=${{t%:*}}; p=${{t#*:}}; \
+         if {connect} >/dev/null 2>&1; then echo REACHED $t; else rc=$?; \
+         case $rc in {refused}) echo blocked $t \"(exit $rc)\";; \
+         *) echo ERROR $t \"(exit $rc)\";; esac; fi; done",
+        targets.join(" ")
+    )
+}
+
+/// Runs [`probe_script`] with `curl` (exit 7: refused, 28: timed out) in the
+/// learner's terminal, asking each target for `/healthz`.
+async fn probe(term: &mut Term, addrs: &[String], ports: &[u16]) -> String {
+    let curl = format!("curl -s -m {PROBE_SECS} -o /dev/null http://$a:$p/healthz");
+    let cmd = probe_script(&curl, "7|28", addrs, ports);
+    let probes = (addrs.len() * ports.len()) as u64;
+    let timeout = Duration::from_secs(u64::from(PROBE_SECS + 3) * probes + 10);
+    term.run(&cmd, timeout).await.expect("probing from a node")
+}
+
+/// Asserts that every one of `probes` targets answered, none of them reached.
+fn assert_all_blocked(from: &str, out: &str, probes: usize) {
+    eprintln!("{from}:\n{out}");
+    assert!(!out.contains("REACHED"), "{from} reached the host:\n{out}");
+    assert_eq!(
+        out.matches("blocked").count(),
+        probes,
+        "one answer per target from {from}:\n{out}"
+    );
+}
+
+/// Another service on every address of the host: answers each connection with
+/// `200 ok`, so a probe that reached it would say so.
+async fn answering_listener() -> (u16, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let _ = conn
+                .write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                .await;
+        }
+    });
+    (port, task)
+}
+
+async fn healthy(server: &Server) -> bool {
+    match server.http.get(server.url("/healthz")).send().await {
+        Ok(r) => r.status().is_success(),
+        Err(_) => false,
+    }
+}
+
+#[tokio::test]
+async fn nodes_cannot_reach_the_host_yet_previews_dns_and_the_mirror_still_work() {
+    require_docker!();
+    let server = Launch::default().on_all_addresses().start().await.unwrap();
+    // node1 runs Docker-in-Docker, node2 is a plain base node.
+    let s = server.create_session("docker-4-networking").await.unwrap();
+    let mut addrs = vec![session_gateway(&s), "172.17.0.1".to_owned()];
+    addrs.extend(host_addresses());
+    addrs.sort();
+    addrs.dedup();
+
+    // Not only the server: anything listening on the host.
+    let (other_port, other) = answering_listener().await;
+    let ports = [server.port, other_port];
+    let probes = addrs.len() * ports.len();
+
+    for node in ["node1", "node2"] {
+        let mut term = server.prompt(&s, node).await.unwrap();
+        let out = probe(&mut term, &addrs, &ports).await;
+        assert_all_blocked(node, &out, probes);
+        // Docker's embedded DNS (in the node's own namespace) still names the peers.
+        let other = if node == "node1" { "node2" } else { "node1" };
+        let dns = term
+            .run(
+                &format!("getent hosts {other} >/dev/null && echo PEER-OK"),
+                Duration::from_secs(15),
+            )
+            .await
+            .unwrap();
+        assert!(dns.contains("PEER-OK"), "{node} -> {other}: {dns}");
+        term.close().await;
+    }
+    if registry_running() {
+        // The mirror is on the session network too: nested Docker pulls through it.
+        let (code, out) = node_exec(
+            &s.id,
+            "node1",
+            "curl -s -m 5 -o /dev/null -w '%{http_code}' http://registry:5000/v2/",
+        );
+        assert_eq!((code, out.as_str()), (0, "200"), "the registry mirror");
+        // A container of the nested Docker leaves node1 with node1's address: blocked too.
+        // (Inside node1, 172.17.0.1 is node1's own docker0, not the host.)
+        let ready = "for i in $(seq 240); do test -e /run/playground-dind-ready && exit 0; \
+                     sleep 0.25; done; exit 1";
+        assert_eq!(
+            node_exec(&s.id, "node1", ready).0,
+            0,
+            "nested dockerd came up"
+        );
+        // busybox nc (the stand-in's wget crashes): exit 0 connected, 1 could not.
+        let nc = format!("nc -w {PROBE_SECS} $a $p </dev/null");
+        let script = probe_script(&nc, "1", &addrs, &ports);
+        let (code, out) = node_exec(
+            &s.id,
+            "node1",
+            &format!("docker run --rm busybox sh -c '{script}' 2>&1"),
+        );
+        assert_eq!(code, 0, "{out}");
+        assert_all_blocked("a container in node1", &out, probes);
+    }
+    other.abort();
+    assert!(healthy(&server).await, "the server stays healthy");
+
+    // Host to node still works: the preview proxy's replies are ESTABLISHED.
+    // The base image has no web server: the host's static busybox serves a page.
+    docker(&[
+        "cp",
+        "/bin/busybox",
+        &format!("pg-{}-node2:/usr/local/bin/busybox", s.id),
+    ])
+    .expect("copying busybox into node2 (scripts/setup.sh tools installs busybox-static)");
+    let (code, out) = node_exec(
+        &s.id,
+        "node2",
+        "mkdir -p /srv/www && echo 'hello from node2' > /srv/www/index.html && \
+         busybox httpd -p 8000 -h /srv/www && \
+         for i in $(seq 50); do busybox wget -q -O /dev/null http://127.0.0.1:8000/ && exit 0; \
+         sleep 0.1; done; exit 1",
+    );
+    assert_eq!(code, 0, "starting a web server in node2: {out}");
+    let r = server
+        .http
+        .get(server.url(&format!("/preview/{}/node2/8000/", s.id)))
+        .header("Cookie", format!("pg_preview={}", s.token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.text().await.unwrap(), "hello from node2\n");
+    server.delete_session(&s).await.unwrap();
+}
+
+/// The control of the test above: on a pool the rule does not cover, with the
+/// check turned off, the same probe reaches the server. So "blocked" above is the
+/// firewall's doing, not a probe that cannot connect at all.
+#[tokio::test]
+async fn without_the_rule_a_node_reaches_the_server_which_is_why_the_check_exists() {
+    require_docker!();
+    let server = Launch::default()
+        .on_all_addresses()
+        .env("PLAYGROUND_SESSION_SUBNET_POOL", UNCOVERED_POOL)
+        .env("PLAYGROUND_REQUIRE_HOST_FIREWALL", "false")
+        .start()
+        .await
+        .unwrap();
+    let s = server.create_session("shell").await.unwrap();
+    let mut term = server.prompt(&s, "node1").await.unwrap();
+    let (other_port, other) = answering_listener().await;
+    let out = probe(
+        &mut term,
+        &[session_gateway(&s)],
+        &[server.port, other_port],
+    )
+    .await;
+    assert_eq!(out.matches("REACHED").count(), 2, "{out}");
+    other.abort();
+    term.close().await;
+    server.delete_session(&s).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_server_refuses_to_start_when_the_rule_does_not_cover_its_pool() {
+    require_docker!();
+    let err = match Launch::default()
+        .env("PLAYGROUND_SESSION_SUBNET_POOL", UNCOVERED_POOL)
+        .start()
+        .await
+    {
+        Ok(_) => panic!("the server started with nodes able to reach the host"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("scripts/setup.sh firewall"), "{err}");
+    assert!(err.contains(UNCOVERED_POOL), "{err}");
+}
