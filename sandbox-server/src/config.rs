@@ -86,6 +86,14 @@ pub struct Config {
     pub client_queue_frames: usize,
     /// Command started as the terminal shell in a node.
     pub shell: Vec<String>,
+    /// Sockets open at once on one terminal at most; more are closed with `1008`.
+    pub max_sockets_per_terminal: usize,
+    /// Largest terminal size in cells (`cols * rows`): bounds the screen mirror
+    /// and the repaint every new socket gets.
+    pub max_terminal_cells: u32,
+    /// A socket's resizes reach the PTY at most once per this many milliseconds
+    /// (the last size wins): each one is a runtime API call.
+    pub resize_interval_ms: u64,
 
     /// Largest file accepted by `PUT .../files`, in bytes; larger uploads get 413 and
     /// nothing is written.
@@ -124,6 +132,9 @@ impl Default for Config {
             flow_low_water_bytes: protocol::terminal::FLOW_LOW_WATER,
             client_queue_frames: 4096,
             shell: vec!["/bin/bash".into(), "-l".into()],
+            max_sockets_per_terminal: 4,
+            max_terminal_cells: 100_000,
+            resize_interval_ms: 100,
             max_upload_bytes: 64 * 1024 * 1024,
             preview_host_suffix: String::new(),
         }
@@ -257,6 +268,13 @@ impl Config {
         }
         if self.client_queue_frames == 0 {
             return bad("client_queue_frames must be positive");
+        }
+        if self.max_sockets_per_terminal == 0 {
+            return bad("max_sockets_per_terminal must be positive");
+        }
+        // The web app's smallest terminal must fit.
+        if self.max_terminal_cells < 80 * 24 {
+            return bad("max_terminal_cells must be at least 1920 (80x24)");
         }
         self.subnet_pool()?;
         Ok(())

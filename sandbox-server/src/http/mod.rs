@@ -13,6 +13,7 @@ pub mod files;
 pub mod lessons;
 pub mod ops;
 pub mod preview;
+mod resize_throttle;
 pub mod sessions;
 pub mod state;
 pub mod terminal;

@@ -6,6 +6,7 @@
 //! code and a reason; nothing else is disturbed.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
@@ -19,9 +20,10 @@ use serde::Deserialize;
 
 use super::error::ApiError;
 use super::extract::{HeaderOrQuery, SessionNode};
+use super::resize_throttle::{ResizeThrottle, Size};
 use super::state::AppState;
 use crate::sessions::Session;
-use crate::terminal::{Outbound, Terminal};
+use crate::terminal::{AttachError, Outbound, Terminal};
 
 /// Largest output message built by coalescing queued chunks.
 const COALESCE_MAX: usize = 256 * 1024;
@@ -39,6 +41,12 @@ pub fn routes() -> Router<AppState> {
 struct SizeQuery {
     cols: Option<u16>,
     rows: Option<u16>,
+}
+
+/// Limits of one socket, from the server config.
+struct SocketLimits {
+    max_frame: usize,
+    resize_interval: Duration,
 }
 
 /// Checks the socket (auth, size), then hands it to [`serve`]. The query and
@@ -59,11 +67,18 @@ async fn upgrade(
                     "terminal size {c}x{r} out of range (1..=1000)"
                 )));
             }
+            terminal
+                .check_size(c, r)
+                .map_err(|e| ApiError::BadRequest(e.to_string()))?;
             Some((c, r))
         }
         _ => None,
     };
-    let max_frame = state.config.max_frame_bytes;
+    let limits = SocketLimits {
+        max_frame: state.config.max_frame_bytes,
+        resize_interval: Duration::from_millis(state.config.resize_interval_ms),
+    };
+    let max_frame = limits.max_frame;
     state.metrics.terminal_connections.inc();
     // The transport limit sits above ours, so an oversized frame reaches our
     // check and gets a proper close code instead of a dropped connection.
@@ -71,16 +86,17 @@ async fn upgrade(
     Ok(ws
         .max_message_size(transport_limit)
         .max_frame_size(transport_limit)
-        .on_upgrade(move |socket| serve(socket, session, terminal, size, max_frame)))
+        .on_upgrade(move |socket| serve(socket, session, terminal, size, limits)))
 }
 
 async fn serve(
     socket: WebSocket,
     session: Arc<Session>,
     terminal: Arc<Terminal>,
-    size: Option<(u16, u16)>,
-    max_frame: usize,
+    size: Option<Size>,
+    limits: SocketLimits,
 ) {
+    let max_frame = limits.max_frame;
     let _client = session.client_connected();
     let (mut sink, mut stream) = socket.split();
     let close = |code: u16, reason: String| {
@@ -102,10 +118,16 @@ async fn serve(
                 let _ = terminal.resize(cols, rows).await;
             }
             match terminal.attach() {
-                Some(a) => break a,
+                Ok(a) => break a,
+                Err(e @ AttachError::Full { .. }) => {
+                    let _ = sink
+                        .send(close(close_code::POLICY_VIOLATION, e.to_string()))
+                        .await;
+                    return;
+                }
                 // The shell exited between starting and attaching: start another.
-                None if attempt < 3 => attempt += 1,
-                None => {
+                Err(AttachError::NoShell) if attempt < 3 => attempt += 1,
+                Err(AttachError::NoShell) => {
                     let _ = sink
                         .send(close(INTERNAL_ERROR, "the shell keeps exiting".into()))
                         .await;
@@ -123,8 +145,15 @@ async fn serve(
     }
     // What coalescing took off the queue but could not join to output.
     let mut held: Option<Outbound> = None;
+    let mut resizes = ResizeThrottle::new(limits.resize_interval);
     let closing: Option<(u16, String)> = loop {
+        let resize_due = resizes.due_at();
         tokio::select! {
+            _ = sleep_until(resize_due), if resize_due.is_some() => {
+                if let Some(size) = resizes.take_due(tokio::time::Instant::now()) {
+                    resize(&terminal, size).await;
+                }
+            }
             out = next_outbound(&mut held, &mut rx) => match out {
                 Some(Outbound::Output(bytes)) => {
                     // Coalesce output already queued into one message: a client
@@ -171,8 +200,11 @@ async fn serve(
                             }
                         }
                         Ok(ClientFrame::Resize { cols, rows }) => {
-                            if let Err(e) = terminal.resize(cols, rows).await {
-                                tracing::debug!("terminal resize: {e}");
+                            if let Err(e) = terminal.check_size(cols, rows) {
+                                break Some((close_code::UNSUPPORTED_DATA, format!("bad frame: {e}")));
+                            }
+                            if let Some(size) = resizes.offer((cols, rows), tokio::time::Instant::now()) {
+                                resize(&terminal, size).await;
                             }
                         }
                         Ok(ClientFrame::Ack(count)) => terminal.ack(client, count),
@@ -192,6 +224,20 @@ async fn serve(
         let _ = sink.send(close(code, reason)).await;
     }
     let _ = sink.close().await;
+}
+
+/// Resizes the terminal; a failure (the shell just exited) only is logged.
+async fn resize(terminal: &Terminal, (cols, rows): Size) {
+    if let Err(e) = terminal.resize(cols, rows).await {
+        tracing::debug!("terminal resize: {e}");
+    }
+}
+
+/// Sleeps until `at`; only polled when `at` is Some.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    if let Some(at) = at {
+        tokio::time::sleep_until(at).await;
+    }
 }
 
 /// The next item for the client: the one coalescing held back, else the queue's.

@@ -217,6 +217,8 @@ impl Sessions {
             flow_high_water: self.config.flow_high_water_bytes,
             flow_low_water: self.config.flow_low_water_bytes,
             client_queue_frames: self.config.client_queue_frames,
+            max_clients: self.config.max_sockets_per_terminal,
+            max_cells: self.config.max_terminal_cells,
         }
     }
 
