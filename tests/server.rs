@@ -32,7 +32,13 @@ async fn resize_changes_stty_size() {
     let mut term = server.prompt(&s, "node1").await.unwrap();
     term.resize(132, 43).await.unwrap();
     assert_eq!(term.run("stty size", T).await.unwrap(), "43 132");
+    // A burst (a window dragged): resizes within `resize_interval_ms` (100 ms)
+    // are held, and the last size reaches the PTY when the interval ends.
+    for cols in 91..=140 {
+        term.resize(cols, 30).await.unwrap();
+    }
     term.resize(90, 30).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(term.run("stty size", T).await.unwrap(), "30 90");
     // The screen mirror follows too.
     let screen = server.screen(&s, "node1").await.unwrap();
@@ -665,4 +671,55 @@ async fn metrics_count_sessions_and_terminal_bytes() {
         .unwrap();
     assert!(out_bytes > 10);
     server.delete_session(&s).await.unwrap();
+}
+
+/// A client that opens connections and sends half a request on each holds
+/// them only until the header-read timeout, and the connection cap keeps it
+/// from taking more sockets than that: with the cap full, a whole request
+/// waits for a slot instead of adding a connection.
+#[tokio::test]
+async fn half_sent_requests_are_closed_and_connections_capped() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::time::Instant;
+    require_docker!();
+    let server = Server::start(&[
+        ("PLAYGROUND_HEADER_READ_TIMEOUT_SECS", "2"),
+        ("PLAYGROUND_MAX_CONNECTIONS", "20"),
+    ])
+    .await
+    .unwrap();
+    let started = Instant::now();
+    let mut half_sent = Vec::new();
+    for _ in 0..20 {
+        let mut s = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        half_sent.push(s);
+    }
+    // The cap is full: this request is answered only once slots free up.
+    let healthz = reqwest::get(server.url("/healthz")).await.unwrap();
+    assert_eq!(healthz.status().as_u16(), 200);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1500),
+        "answered after {waited:?}, before the half-sent connections timed out"
+    );
+    for (i, mut s) in half_sent.into_iter().enumerate() {
+        let mut buf = [0u8; 1024];
+        let closed = tokio::time::timeout(Duration::from_secs(10), async {
+            // Whatever the server says (maybe nothing), it then closes.
+            while let Ok(n) = s.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+            }
+        })
+        .await;
+        assert!(closed.is_ok(), "half-sent connection {i} still open");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(12),
+        "all closed within the timeout plus a margin, not a minute"
+    );
 }

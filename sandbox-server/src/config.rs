@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::client_addr::IpNet;
 use crate::subnets::{Ipv4Net, SubnetPool};
 
 /// How nodes whose image asks for the `docker` profile (Docker-in-Docker) get
@@ -57,8 +58,15 @@ pub struct Config {
     pub max_sessions: usize,
     /// Live sessions per client IP at most; beyond it 429.
     pub max_sessions_per_ip: usize,
-    /// Take the client IP from the first `X-Forwarded-For` entry (only behind a trusted proxy).
+    /// Connections open at once at most (WebSockets included); more wait to be accepted.
+    pub max_connections: usize,
+    /// A connection whose request headers take longer than this is closed.
+    pub header_read_timeout_secs: u64,
+    /// Take the client IP from `X-Forwarded-For` when the peer is in `trusted_proxies`:
+    /// the rightmost entry not added by a trusted proxy.
     pub trust_forwarded_for: bool,
+    /// Networks of the reverse proxies whose `X-Forwarded-For` entries are believed.
+    pub trusted_proxies: Vec<String>,
     /// `Retry-After` seconds sent with 503 when the server is full.
     pub retry_after_secs: u64,
 
@@ -119,7 +127,10 @@ impl Default for Config {
             reap_interval_secs: 10,
             max_sessions: 40,
             max_sessions_per_ip: 3,
+            max_connections: 1024,
+            header_read_timeout_secs: 10,
             trust_forwarded_for: false,
+            trusted_proxies: vec!["127.0.0.0/8".into(), "::1/128".into()],
             retry_after_secs: 60,
             node_memory_mib: 512,
             node_cpus: 1.0,
@@ -269,6 +280,9 @@ impl Config {
         if self.client_queue_frames == 0 {
             return bad("client_queue_frames must be positive");
         }
+        if self.max_connections == 0 || self.header_read_timeout_secs == 0 {
+            return bad("max_connections and header_read_timeout_secs must be positive");
+        }
         if self.max_sockets_per_terminal == 0 {
             return bad("max_sockets_per_terminal must be positive");
         }
@@ -277,6 +291,7 @@ impl Config {
             return bad("max_terminal_cells must be at least 1920 (80x24)");
         }
         self.subnet_pool()?;
+        self.trusted_proxy_nets()?;
         Ok(())
     }
 
@@ -291,6 +306,15 @@ impl Config {
             .and_then(SubnetPool::new)
             .map(Some)
             .map_err(|e| ConfigError::Invalid(format!("session_subnet_pool: {e}")))
+    }
+
+    /// `trusted_proxies`, parsed; an error names the bad entry.
+    pub fn trusted_proxy_nets(&self) -> Result<Vec<IpNet>, ConfigError> {
+        self.trusted_proxies
+            .iter()
+            .map(|n| n.parse())
+            .collect::<Result<_, _>>()
+            .map_err(|e| ConfigError::Invalid(format!("trusted_proxies: {e}")))
     }
 
     /// The path of the session database.

@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod files;
 pub mod lessons;
+pub mod listener;
 pub mod ops;
 pub mod preview;
 mod resize_throttle;
