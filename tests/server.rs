@@ -518,6 +518,7 @@ async fn session_networks_take_small_subnets_from_the_pool_so_many_sessions_fit(
     let server = Server::start(&[
         ("PLAYGROUND_MAX_SESSIONS", "40"),
         ("PLAYGROUND_MAX_SESSIONS_PER_IP", "40"),
+        ("PLAYGROUND_SESSION_CREATIONS_PER_MINUTE", "40"),
     ])
     .await
     .unwrap();
@@ -722,4 +723,62 @@ async fn half_sent_requests_are_closed_and_connections_capped() {
         started.elapsed() < Duration::from_secs(12),
         "all closed within the timeout plus a margin, not a minute"
     );
+}
+
+/// Creating sessions is rate-limited per client, and behind a proxy the
+/// client is the address the proxy saw, not the first `X-Forwarded-For`
+/// entry, which the client writes itself.
+#[tokio::test]
+async fn session_creation_is_rate_limited_per_client_behind_a_proxy_too() {
+    require_docker!();
+    let server = Server::start(&[
+        ("PLAYGROUND_SESSION_CREATIONS_PER_MINUTE", "2"),
+        ("PLAYGROUND_MAX_SESSIONS_PER_IP", "10"),
+        ("PLAYGROUND_TRUST_FORWARDED_FOR", "true"),
+    ])
+    .await
+    .unwrap();
+    let post = |forwarded_for: Option<&'static str>| {
+        let mut request = server
+            .http
+            .post(server.url("/api/v1/sessions"))
+            .json(&serde_json::json!({ "lesson": "shell" }));
+        if let Some(xff) = forwarded_for {
+            request = request.header("x-forwarded-for", xff);
+        }
+        request.send()
+    };
+    let mut created = Vec::new();
+    for _ in 0..2 {
+        let r = post(None).await.unwrap();
+        assert_eq!(r.status().as_u16(), 201);
+        created.push(r.json::<protocol::api::CreatedSession>().await.unwrap());
+    }
+    let r = post(None).await.unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+    let retry_after: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=30).contains(&retry_after), "Retry-After {retry_after}");
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+
+    // Behind the (loopback) proxy, 203.0.113.9 is a client of its own; the
+    // first entry is whatever the client wrote, and changing it does not help.
+    for xff in ["1.1.1.1, 203.0.113.9", "2.2.2.2, 203.0.113.9"] {
+        let r = post(Some(xff)).await.unwrap();
+        assert_eq!(r.status().as_u16(), 201, "{xff}");
+        created.push(r.json().await.unwrap());
+    }
+    let r = post(Some("3.3.3.3, 203.0.113.9")).await.unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        429,
+        "the client-written entry is not the client"
+    );
+    for s in &created {
+        server.delete_session(s).await.unwrap();
+    }
 }

@@ -7,6 +7,7 @@ use anyhow::Context;
 
 use crate::config::Config;
 use crate::http::listener::{self, ListenerLimits};
+use crate::http::rate_limit::RateLimiter;
 use crate::http::{router, AppState};
 use crate::lessons::Catalog;
 use crate::metrics::Metrics;
@@ -52,6 +53,7 @@ pub async fn serve(config: Config, catalog: Arc<Catalog>) -> anyhow::Result<()> 
         sessions: sessions.clone(),
         catalog,
         metrics,
+        creations: Arc::new(RateLimiter::per_minute(config.session_creations_per_minute)),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -58,6 +58,8 @@ pub struct Config {
     pub max_sessions: usize,
     /// Live sessions per client IP at most; beyond it 429.
     pub max_sessions_per_ip: usize,
+    /// Sessions a client may create per minute (a token bucket of this size); beyond it 429.
+    pub session_creations_per_minute: u32,
     /// Connections open at once at most (WebSockets included); more wait to be accepted.
     pub max_connections: usize,
     /// A connection whose request headers take longer than this is closed.
@@ -127,6 +129,7 @@ impl Default for Config {
             reap_interval_secs: 10,
             max_sessions: 40,
             max_sessions_per_ip: 3,
+            session_creations_per_minute: 10,
             max_connections: 1024,
             header_read_timeout_secs: 10,
             trust_forwarded_for: false,
@@ -279,6 +282,9 @@ impl Config {
         }
         if self.client_queue_frames == 0 {
             return bad("client_queue_frames must be positive");
+        }
+        if self.session_creations_per_minute == 0 {
+            return bad("session_creations_per_minute must be positive");
         }
         if self.max_connections == 0 || self.header_read_timeout_secs == 0 {
             return bad("max_connections and header_read_timeout_secs must be positive");

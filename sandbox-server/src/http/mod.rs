@@ -14,6 +14,7 @@ pub mod lessons;
 pub mod listener;
 pub mod ops;
 pub mod preview;
+pub mod rate_limit;
 mod resize_throttle;
 pub mod sessions;
 pub mod state;
