@@ -782,3 +782,34 @@ async fn session_creation_is_rate_limited_per_client_behind_a_proxy_too() {
         server.delete_session(s).await.unwrap();
     }
 }
+
+/// A client that stops reading is dropped after `send_timeout_secs`: its
+/// task does not wait on it for ever. Flow control's high mark is raised
+/// here so output keeps coming until the socket's buffers are full.
+#[tokio::test]
+async fn a_client_that_does_not_read_is_dropped_after_the_send_timeout() {
+    let Some((server, s)) = shell_session(&[
+        ("PLAYGROUND_SEND_TIMEOUT_SECS", "2"),
+        ("PLAYGROUND_FLOW_HIGH_WATER_BYTES", "1073741824"),
+    ])
+    .await
+    else {
+        return;
+    };
+    let mut term = server.prompt(&s, "node1").await.unwrap();
+    term.type_text("yes stalled-stalled-stalled\r")
+        .await
+        .unwrap();
+    // Read nothing while the buffers fill and the timeout runs.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    // What was buffered arrives, then the socket ends (no close frame: the
+    // client took none); without the timeout, output would go on and on.
+    term.auto_ack = false;
+    let closed = term.wait_closed(Duration::from_secs(10)).await;
+    assert!(closed.is_ok(), "{closed:?}");
+    // The terminal is fine: a new socket gets a prompt.
+    let mut again = server.terminal(&s, "node1").await.unwrap();
+    again.type_text("\x03").await.unwrap();
+    assert_eq!(again.run("echo back", T).await.unwrap(), "back");
+    server.delete_session(&s).await.unwrap();
+}

@@ -96,6 +96,8 @@ pub struct Config {
     pub client_queue_frames: usize,
     /// Command started as the terminal shell in a node.
     pub shell: Vec<String>,
+    /// A terminal socket that does not take a frame within this many seconds is dropped.
+    pub send_timeout_secs: u64,
     /// Sockets open at once on one terminal at most; more are closed with `1008`.
     pub max_sockets_per_terminal: usize,
     /// Largest terminal size in cells (`cols * rows`): bounds the screen mirror
@@ -146,6 +148,7 @@ impl Default for Config {
             flow_low_water_bytes: protocol::terminal::FLOW_LOW_WATER,
             client_queue_frames: 4096,
             shell: vec!["/bin/bash".into(), "-l".into()],
+            send_timeout_secs: 30,
             max_sockets_per_terminal: 4,
             max_terminal_cells: 100_000,
             resize_interval_ms: 100,
@@ -289,8 +292,8 @@ impl Config {
         if self.max_connections == 0 || self.header_read_timeout_secs == 0 {
             return bad("max_connections and header_read_timeout_secs must be positive");
         }
-        if self.max_sockets_per_terminal == 0 {
-            return bad("max_sockets_per_terminal must be positive");
+        if self.max_sockets_per_terminal == 0 || self.send_timeout_secs == 0 {
+            return bad("max_sockets_per_terminal and send_timeout_secs must be positive");
         }
         // The web app's smallest terminal must fit.
         if self.max_terminal_cells < 80 * 24 {

@@ -14,6 +14,7 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use protocol::terminal::{close_code, encode_event, encode_output, ClientFrame};
 use serde::Deserialize;
@@ -47,6 +48,7 @@ struct SizeQuery {
 struct SocketLimits {
     max_frame: usize,
     resize_interval: Duration,
+    send_timeout: Duration,
 }
 
 /// Checks the socket (auth, size), then hands it to [`serve`]. The query and
@@ -77,6 +79,7 @@ async fn upgrade(
     let limits = SocketLimits {
         max_frame: state.config.max_frame_bytes,
         resize_interval: Duration::from_millis(state.config.resize_interval_ms),
+        send_timeout: Duration::from_secs(state.config.send_timeout_secs),
     };
     let max_frame = limits.max_frame;
     state.metrics.terminal_connections.inc();
@@ -98,7 +101,11 @@ async fn serve(
 ) {
     let max_frame = limits.max_frame;
     let _client = session.client_connected();
-    let (mut sink, mut stream) = socket.split();
+    let (sink, mut stream) = socket.split();
+    let mut sink = Sender {
+        sink,
+        timeout: limits.send_timeout,
+    };
     let close = |code: u16, reason: String| {
         Message::Close(Some(CloseFrame {
             code,
@@ -139,14 +146,19 @@ async fn serve(
     let client = attachment.id;
     let mut rx = attachment.rx;
     if let Some(notice) = session.expiry_notice() {
-        let _ = sink
+        if sink
             .send(Message::Binary(Bytes::from(encode_event(&notice))))
-            .await;
+            .await
+            .is_err()
+        {
+            terminal.detach(client);
+            return;
+        }
     }
     // What coalescing took off the queue but could not join to output.
     let mut held: Option<Outbound> = None;
     let mut resizes = ResizeThrottle::new(limits.resize_interval);
-    let closing: Option<(u16, String)> = loop {
+    let closing: Option<Closing> = loop {
         let resize_due = resizes.due_at();
         tokio::select! {
             _ = sleep_until(resize_due), if resize_due.is_some() => {
@@ -169,17 +181,17 @@ async fn serve(
                             Err(_) => break,
                         }
                     }
-                    if sink.send(Message::Binary(Bytes::from(frame))).await.is_err() {
-                        break None;
+                    if let Some(e) = sink.send(Message::Binary(Bytes::from(frame))).await.err() {
+                        break after_failed_send(e);
                     }
                 }
                 Some(Outbound::Event(event)) => {
-                    if sink.send(Message::Binary(Bytes::from(encode_event(&event)))).await.is_err() {
-                        break None;
+                    if let Some(e) = sink.send(Message::Binary(Bytes::from(encode_event(&event)))).await.err() {
+                        break after_failed_send(e);
                     }
                 }
-                Some(Outbound::Close { code, reason }) => break Some((code, reason)),
-                None => break Some((
+                Some(Outbound::Close { code, reason }) => break Some(Closing::Frame(code, reason)),
+                None => break Some(Closing::Frame(
                     close_code::TRY_AGAIN_LATER,
                     "this client fell too far behind; reconnect to repaint".into(),
                 )),
@@ -188,7 +200,7 @@ async fn serve(
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break None,
                 Some(Ok(Message::Binary(data))) => {
                     if data.len() > max_frame {
-                        break Some((
+                        break Some(Closing::Frame(
                             close_code::MESSAGE_TOO_BIG,
                             format!("frame of {} bytes is over the limit of {max_frame}", data.len()),
                         ));
@@ -201,17 +213,17 @@ async fn serve(
                         }
                         Ok(ClientFrame::Resize { cols, rows }) => {
                             if let Err(e) = terminal.check_size(cols, rows) {
-                                break Some((close_code::UNSUPPORTED_DATA, format!("bad frame: {e}")));
+                                break Some(Closing::Frame(close_code::UNSUPPORTED_DATA, format!("bad frame: {e}")));
                             }
                             if let Some(size) = resizes.offer((cols, rows), tokio::time::Instant::now()) {
                                 resize(&terminal, size).await;
                             }
                         }
                         Ok(ClientFrame::Ack(count)) => terminal.ack(client, count),
-                        Err(e) => break Some((close_code::UNSUPPORTED_DATA, format!("bad frame: {e}"))),
+                        Err(e) => break Some(Closing::Frame(close_code::UNSUPPORTED_DATA, format!("bad frame: {e}"))),
                     }
                 }
-                Some(Ok(Message::Text(_))) => break Some((
+                Some(Ok(Message::Text(_))) => break Some(Closing::Frame(
                     close_code::UNSUPPORTED_DATA,
                     "text frames are not accepted; send binary frames".into(),
                 )),
@@ -220,10 +232,62 @@ async fn serve(
         }
     };
     terminal.detach(client);
-    if let Some((code, reason)) = closing {
-        let _ = sink.send(close(code, reason)).await;
+    match closing {
+        // A stalled client would stall the close frame too.
+        Some(Closing::Stalled) => return,
+        Some(Closing::Frame(code, reason)) => {
+            let _ = sink.send(close(code, reason)).await;
+        }
+        None => {}
     }
     let _ = sink.close().await;
+}
+
+/// How the socket loop ended, when the client is to be told.
+enum Closing {
+    /// A close frame with this code and reason.
+    Frame(u16, String),
+    /// The client did not take a frame within the send timeout: it is dropped
+    /// without a close frame (which it would not take either).
+    Stalled,
+}
+
+/// The socket's sending half, every send bounded by the send timeout: a
+/// client that does not read would otherwise hold its task, its queue and
+/// its place on the terminal for as long as it liked.
+struct Sender {
+    sink: SplitSink<WebSocket, Message>,
+    timeout: Duration,
+}
+
+/// Why a message was not sent.
+enum SendError {
+    /// The socket is closed or broken.
+    Closed,
+    /// The client did not take it within the send timeout.
+    Stalled,
+}
+
+impl Sender {
+    async fn send(&mut self, message: Message) -> Result<(), SendError> {
+        match tokio::time::timeout(self.timeout, self.sink.send(message)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(SendError::Closed),
+            Err(_) => Err(SendError::Stalled),
+        }
+    }
+
+    async fn close(&mut self) {
+        let _ = tokio::time::timeout(self.timeout, self.sink.close()).await;
+    }
+}
+
+/// What a failed send means for the socket loop.
+fn after_failed_send(e: SendError) -> Option<Closing> {
+    match e {
+        SendError::Closed => None,
+        SendError::Stalled => Some(Closing::Stalled),
+    }
 }
 
 /// Resizes the terminal; a failure (the shell just exited) only is logged.
