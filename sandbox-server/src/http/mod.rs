@@ -17,6 +17,7 @@ pub mod preview;
 pub mod rate_limit;
 mod resize_throttle;
 pub mod sessions;
+mod spool;
 pub mod state;
 pub mod terminal;
 
