@@ -813,3 +813,51 @@ async fn a_client_that_does_not_read_is_dropped_after_the_send_timeout() {
     assert_eq!(again.run("echo back", T).await.unwrap(), "back");
     server.delete_session(&s).await.unwrap();
 }
+
+/// Sockets are capped per terminal and per session: one over either cap is
+/// closed with `1008` and a reason naming the cap; closing one makes room.
+#[tokio::test]
+async fn sockets_are_capped_per_terminal_and_per_session() {
+    require_docker!();
+    let server = Server::start(&[
+        ("PLAYGROUND_MAX_SOCKETS_PER_TERMINAL", "2"),
+        ("PLAYGROUND_MAX_SOCKETS_PER_SESSION", "3"),
+    ])
+    .await
+    .unwrap();
+    // linux-basics (from lessons/) has two nodes.
+    let s = server.create_session("linux-basics").await.unwrap();
+    let refused = |mut term: Term| async move { term.wait_closed(T).await.unwrap() };
+    let _a1 = server.prompt(&s, "node1").await.unwrap();
+    let a2 = server.prompt(&s, "node1").await.unwrap();
+    let (code, reason) = refused(server.terminal(&s, "node1").await.unwrap())
+        .await
+        .expect("a close frame");
+    assert_eq!(code, close_code::POLICY_VIOLATION);
+    assert!(reason.contains("this terminal has 2 sockets"), "{reason}");
+
+    let _b1 = server.prompt(&s, "node2").await.unwrap();
+    let (code, reason) = refused(server.terminal(&s, "node2").await.unwrap())
+        .await
+        .expect("a close frame");
+    assert_eq!(code, close_code::POLICY_VIOLATION);
+    assert!(reason.contains("this session has 3 sockets"), "{reason}");
+
+    a2.close().await;
+    // The server lets the closed socket go a moment later.
+    let mut b2 = None;
+    for _ in 0..50 {
+        let mut term = server.terminal(&s, "node2").await.unwrap();
+        match term.next(Duration::from_millis(500)).await.unwrap() {
+            Some(playground_e2e::TermEvent::Closed(_)) => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            _ => {
+                b2 = Some(term);
+                break;
+            }
+        }
+    }
+    assert!(b2.is_some(), "room again once a socket closed");
+    server.delete_session(&s).await.unwrap();
+}

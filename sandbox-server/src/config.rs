@@ -100,6 +100,8 @@ pub struct Config {
     pub send_timeout_secs: u64,
     /// Sockets open at once on one terminal at most; more are closed with `1008`.
     pub max_sockets_per_terminal: usize,
+    /// Sockets open at once on all the terminals of one session at most; more get `1008`.
+    pub max_sockets_per_session: usize,
     /// Largest terminal size in cells (`cols * rows`): bounds the screen mirror
     /// and the repaint every new socket gets.
     pub max_terminal_cells: u32,
@@ -150,6 +152,7 @@ impl Default for Config {
             shell: vec!["/bin/bash".into(), "-l".into()],
             send_timeout_secs: 30,
             max_sockets_per_terminal: 4,
+            max_sockets_per_session: 16,
             max_terminal_cells: 100_000,
             resize_interval_ms: 100,
             max_upload_bytes: 64 * 1024 * 1024,
@@ -294,6 +297,9 @@ impl Config {
         }
         if self.max_sockets_per_terminal == 0 || self.send_timeout_secs == 0 {
             return bad("max_sockets_per_terminal and send_timeout_secs must be positive");
+        }
+        if self.max_sockets_per_session < self.max_sockets_per_terminal {
+            return bad("max_sockets_per_session must be at least max_sockets_per_terminal");
         }
         // The web app's smallest terminal must fit.
         if self.max_terminal_cells < 80 * 24 {

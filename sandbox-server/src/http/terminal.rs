@@ -49,6 +49,7 @@ struct SocketLimits {
     max_frame: usize,
     resize_interval: Duration,
     send_timeout: Duration,
+    max_per_session: usize,
 }
 
 /// Checks the socket (auth, size), then hands it to [`serve`]. The query and
@@ -80,6 +81,7 @@ async fn upgrade(
         max_frame: state.config.max_frame_bytes,
         resize_interval: Duration::from_millis(state.config.resize_interval_ms),
         send_timeout: Duration::from_secs(state.config.send_timeout_secs),
+        max_per_session: state.config.max_sockets_per_session,
     };
     let max_frame = limits.max_frame;
     state.metrics.terminal_connections.inc();
@@ -100,7 +102,6 @@ async fn serve(
     limits: SocketLimits,
 ) {
     let max_frame = limits.max_frame;
-    let _client = session.client_connected();
     let (sink, mut stream) = socket.split();
     let mut sink = Sender {
         sink,
@@ -111,6 +112,14 @@ async fn serve(
             code,
             reason: reason.into(),
         }))
+    };
+    let Some(_client) = session.try_client_connected(limits.max_per_session) else {
+        let reason = format!(
+            "this session has {} sockets open already, the most allowed; close one",
+            limits.max_per_session
+        );
+        let _ = sink.send(close(close_code::POLICY_VIOLATION, reason)).await;
+        return;
     };
     let attachment = {
         let mut attempt = 0;

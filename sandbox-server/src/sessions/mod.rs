@@ -100,6 +100,19 @@ impl Session {
         }
     }
 
+    /// Like [`Session::client_connected`], but None when `max` clients are
+    /// connected already (the per-session socket cap).
+    pub fn try_client_connected(self: &Arc<Self>, max: usize) -> Option<ClientGuard> {
+        self.clients
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()?;
+        Some(ClientGuard {
+            session: self.clone(),
+        })
+    }
+
     fn idle_for(&self) -> Option<Duration> {
         if self.clients.load(Ordering::SeqCst) > 0 {
             return None;
