@@ -25,8 +25,8 @@ fn settings() -> TerminalSettings {
     }
 }
 
-/// A terminal with a running fake shell.
-async fn terminal_with(settings: TerminalSettings) -> (Arc<FakeRuntime>, Arc<Terminal>, FakeShell) {
+/// A terminal on a fake runtime with its node, no shell started yet.
+fn terminal_without_shell(settings: TerminalSettings) -> (Arc<FakeRuntime>, Arc<Terminal>) {
     let fake = FakeRuntime::new();
     fake.add_node(SESSION, NODE, true);
     let terminal = Terminal::new(
@@ -36,6 +36,12 @@ async fn terminal_with(settings: TerminalSettings) -> (Arc<FakeRuntime>, Arc<Ter
         settings,
         Arc::new(Metrics::default()),
     );
+    (fake, terminal)
+}
+
+/// A terminal with a running fake shell.
+async fn terminal_with(settings: TerminalSettings) -> (Arc<FakeRuntime>, Arc<Terminal>, FakeShell) {
+    let (fake, terminal) = terminal_without_shell(settings);
     terminal.ensure_shell(Some((100, 30))).await.unwrap();
     let shell = fake.shells().pop().expect("a shell opened");
     (fake, terminal, shell)
@@ -189,15 +195,7 @@ async fn a_resize_over_the_cell_limit_changes_nothing() {
 
 #[tokio::test]
 async fn a_shell_asked_for_at_an_oversized_size_opens_at_the_default() {
-    let fake = FakeRuntime::new();
-    fake.add_node(SESSION, NODE, true);
-    let terminal = Terminal::new(
-        SESSION,
-        NODE,
-        fake.clone(),
-        settings(),
-        Arc::new(Metrics::default()),
-    );
+    let (fake, terminal) = terminal_without_shell(settings());
     terminal.ensure_shell(Some((1000, 1000))).await.unwrap();
     let shell = fake.shells().pop().expect("a shell opened");
     assert_eq!(shell.sizes(), vec![(DEFAULT_COLS, DEFAULT_ROWS)]);
