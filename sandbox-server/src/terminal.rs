@@ -304,11 +304,7 @@ impl Terminal {
         if st.shell.is_none() || st.closed {
             return Err(AttachError::NoShell);
         }
-        if st.clients.len() >= self.settings.max_clients {
-            return Err(AttachError::Full {
-                max: self.settings.max_clients,
-            });
-        }
+        self.room_in(&st)?;
         let (tx, rx) = mpsc::channel(self.settings.client_queue_frames);
         let screen = Bytes::from(self.mirror_now(&mut st).screen().state_formatted());
         let unacked = screen.len() as u64;
@@ -318,6 +314,22 @@ impl Terminal {
         let id = st.next_client;
         st.clients.insert(id, Client { tx, unacked });
         Ok(Attachment { id, rx })
+    }
+
+    /// Whether one more client may attach now (a hint: [`Terminal::attach`]
+    /// checks again under the lock), so a socket over the cap can be turned
+    /// away before it starts or resizes the shell.
+    pub fn check_room(&self) -> Result<(), AttachError> {
+        self.room_in(&self.state())
+    }
+
+    fn room_in(&self, st: &State) -> Result<(), AttachError> {
+        if st.clients.len() >= self.settings.max_clients {
+            return Err(AttachError::Full {
+                max: self.settings.max_clients,
+            });
+        }
+        Ok(())
     }
 
     pub fn detach(&self, client: u64) {

@@ -121,6 +121,13 @@ async fn serve(
         let _ = sink.send(close(close_code::POLICY_VIOLATION, reason)).await;
         return;
     };
+    // Turned away before it can start or resize the shell for the others.
+    if let Err(e) = terminal.check_room() {
+        let _ = sink
+            .send(close(close_code::POLICY_VIOLATION, e.to_string()))
+            .await;
+        return;
+    }
     let attachment = {
         let mut attempt = 0;
         loop {

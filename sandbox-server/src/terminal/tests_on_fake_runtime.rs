@@ -234,6 +234,7 @@ async fn a_terminal_takes_at_most_max_clients_sockets() {
         clients.push(attach(&terminal).await);
     }
     assert_eq!(terminal.attach().err(), Some(AttachError::Full { max: 4 }));
+    assert_eq!(terminal.check_room(), Err(AttachError::Full { max: 4 }));
     assert_eq!(terminal.clients(), 4, "the refused one left nothing behind");
     terminal.detach(clients.pop().unwrap().id);
     attach(&terminal).await;
