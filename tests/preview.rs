@@ -515,6 +515,66 @@ async fn an_upload_past_the_limit_is_refused_and_writes_nothing() {
     assert_eq!(code, 0, "a refused upload left a file: {out}");
 }
 
+/// Peak resident memory of a process, in bytes (`VmHWM`).
+fn peak_memory(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/PID/status");
+    kib * 1024
+}
+
+/// An upload without `Content-Length` (chunked) is spooled to disk, not held
+/// in memory: 48 MiB raise the server's peak memory by far less than that.
+#[tokio::test]
+async fn a_chunked_upload_does_not_sit_in_server_memory() {
+    if !docker_available() {
+        return;
+    }
+    const SIZE: usize = 48 << 20;
+    let server = Launch::default()
+        .env("PLAYGROUND_MAX_UPLOAD_BYTES", &(64u64 << 20).to_string())
+        .start()
+        .await
+        .unwrap();
+    let s = server.create_session("shell").await.unwrap();
+    let node = Node {
+        bearer: format!("Bearer {}", s.token),
+        server,
+        s,
+    };
+    let mut chunked = format!(
+        "PUT /api/v1/sessions/{}/nodes/node1/files?path=/tmp/chunked.bin HTTP/1.1\r\n\
+         Host: x\r\nAuthorization: {}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        node.id(),
+        node.bearer
+    )
+    .into_bytes();
+    let chunk = vec![b'z'; 1 << 20];
+    for _ in 0..SIZE >> 20 {
+        chunked.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        chunked.extend_from_slice(&chunk);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let before = peak_memory(node.server.pid());
+    let (_, answer) = node.server.raw(&chunked, b"}").await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let grew = peak_memory(node.server.pid()).saturating_sub(before);
+    eprintln!(
+        "peak server memory grew by {} KiB for a {} MiB chunked upload",
+        grew >> 10,
+        SIZE >> 20
+    );
+    assert!(grew < (SIZE / 4) as u64, "peak memory grew by {grew} bytes");
+    let (code, out) = node.exec("stat -c %s /tmp/chunked.bin");
+    assert_eq!((code, out.trim()), (0, SIZE.to_string().as_str()));
+    node.server.delete_session(&node.s).await.unwrap();
+}
+
 #[tokio::test]
 async fn an_upload_just_under_the_limit_goes_through() {
     let Some(node) = Node::start().await else {

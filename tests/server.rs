@@ -32,7 +32,13 @@ async fn resize_changes_stty_size() {
     let mut term = server.prompt(&s, "node1").await.unwrap();
     term.resize(132, 43).await.unwrap();
     assert_eq!(term.run("stty size", T).await.unwrap(), "43 132");
+    // A burst (a window dragged): resizes within `resize_interval_ms` (100 ms)
+    // are held, and the last size reaches the PTY when the interval ends.
+    for cols in 91..=140 {
+        term.resize(cols, 30).await.unwrap();
+    }
     term.resize(90, 30).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(term.run("stty size", T).await.unwrap(), "30 90");
     // The screen mirror follows too.
     let screen = server.screen(&s, "node1").await.unwrap();
@@ -515,6 +521,7 @@ async fn session_networks_take_small_subnets_from_the_pool_so_many_sessions_fit(
     let server = Server::start(&[
         ("PLAYGROUND_MAX_SESSIONS", "40"),
         ("PLAYGROUND_MAX_SESSIONS_PER_IP", "40"),
+        ("PLAYGROUND_SESSION_CREATIONS_PER_MINUTE", "40"),
     ])
     .await
     .unwrap();
@@ -756,4 +763,192 @@ async fn the_sweep_removes_labelled_containers_no_session_owns() {
         "a live session is not swept"
     );
     assert_eq!(server.delete_session(&live).await.unwrap(), 204);
+}
+
+/// A client that opens connections and sends half a request on each holds
+/// them only until the header-read timeout, and the connection cap keeps it
+/// from taking more sockets than that: with the cap full, a whole request
+/// waits for a slot instead of adding a connection.
+#[tokio::test]
+async fn half_sent_requests_are_closed_and_connections_capped() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::time::Instant;
+    require_docker!();
+    let server = Server::start(&[
+        ("PLAYGROUND_HEADER_READ_TIMEOUT_SECS", "2"),
+        ("PLAYGROUND_MAX_CONNECTIONS", "20"),
+    ])
+    .await
+    .unwrap();
+    let started = Instant::now();
+    let mut half_sent = Vec::new();
+    for _ in 0..20 {
+        let mut s = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        half_sent.push(s);
+    }
+    // The cap is full: this request is answered only once slots free up.
+    let healthz = reqwest::get(server.url("/healthz")).await.unwrap();
+    assert_eq!(healthz.status().as_u16(), 200);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1500),
+        "answered after {waited:?}, before the half-sent connections timed out"
+    );
+    for (i, mut s) in half_sent.into_iter().enumerate() {
+        let mut buf = [0u8; 1024];
+        let closed = tokio::time::timeout(Duration::from_secs(10), async {
+            // Whatever the server says (maybe nothing), it then closes.
+            while let Ok(n) = s.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+            }
+        })
+        .await;
+        assert!(closed.is_ok(), "half-sent connection {i} still open");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(12),
+        "all closed within the timeout plus a margin, not a minute"
+    );
+}
+
+/// Creating sessions is rate-limited per client, and behind a proxy the
+/// client is the address the proxy saw, not the first `X-Forwarded-For`
+/// entry, which the client writes itself.
+#[tokio::test]
+async fn session_creation_is_rate_limited_per_client_behind_a_proxy_too() {
+    require_docker!();
+    let server = Server::start(&[
+        ("PLAYGROUND_SESSION_CREATIONS_PER_MINUTE", "2"),
+        ("PLAYGROUND_MAX_SESSIONS_PER_IP", "10"),
+        ("PLAYGROUND_TRUST_FORWARDED_FOR", "true"),
+    ])
+    .await
+    .unwrap();
+    let post = |forwarded_for: Option<&'static str>| {
+        let mut request = server
+            .http
+            .post(server.url("/api/v1/sessions"))
+            .json(&serde_json::json!({ "lesson": "shell" }));
+        if let Some(xff) = forwarded_for {
+            request = request.header("x-forwarded-for", xff);
+        }
+        request.send()
+    };
+    let mut created = Vec::new();
+    for _ in 0..2 {
+        let r = post(None).await.unwrap();
+        assert_eq!(r.status().as_u16(), 201);
+        created.push(r.json::<protocol::api::CreatedSession>().await.unwrap());
+    }
+    let r = post(None).await.unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+    let retry_after: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=30).contains(&retry_after), "Retry-After {retry_after}");
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+
+    // Behind the (loopback) proxy, 203.0.113.9 is a client of its own; the
+    // first entry is whatever the client wrote, and changing it does not help.
+    for xff in ["1.1.1.1, 203.0.113.9", "2.2.2.2, 203.0.113.9"] {
+        let r = post(Some(xff)).await.unwrap();
+        assert_eq!(r.status().as_u16(), 201, "{xff}");
+        created.push(r.json().await.unwrap());
+    }
+    let r = post(Some("3.3.3.3, 203.0.113.9")).await.unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        429,
+        "the client-written entry is not the client"
+    );
+    for s in &created {
+        server.delete_session(s).await.unwrap();
+    }
+}
+
+/// A client that stops reading is dropped after `send_timeout_secs`: its
+/// task does not wait on it for ever. Flow control's high mark is raised
+/// here so output keeps coming until the socket's buffers are full.
+#[tokio::test]
+async fn a_client_that_does_not_read_is_dropped_after_the_send_timeout() {
+    let Some((server, s)) = shell_session(&[
+        ("PLAYGROUND_SEND_TIMEOUT_SECS", "2"),
+        ("PLAYGROUND_FLOW_HIGH_WATER_BYTES", "1073741824"),
+    ])
+    .await
+    else {
+        return;
+    };
+    let mut term = server.prompt(&s, "node1").await.unwrap();
+    term.type_text("yes stalled-stalled-stalled\r")
+        .await
+        .unwrap();
+    // Read nothing while the buffers fill and the timeout runs.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    // What was buffered arrives, then the socket ends (no close frame: the
+    // client took none); without the timeout, output would go on and on.
+    term.auto_ack = false;
+    let closed = term.wait_closed(Duration::from_secs(10)).await;
+    assert!(closed.is_ok(), "{closed:?}");
+    // The terminal is fine: a new socket gets a prompt.
+    let mut again = server.terminal(&s, "node1").await.unwrap();
+    again.type_text("\x03").await.unwrap();
+    assert_eq!(again.run("echo back", T).await.unwrap(), "back");
+    server.delete_session(&s).await.unwrap();
+}
+
+/// Sockets are capped per terminal and per session: one over either cap is
+/// closed with `1008` and a reason naming the cap; closing one makes room.
+#[tokio::test]
+async fn sockets_are_capped_per_terminal_and_per_session() {
+    require_docker!();
+    let server = Server::start(&[
+        ("PLAYGROUND_MAX_SOCKETS_PER_TERMINAL", "2"),
+        ("PLAYGROUND_MAX_SOCKETS_PER_SESSION", "3"),
+    ])
+    .await
+    .unwrap();
+    // linux-basics (from lessons/) has two nodes.
+    let s = server.create_session("linux-basics").await.unwrap();
+    let refused = |mut term: Term| async move { term.wait_closed(T).await.unwrap() };
+    let _a1 = server.prompt(&s, "node1").await.unwrap();
+    let a2 = server.prompt(&s, "node1").await.unwrap();
+    let (code, reason) = refused(server.terminal(&s, "node1").await.unwrap())
+        .await
+        .expect("a close frame");
+    assert_eq!(code, close_code::POLICY_VIOLATION);
+    assert!(reason.contains("this terminal has 2 sockets"), "{reason}");
+
+    let _b1 = server.prompt(&s, "node2").await.unwrap();
+    let (code, reason) = refused(server.terminal(&s, "node2").await.unwrap())
+        .await
+        .expect("a close frame");
+    assert_eq!(code, close_code::POLICY_VIOLATION);
+    assert!(reason.contains("this session has 3 sockets"), "{reason}");
+
+    a2.close().await;
+    // The server lets the closed socket go a moment later.
+    let mut b2 = None;
+    for _ in 0..50 {
+        let mut term = server.terminal(&s, "node2").await.unwrap();
+        match term.next(Duration::from_millis(500)).await.unwrap() {
+            Some(playground_e2e::TermEvent::Closed(_)) => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            _ => {
+                b2 = Some(term);
+                break;
+            }
+        }
+    }
+    assert!(b2.is_some(), "room again once a socket closed");
+    server.delete_session(&s).await.unwrap();
 }

@@ -97,6 +97,8 @@ pub enum ErrorCode {
     TooLarge,
     /// 429: this client has as many live sessions as it may.
     TooManySessions,
+    /// 429 with `Retry-After`: this client creates sessions too fast.
+    RateLimited,
     /// 503 with `Retry-After`: the playground is full.
     ServerFull,
     /// 502: nothing answered on the previewed port.
@@ -120,7 +122,7 @@ impl ErrorCode {
             ErrorCode::NotFound => 404,
             ErrorCode::Conflict => 409,
             ErrorCode::TooLarge => 413,
-            ErrorCode::TooManySessions => 429,
+            ErrorCode::TooManySessions | ErrorCode::RateLimited => 429,
             ErrorCode::ServerFull => 503,
             ErrorCode::PreviewUnreachable | ErrorCode::Runtime => 502,
             ErrorCode::Internal | ErrorCode::Unknown => 500,
@@ -137,6 +139,7 @@ impl ErrorCode {
             ErrorCode::Conflict => "conflict",
             ErrorCode::TooLarge => "too_large",
             ErrorCode::TooManySessions => "too_many_sessions",
+            ErrorCode::RateLimited => "rate_limited",
             ErrorCode::ServerFull => "server_full",
             ErrorCode::PreviewUnreachable => "preview_unreachable",
             ErrorCode::Runtime => "runtime",

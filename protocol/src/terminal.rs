@@ -37,6 +37,8 @@ pub mod close_code {
     pub const GOING_AWAY: u16 = 1001;
     /// A frame of unknown type, a text frame, or a frame of the wrong length.
     pub const UNSUPPORTED_DATA: u16 = 1003;
+    /// A socket over a server limit (sockets per terminal or per session).
+    pub const POLICY_VIOLATION: u16 = 1008;
     /// A frame larger than the server's limit.
     pub const MESSAGE_TOO_BIG: u16 = 1009;
     /// The server could not start a shell (the close reason says why).

@@ -1,13 +1,13 @@
 //! Wiring: connect to the runtime, open the store, reconcile, serve until a signal.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 
 use crate::config::Config;
+use crate::http::listener::{self, ListenerLimits};
+use crate::http::rate_limit::RateLimiter;
 use crate::http::{router, AppState};
 use crate::lessons::Catalog;
 use crate::metrics::Metrics;
@@ -54,15 +54,15 @@ pub async fn serve(config: Config, catalog: Arc<Catalog>) -> anyhow::Result<()> 
         sessions: sessions.clone(),
         catalog,
         metrics,
+        creations: Arc::new(RateLimiter::per_minute(config.session_creations_per_minute)),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?
-        // Keystrokes and acks are tiny: without this, Nagle plus delayed ACKs
-        // add tens of milliseconds to every echo.
-        .tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let limits = ListenerLimits {
+        max_connections: config.max_connections,
+        header_read_timeout: Duration::from_secs(config.header_read_timeout_secs),
+    };
     tracing::info!("listening on http://{}", config.listen);
     // One signal fans out: the server stops accepting and closes terminals,
     // and a grace timer starts for connections that linger.
@@ -73,19 +73,15 @@ pub async fn serve(config: Config, catalog: Arc<Catalog>) -> anyhow::Result<()> 
     });
     let sessions_for_shutdown = sessions.clone();
     let mut graceful_rx = signal_rx.clone();
-    let server = axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let server = listener::serve(listener, router(state), limits, async move {
         let _ = graceful_rx.wait_for(|stop| *stop).await;
         tracing::info!("shutting down: closing terminals; sessions stay for the next start");
         let _ = stop_tx.send(true);
         sessions_for_shutdown.shutdown().await;
     });
-    let mut server = tokio::spawn(async move { server.await });
+    let mut server = tokio::spawn(server);
     tokio::select! {
-        result = &mut server => result??,
+        result = &mut server => result?,
         _ = async {
             let _ = signal_rx.wait_for(|stop| *stop).await;
             tokio::time::sleep(SHUTDOWN_GRACE).await;

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::client_addr::IpNet;
 use crate::subnets::{Ipv4Net, SubnetPool};
 
 /// How nodes whose image asks for the `docker` profile (Docker-in-Docker) get
@@ -61,8 +62,17 @@ pub struct Config {
     pub max_sessions: usize,
     /// Live sessions per client IP at most; beyond it 429.
     pub max_sessions_per_ip: usize,
-    /// Take the client IP from the first `X-Forwarded-For` entry (only behind a trusted proxy).
+    /// Sessions a client may create per minute (a token bucket of this size); beyond it 429.
+    pub session_creations_per_minute: u32,
+    /// Connections open at once at most (WebSockets included); more wait to be accepted.
+    pub max_connections: usize,
+    /// A connection whose request headers take longer than this is closed.
+    pub header_read_timeout_secs: u64,
+    /// Take the client IP from `X-Forwarded-For` when the peer is in `trusted_proxies`:
+    /// the rightmost entry not added by a trusted proxy.
     pub trust_forwarded_for: bool,
+    /// Networks of the reverse proxies whose `X-Forwarded-For` entries are believed.
+    pub trusted_proxies: Vec<String>,
     /// `Retry-After` seconds sent with 503 when the server is full.
     pub retry_after_secs: u64,
 
@@ -93,6 +103,18 @@ pub struct Config {
     pub client_queue_frames: usize,
     /// Command started as the terminal shell in a node.
     pub shell: Vec<String>,
+    /// A terminal socket that does not take a frame within this many seconds is dropped.
+    pub send_timeout_secs: u64,
+    /// Sockets open at once on one terminal at most; more are closed with `1008`.
+    pub max_sockets_per_terminal: usize,
+    /// Sockets open at once on all the terminals of one session at most; more get `1008`.
+    pub max_sockets_per_session: usize,
+    /// Largest terminal size in cells (`cols * rows`): bounds the screen mirror
+    /// and the repaint every new socket gets.
+    pub max_terminal_cells: u32,
+    /// A socket's resizes reach the PTY at most once per this many milliseconds
+    /// (the last size wins): each one is a runtime API call.
+    pub resize_interval_ms: u64,
 
     /// Lesson checks running at once in one session at most; one more is refused (409).
     pub max_checks_per_session: usize,
@@ -129,7 +151,11 @@ impl Default for Config {
             sweep_interval_secs: 60,
             max_sessions: 40,
             max_sessions_per_ip: 3,
+            session_creations_per_minute: 10,
+            max_connections: 1024,
+            header_read_timeout_secs: 10,
             trust_forwarded_for: false,
+            trusted_proxies: vec!["127.0.0.0/8".into(), "::1/128".into()],
             retry_after_secs: 60,
             node_memory_mib: 512,
             node_cpus: 1.0,
@@ -147,6 +173,11 @@ impl Default for Config {
             max_checks: 16,
             max_script_output_bytes: 64 * 1024,
             max_script_read_bytes: 16 * 1024 * 1024,
+            send_timeout_secs: 30,
+            max_sockets_per_terminal: 4,
+            max_sockets_per_session: 16,
+            max_terminal_cells: 100_000,
+            resize_interval_ms: 100,
             max_upload_bytes: 64 * 1024 * 1024,
             preview_host_suffix: String::new(),
         }
@@ -294,7 +325,24 @@ impl Config {
         if self.client_queue_frames == 0 {
             return bad("client_queue_frames must be positive");
         }
+        if self.session_creations_per_minute == 0 {
+            return bad("session_creations_per_minute must be positive");
+        }
+        if self.max_connections == 0 || self.header_read_timeout_secs == 0 {
+            return bad("max_connections and header_read_timeout_secs must be positive");
+        }
+        if self.max_sockets_per_terminal == 0 || self.send_timeout_secs == 0 {
+            return bad("max_sockets_per_terminal and send_timeout_secs must be positive");
+        }
+        if self.max_sockets_per_session < self.max_sockets_per_terminal {
+            return bad("max_sockets_per_session must be at least max_sockets_per_terminal");
+        }
+        // The web app's smallest terminal must fit.
+        if self.max_terminal_cells < 80 * 24 {
+            return bad("max_terminal_cells must be at least 1920 (80x24)");
+        }
         self.subnet_pool()?;
+        self.trusted_proxy_nets()?;
         Ok(())
     }
 
@@ -309,6 +357,15 @@ impl Config {
             .and_then(SubnetPool::new)
             .map(Some)
             .map_err(|e| ConfigError::Invalid(format!("session_subnet_pool: {e}")))
+    }
+
+    /// `trusted_proxies`, parsed; an error names the bad entry.
+    pub fn trusted_proxy_nets(&self) -> Result<Vec<IpNet>, ConfigError> {
+        self.trusted_proxies
+            .iter()
+            .map(|n| n.parse())
+            .collect::<Result<_, _>>()
+            .map_err(|e| ConfigError::Invalid(format!("trusted_proxies: {e}")))
     }
 
     /// The path of the session database.

@@ -2,6 +2,7 @@
 //! over WebSockets, and the lessons they follow. See ARCHITECTURE.md for the map.
 
 pub mod app;
+pub mod client_addr;
 pub mod config;
 pub mod firewall;
 pub mod http;

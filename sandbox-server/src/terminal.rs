@@ -63,6 +63,31 @@ pub enum RestartError {
     Runtime(RuntimeError),
 }
 
+/// Why a client could not attach.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AttachError {
+    /// No shell runs (it exited just now): start another and try again.
+    #[error("no shell runs")]
+    NoShell,
+    /// The terminal has `max` clients already.
+    #[error("this terminal has {max} sockets open already, the most allowed; close one")]
+    Full { max: usize },
+}
+
+/// Why a resize did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ResizeError {
+    /// More cells than `max_terminal_cells`: every attach would repaint that many.
+    #[error("terminal size {cols}x{rows} is over the limit of {max_cells} cells")]
+    TooLarge {
+        cols: u16,
+        rows: u16,
+        max_cells: u32,
+    },
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+}
+
 /// What a client's WebSocket task sends, in order.
 #[derive(Debug)]
 pub enum Outbound {
@@ -78,6 +103,10 @@ pub struct TerminalSettings {
     pub flow_high_water: u64,
     pub flow_low_water: u64,
     pub client_queue_frames: usize,
+    /// Clients (sockets) attached at once at most.
+    pub max_clients: usize,
+    /// Largest `cols * rows`: bounds the mirror and the repaint each attach queues.
+    pub max_cells: u32,
 }
 
 pub struct Terminal {
@@ -227,6 +256,8 @@ impl Terminal {
                 return Ok(());
             }
             let mut parser = self.mirror_now(&mut st);
+            // Callers check the size first; one over the limit is never used.
+            let size = size.filter(|&(cols, rows)| self.check_size(cols, rows).is_ok());
             if let Some((cols, rows)) = size {
                 parser.screen_mut().set_size(rows, cols);
             }
@@ -266,13 +297,15 @@ impl Terminal {
     }
 
     /// Adds a client: its queue starts with the current screen, then live
-    /// output. None when no shell runs (it exited just now).
-    pub fn attach(&self) -> Option<Attachment> {
-        let (tx, rx) = mpsc::channel(self.settings.client_queue_frames);
+    /// output. Refused when no shell runs (it exited just now) or when
+    /// `max_clients` are attached: each client holds a queue and a repaint.
+    pub fn attach(&self) -> Result<Attachment, AttachError> {
         let mut st = self.state();
         if st.shell.is_none() || st.closed {
-            return None;
+            return Err(AttachError::NoShell);
         }
+        self.room_in(&st)?;
+        let (tx, rx) = mpsc::channel(self.settings.client_queue_frames);
         let screen = Bytes::from(self.mirror_now(&mut st).screen().state_formatted());
         let unacked = screen.len() as u64;
         tx.try_send(Outbound::Output(screen))
@@ -280,7 +313,23 @@ impl Terminal {
         st.next_client += 1;
         let id = st.next_client;
         st.clients.insert(id, Client { tx, unacked });
-        Some(Attachment { id, rx })
+        Ok(Attachment { id, rx })
+    }
+
+    /// Whether one more client may attach now (a hint: [`Terminal::attach`]
+    /// checks again under the lock), so a socket over the cap can be turned
+    /// away before it starts or resizes the shell.
+    pub fn check_room(&self) -> Result<(), AttachError> {
+        self.room_in(&self.state())
+    }
+
+    fn room_in(&self, st: &State) -> Result<(), AttachError> {
+        if st.clients.len() >= self.settings.max_clients {
+            return Err(AttachError::Full {
+                max: self.settings.max_clients,
+            });
+        }
+        Ok(())
     }
 
     pub fn detach(&self, client: u64) {
@@ -306,14 +355,29 @@ impl Terminal {
         Ok(())
     }
 
-    pub async fn resize(&self, cols: u16, rows: u16) -> Result<(), RuntimeError> {
+    /// Refuses a size over `max_cells`, before any shell or mirror sees it.
+    pub fn check_size(&self, cols: u16, rows: u16) -> Result<(), ResizeError> {
+        let max_cells = self.settings.max_cells;
+        if u32::from(cols) * u32::from(rows) > max_cells {
+            return Err(ResizeError::TooLarge {
+                cols,
+                rows,
+                max_cells,
+            });
+        }
+        Ok(())
+    }
+
+    /// Resizes the mirror and the PTY; a size over the cell limit changes nothing.
+    pub async fn resize(&self, cols: u16, rows: u16) -> Result<(), ResizeError> {
+        self.check_size(cols, rows)?;
         let shell = {
             let mut st = self.state();
             self.mirror_now(&mut st).screen_mut().set_size(rows, cols);
             st.shell.as_ref().map(|(control, _)| control.clone())
         };
         match shell {
-            Some(control) => control.resize(cols, rows).await,
+            Some(control) => Ok(control.resize(cols, rows).await?),
             None => Ok(()),
         }
     }

@@ -143,6 +143,7 @@ async fn start_server(limit: &str) -> Result<Server> {
         &[
             ("PLAYGROUND_MAX_SESSIONS", limit),
             ("PLAYGROUND_MAX_SESSIONS_PER_IP", limit),
+            ("PLAYGROUND_SESSION_CREATIONS_PER_MINUTE", limit),
         ],
         &[],
     )

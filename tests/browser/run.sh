@@ -67,6 +67,7 @@ data_dir = "$WORK/data"
 static_dir = "$ROOT/dist"
 lessons_dirs = ["$ROOT/tests/browser/fixtures/lessons", "$ROOT/lessons"]
 max_sessions_per_ip = 10
+session_creations_per_minute = 100
 TOML
 
 say "server on http://127.0.0.1:$PORT (instance $INSTANCE); chromium $("$CHROMIUM" --version 2>/dev/null | head -1)"

@@ -147,6 +147,9 @@ impl Launch {
             profile: self.profile,
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                // The server closes connections idle for `header_read_timeout_secs`
+                // (10 s); reusing one just as it closes fails the request.
+                .pool_idle_timeout(Duration::from_secs(5))
                 .build()?,
         };
         sweep_stale_test_instances(self.profile);

@@ -34,6 +34,8 @@ pub enum ApiError {
     TooManySessions(usize),
     #[error("the playground is full ({0} live sessions); try again in {1} s")]
     Full(usize, u64),
+    #[error("this address creates sessions too fast; try again in {0} s")]
+    RateLimited(u64),
     /// Nothing answered on a previewed port (the learner's server is not up).
     #[error("{0}")]
     PreviewUnreachable(String),
@@ -58,6 +60,7 @@ impl ApiError {
             ApiError::TooLarge(_) => ErrorCode::TooLarge,
             ApiError::TooManySessions(_) => ErrorCode::TooManySessions,
             ApiError::Full(..) => ErrorCode::ServerFull,
+            ApiError::RateLimited(_) => ErrorCode::RateLimited,
             ApiError::PreviewUnreachable(_) => ErrorCode::PreviewUnreachable,
             ApiError::Runtime(_) => ErrorCode::Runtime,
             ApiError::Internal(_) => ErrorCode::Internal,
@@ -142,7 +145,7 @@ impl IntoResponse for ApiError {
             Json(ErrorBody::new(self.code(), self.to_string())),
         )
             .into_response();
-        if let ApiError::Full(_, retry_after) = self {
+        if let ApiError::Full(_, retry_after) | ApiError::RateLimited(retry_after) = self {
             response.headers_mut().insert(
                 header::RETRY_AFTER,
                 HeaderValue::from_str(&retry_after.to_string()).expect("digits are a valid header"),

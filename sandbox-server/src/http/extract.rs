@@ -19,6 +19,7 @@ use serde::Deserialize;
 
 use super::error::ApiError;
 use super::state::AppState;
+use crate::client_addr::{client_address, ClientKey};
 use crate::config::Config;
 use crate::sessions::Session;
 use crate::terminal::Terminal;
@@ -204,21 +205,24 @@ impl FromRequestParts<AppState> for ClientIp {
     }
 }
 
-/// The client's address: the peer, or behind a trusted proxy the first
-/// `X-Forwarded-For` entry.
+/// The client's key for per-client limits: the peer, or with
+/// `trust_forwarded_for` the rightmost `X-Forwarded-For` entry not added by a
+/// trusted proxy (see [`crate::client_addr`]); IPv6 grouped by /64.
 pub fn client_ip(config: &Config, peer: SocketAddr, headers: &HeaderMap) -> String {
-    if config.trust_forwarded_for {
-        if let Some(first) = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-        {
-            return first.to_owned();
-        }
-    }
-    peer.ip().to_string()
+    let ip = if config.trust_forwarded_for {
+        // Validated at load; an unparsable list trusts nobody.
+        let trusted = config.trusted_proxy_nets().unwrap_or_default();
+        let forwarded = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(",");
+        client_address(peer.ip(), Some(&forwarded), &trusted)
+    } else {
+        peer.ip()
+    };
+    ClientKey::of(ip).into_string()
 }
 
 /// A JSON body; a body over [`MAX_JSON_BODY`] is 413 `too_large`, one that is
@@ -258,18 +262,32 @@ mod tests {
 
     #[test]
     fn forwarded_for_counts_only_behind_a_trusted_proxy() {
-        let peer: SocketAddr = "10.0.0.9:4000".parse().unwrap();
+        let proxy: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        let stranger: SocketAddr = "198.51.100.9:4000".parse().unwrap();
         let mut h = HeaderMap::new();
+        // The client wrote 1.2.3.4; the proxy appended the address it saw.
         h.insert(
             "x-forwarded-for",
-            HeaderValue::from_static(" 1.2.3.4, 10.0.0.1"),
+            HeaderValue::from_static(" 1.2.3.4, 203.0.113.5"),
         );
         let mut config = Config::default();
-        assert_eq!(client_ip(&config, peer, &h), "10.0.0.9");
+        assert_eq!(client_ip(&config, proxy, &h), "127.0.0.1");
         config.trust_forwarded_for = true;
-        assert_eq!(client_ip(&config, peer, &h), "1.2.3.4");
+        assert_eq!(client_ip(&config, proxy, &h), "203.0.113.5");
+        assert_eq!(
+            client_ip(&config, stranger, &h),
+            "198.51.100.9",
+            "only a trusted proxy's header counts"
+        );
         h.insert("x-forwarded-for", HeaderValue::from_static(""));
-        assert_eq!(client_ip(&config, peer, &h), "10.0.0.9");
+        assert_eq!(client_ip(&config, proxy, &h), "127.0.0.1");
+        // Two header lines are one list.
+        h.insert("x-forwarded-for", HeaderValue::from_static("1.2.3.4"));
+        h.append(
+            "x-forwarded-for",
+            HeaderValue::from_static("2001:db8:0:7::42"),
+        );
+        assert_eq!(client_ip(&config, proxy, &h), "2001:db8:0:7::/64");
     }
 
     #[test]

@@ -7,8 +7,9 @@
 //! stream; how the runtime moves the bytes (tar, on Docker) is its business.
 //!
 //! An upload with a `Content-Length` streams straight to Docker; one without
-//! is buffered first (up to `max_upload_bytes`), so that a body that turns
-//! out too large writes nothing.
+//! is spooled to a file first (up to `max_upload_bytes`, see [`super::spool`]),
+//! so that a body that turns out too large writes nothing and memory stays
+//! bounded.
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Query, Request, State};
@@ -16,14 +17,17 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use bytes::BytesMut;
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use super::extract::{HeaderOrQuery, SessionNode};
+use super::spool::{spool, SpoolError};
 use super::state::AppState;
 use crate::runtime::{ByteStream, NewFile};
+
+/// Where uploads without a length are spooled, under `data_dir`.
+const SPOOL_DIR: &str = "uploads";
 
 /// Longest path accepted (Linux PATH_MAX).
 const MAX_PATH: usize = 4096;
@@ -118,24 +122,14 @@ async fn upload(
     let body = req.into_body().into_data_stream();
     let (size, content): (u64, ByteStream) = match length {
         Some(n) => (n, Box::pin(body.map_err(std::io::Error::other))),
-        None => {
-            // No length: read it all first, so "too large" writes nothing.
-            let mut buf = BytesMut::new();
-            let mut body = body;
-            while let Some(chunk) = body.next().await {
-                let chunk =
-                    chunk.map_err(|e| ApiError::BadRequest(format!("reading body: {e}")))?;
-                if (buf.len() + chunk.len()) as u64 > limit {
-                    return Err(too_large(limit));
-                }
-                buf.extend_from_slice(&chunk);
-            }
-            let buf = buf.freeze();
-            (
-                buf.len() as u64,
-                Box::pin(futures_util::stream::iter([Ok(buf)])),
-            )
-        }
+        // No length: spool it to disk first, so "too large" writes nothing.
+        None => spool(body, &state.config.data_dir.join(SPOOL_DIR), limit)
+            .await
+            .map_err(|e| match e {
+                SpoolError::TooLarge(limit) => too_large(limit),
+                SpoolError::Body(e) => ApiError::BadRequest(format!("reading body: {e}")),
+                SpoolError::Io(e) => ApiError::Internal(format!("spooling an upload: {e}")),
+            })?,
     };
     state
         .sessions

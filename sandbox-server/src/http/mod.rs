@@ -11,9 +11,13 @@ pub mod error;
 pub mod extract;
 pub mod files;
 pub mod lessons;
+pub mod listener;
 pub mod ops;
 pub mod preview;
+pub mod rate_limit;
+mod resize_throttle;
 pub mod sessions;
+mod spool;
 pub mod state;
 pub mod terminal;
 

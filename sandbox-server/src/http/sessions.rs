@@ -30,7 +30,21 @@ async fn create_session(
     ClientIp(ip): ClientIp,
     ApiJson(request): ApiJson<CreateSessionRequest>,
 ) -> Result<(StatusCode, Json<CreatedSession>), ApiError> {
-    let (session, token) = state.sessions.create(&request.lesson, &ip).await?;
+    state
+        .creations
+        .take(&ip, std::time::Instant::now())
+        .map_err(|wait| ApiError::RateLimited(wait.as_secs_f64().ceil() as u64))?;
+    let (session, token) = match state.sessions.create(&request.lesson, &ip).await {
+        Ok(created) => created,
+        Err(e) => {
+            let e = ApiError::from(e);
+            // Refused before anything started: the token was not used.
+            if e.status().is_client_error() || e.status() == StatusCode::SERVICE_UNAVAILABLE {
+                state.creations.give_back(&ip);
+            }
+            return Err(e);
+        }
+    };
     Ok((
         StatusCode::CREATED,
         Json(CreatedSession {

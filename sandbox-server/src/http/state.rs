@@ -1,8 +1,9 @@
 //! What every handler can reach: the configuration, the sessions, the lesson
-//! catalog and the metrics.
+//! catalog, the metrics and the rate limit of session creation.
 
 use std::sync::Arc;
 
+use super::rate_limit::RateLimiter;
 use crate::config::Config;
 use crate::lessons::Catalog;
 use crate::metrics::Metrics;
@@ -14,4 +15,6 @@ pub struct AppState {
     pub sessions: Arc<Sessions>,
     pub catalog: Arc<Catalog>,
     pub metrics: Arc<Metrics>,
+    /// Session creations per client (`session_creations_per_minute`).
+    pub creations: Arc<RateLimiter>,
 }

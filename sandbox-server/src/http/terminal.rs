@@ -6,6 +6,7 @@
 //! code and a reason; nothing else is disturbed.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
@@ -13,15 +14,17 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use protocol::terminal::{close_code, encode_event, encode_output, ClientFrame};
 use serde::Deserialize;
 
 use super::error::ApiError;
 use super::extract::{HeaderOrQuery, SessionNode};
+use super::resize_throttle::{ResizeThrottle, Size};
 use super::state::AppState;
 use crate::sessions::Session;
-use crate::terminal::{Outbound, Terminal};
+use crate::terminal::{AttachError, Outbound, Terminal};
 
 /// Largest output message built by coalescing queued chunks.
 const COALESCE_MAX: usize = 256 * 1024;
@@ -39,6 +42,14 @@ pub fn routes() -> Router<AppState> {
 struct SizeQuery {
     cols: Option<u16>,
     rows: Option<u16>,
+}
+
+/// Limits of one socket, from the server config.
+struct SocketLimits {
+    max_frame: usize,
+    resize_interval: Duration,
+    send_timeout: Duration,
+    max_per_session: usize,
 }
 
 /// Checks the socket (auth, size), then hands it to [`serve`]. The query and
@@ -59,11 +70,20 @@ async fn upgrade(
                     "terminal size {c}x{r} out of range (1..=1000)"
                 )));
             }
+            terminal
+                .check_size(c, r)
+                .map_err(|e| ApiError::BadRequest(e.to_string()))?;
             Some((c, r))
         }
         _ => None,
     };
-    let max_frame = state.config.max_frame_bytes;
+    let limits = SocketLimits {
+        max_frame: state.config.max_frame_bytes,
+        resize_interval: Duration::from_millis(state.config.resize_interval_ms),
+        send_timeout: Duration::from_secs(state.config.send_timeout_secs),
+        max_per_session: state.config.max_sockets_per_session,
+    };
+    let max_frame = limits.max_frame;
     state.metrics.terminal_connections.inc();
     // The transport limit sits above ours, so an oversized frame reaches our
     // check and gets a proper close code instead of a dropped connection.
@@ -71,24 +91,43 @@ async fn upgrade(
     Ok(ws
         .max_message_size(transport_limit)
         .max_frame_size(transport_limit)
-        .on_upgrade(move |socket| serve(socket, session, terminal, size, max_frame)))
+        .on_upgrade(move |socket| serve(socket, session, terminal, size, limits)))
 }
 
 async fn serve(
     socket: WebSocket,
     session: Arc<Session>,
     terminal: Arc<Terminal>,
-    size: Option<(u16, u16)>,
-    max_frame: usize,
+    size: Option<Size>,
+    limits: SocketLimits,
 ) {
-    let _client = session.client_connected();
-    let (mut sink, mut stream) = socket.split();
+    let max_frame = limits.max_frame;
+    let (sink, mut stream) = socket.split();
+    let mut sink = Sender {
+        sink,
+        timeout: limits.send_timeout,
+    };
     let close = |code: u16, reason: String| {
         Message::Close(Some(CloseFrame {
             code,
             reason: reason.into(),
         }))
     };
+    let Some(_client) = session.try_client_connected(limits.max_per_session) else {
+        let reason = format!(
+            "this session has {} sockets open already, the most allowed; close one",
+            limits.max_per_session
+        );
+        let _ = sink.send(close(close_code::POLICY_VIOLATION, reason)).await;
+        return;
+    };
+    // Turned away before it can start or resize the shell for the others.
+    if let Err(e) = terminal.check_room() {
+        let _ = sink
+            .send(close(close_code::POLICY_VIOLATION, e.to_string()))
+            .await;
+        return;
+    }
     let attachment = {
         let mut attempt = 0;
         loop {
@@ -102,10 +141,16 @@ async fn serve(
                 let _ = terminal.resize(cols, rows).await;
             }
             match terminal.attach() {
-                Some(a) => break a,
+                Ok(a) => break a,
+                Err(e @ AttachError::Full { .. }) => {
+                    let _ = sink
+                        .send(close(close_code::POLICY_VIOLATION, e.to_string()))
+                        .await;
+                    return;
+                }
                 // The shell exited between starting and attaching: start another.
-                None if attempt < 3 => attempt += 1,
-                None => {
+                Err(AttachError::NoShell) if attempt < 3 => attempt += 1,
+                Err(AttachError::NoShell) => {
                     let _ = sink
                         .send(close(INTERNAL_ERROR, "the shell keeps exiting".into()))
                         .await;
@@ -117,14 +162,26 @@ async fn serve(
     let client = attachment.id;
     let mut rx = attachment.rx;
     if let Some(notice) = session.expiry_notice() {
-        let _ = sink
+        if sink
             .send(Message::Binary(Bytes::from(encode_event(&notice))))
-            .await;
+            .await
+            .is_err()
+        {
+            terminal.detach(client);
+            return;
+        }
     }
     // What coalescing took off the queue but could not join to output.
     let mut held: Option<Outbound> = None;
-    let closing: Option<(u16, String)> = loop {
+    let mut resizes = ResizeThrottle::new(limits.resize_interval);
+    let closing: Option<Closing> = loop {
+        let resize_due = resizes.due_at();
         tokio::select! {
+            _ = sleep_until(resize_due), if resize_due.is_some() => {
+                if let Some(size) = resizes.take_due(tokio::time::Instant::now()) {
+                    resize(&terminal, size).await;
+                }
+            }
             out = next_outbound(&mut held, &mut rx) => match out {
                 Some(Outbound::Output(bytes)) => {
                     // Coalesce output already queued into one message: a client
@@ -140,17 +197,17 @@ async fn serve(
                             Err(_) => break,
                         }
                     }
-                    if sink.send(Message::Binary(Bytes::from(frame))).await.is_err() {
-                        break None;
+                    if let Some(e) = sink.send(Message::Binary(Bytes::from(frame))).await.err() {
+                        break after_failed_send(e);
                     }
                 }
                 Some(Outbound::Event(event)) => {
-                    if sink.send(Message::Binary(Bytes::from(encode_event(&event)))).await.is_err() {
-                        break None;
+                    if let Some(e) = sink.send(Message::Binary(Bytes::from(encode_event(&event)))).await.err() {
+                        break after_failed_send(e);
                     }
                 }
-                Some(Outbound::Close { code, reason }) => break Some((code, reason)),
-                None => break Some((
+                Some(Outbound::Close { code, reason }) => break Some(Closing::Frame(code, reason)),
+                None => break Some(Closing::Frame(
                     close_code::TRY_AGAIN_LATER,
                     "this client fell too far behind; reconnect to repaint".into(),
                 )),
@@ -159,7 +216,7 @@ async fn serve(
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break None,
                 Some(Ok(Message::Binary(data))) => {
                     if data.len() > max_frame {
-                        break Some((
+                        break Some(Closing::Frame(
                             close_code::MESSAGE_TOO_BIG,
                             format!("frame of {} bytes is over the limit of {max_frame}", data.len()),
                         ));
@@ -171,15 +228,18 @@ async fn serve(
                             }
                         }
                         Ok(ClientFrame::Resize { cols, rows }) => {
-                            if let Err(e) = terminal.resize(cols, rows).await {
-                                tracing::debug!("terminal resize: {e}");
+                            if let Err(e) = terminal.check_size(cols, rows) {
+                                break Some(Closing::Frame(close_code::UNSUPPORTED_DATA, format!("bad frame: {e}")));
+                            }
+                            if let Some(size) = resizes.offer((cols, rows), tokio::time::Instant::now()) {
+                                resize(&terminal, size).await;
                             }
                         }
                         Ok(ClientFrame::Ack(count)) => terminal.ack(client, count),
-                        Err(e) => break Some((close_code::UNSUPPORTED_DATA, format!("bad frame: {e}"))),
+                        Err(e) => break Some(Closing::Frame(close_code::UNSUPPORTED_DATA, format!("bad frame: {e}"))),
                     }
                 }
-                Some(Ok(Message::Text(_))) => break Some((
+                Some(Ok(Message::Text(_))) => break Some(Closing::Frame(
                     close_code::UNSUPPORTED_DATA,
                     "text frames are not accepted; send binary frames".into(),
                 )),
@@ -188,10 +248,76 @@ async fn serve(
         }
     };
     terminal.detach(client);
-    if let Some((code, reason)) = closing {
-        let _ = sink.send(close(code, reason)).await;
+    match closing {
+        // A stalled client would stall the close frame too.
+        Some(Closing::Stalled) => return,
+        Some(Closing::Frame(code, reason)) => {
+            let _ = sink.send(close(code, reason)).await;
+        }
+        None => {}
     }
     let _ = sink.close().await;
+}
+
+/// How the socket loop ended, when the client is to be told.
+enum Closing {
+    /// A close frame with this code and reason.
+    Frame(u16, String),
+    /// The client did not take a frame within the send timeout: it is dropped
+    /// without a close frame (which it would not take either).
+    Stalled,
+}
+
+/// The socket's sending half, every send bounded by the send timeout: a
+/// client that does not read would otherwise hold its task, its queue and
+/// its place on the terminal for as long as it liked.
+struct Sender {
+    sink: SplitSink<WebSocket, Message>,
+    timeout: Duration,
+}
+
+/// Why a message was not sent.
+enum SendError {
+    /// The socket is closed or broken.
+    Closed,
+    /// The client did not take it within the send timeout.
+    Stalled,
+}
+
+impl Sender {
+    async fn send(&mut self, message: Message) -> Result<(), SendError> {
+        match tokio::time::timeout(self.timeout, self.sink.send(message)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(SendError::Closed),
+            Err(_) => Err(SendError::Stalled),
+        }
+    }
+
+    async fn close(&mut self) {
+        let _ = tokio::time::timeout(self.timeout, self.sink.close()).await;
+    }
+}
+
+/// What a failed send means for the socket loop.
+fn after_failed_send(e: SendError) -> Option<Closing> {
+    match e {
+        SendError::Closed => None,
+        SendError::Stalled => Some(Closing::Stalled),
+    }
+}
+
+/// Resizes the terminal; a failure (the shell just exited) only is logged.
+async fn resize(terminal: &Terminal, (cols, rows): Size) {
+    if let Err(e) = terminal.resize(cols, rows).await {
+        tracing::debug!("terminal resize: {e}");
+    }
+}
+
+/// Sleeps until `at`; only polled when `at` is Some.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    if let Some(at) = at {
+        tokio::time::sleep_until(at).await;
+    }
 }
 
 /// The next item for the client: the one coalescing held back, else the queue's.

@@ -105,6 +105,19 @@ impl Session {
         }
     }
 
+    /// Like [`Session::client_connected`], but None when `max` clients are
+    /// connected already (the per-session socket cap).
+    pub fn try_client_connected(self: &Arc<Self>, max: usize) -> Option<ClientGuard> {
+        self.clients
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()?;
+        Some(ClientGuard {
+            session: self.clone(),
+        })
+    }
+
     fn idle_for(&self) -> Option<Duration> {
         if self.clients.load(Ordering::SeqCst) > 0 {
             return None;
@@ -234,6 +247,8 @@ impl Sessions {
             flow_high_water: self.config.flow_high_water_bytes,
             flow_low_water: self.config.flow_low_water_bytes,
             client_queue_frames: self.config.client_queue_frames,
+            max_clients: self.config.max_sockets_per_terminal,
+            max_cells: self.config.max_terminal_cells,
         }
     }
 

@@ -20,11 +20,13 @@ fn settings() -> TerminalSettings {
         flow_high_water: 1 << 30,
         flow_low_water: 1 << 20,
         client_queue_frames: 1024,
+        max_clients: 4,
+        max_cells: 100_000,
     }
 }
 
-/// A terminal with a running fake shell.
-async fn terminal_with(settings: TerminalSettings) -> (Arc<FakeRuntime>, Arc<Terminal>, FakeShell) {
+/// A terminal on a fake runtime with its node, no shell started yet.
+fn terminal_without_shell(settings: TerminalSettings) -> (Arc<FakeRuntime>, Arc<Terminal>) {
     let fake = FakeRuntime::new();
     fake.add_node(SESSION, NODE, true);
     let terminal = Terminal::new(
@@ -34,6 +36,12 @@ async fn terminal_with(settings: TerminalSettings) -> (Arc<FakeRuntime>, Arc<Ter
         settings,
         Arc::new(Metrics::default()),
     );
+    (fake, terminal)
+}
+
+/// A terminal with a running fake shell.
+async fn terminal_with(settings: TerminalSettings) -> (Arc<FakeRuntime>, Arc<Terminal>, FakeShell) {
+    let (fake, terminal) = terminal_without_shell(settings);
     terminal.ensure_shell(Some((100, 30))).await.unwrap();
     let shell = fake.shells().pop().expect("a shell opened");
     (fake, terminal, shell)
@@ -149,6 +157,81 @@ async fn resize_reaches_the_shell_and_the_mirror() {
 }
 
 #[tokio::test]
+async fn a_resize_over_the_cell_limit_changes_nothing() {
+    let (_, terminal, shell) = terminal().await;
+    let err = terminal.resize(1000, 1000).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ResizeError::TooLarge {
+                cols: 1000,
+                rows: 1000,
+                max_cells: 100_000
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(shell.sizes(), vec![(100, 30)], "the PTY kept its size");
+    assert_eq!(
+        terminal.snapshot().map(|s| (s.cols, s.rows)),
+        Some((100, 30)),
+        "the mirror kept its size"
+    );
+    terminal
+        .resize(500, 200)
+        .await
+        .expect("exactly the limit is allowed");
+}
+
+#[tokio::test]
+async fn a_shell_asked_for_at_an_oversized_size_opens_at_the_default() {
+    let (fake, terminal) = terminal_without_shell(settings());
+    terminal.ensure_shell(Some((1000, 1000))).await.unwrap();
+    let shell = fake.shells().pop().expect("a shell opened");
+    assert_eq!(shell.sizes(), vec![(DEFAULT_COLS, DEFAULT_ROWS)]);
+}
+
+/// The worst repaint a client can make the server queue: every cell of the
+/// largest screen with colours of its own. Measured: see the assertion.
+#[tokio::test]
+async fn the_repaint_of_the_largest_screen_stays_bounded() {
+    let (_, terminal, _shell) = terminal().await;
+    terminal.resize(500, 200).await.unwrap();
+    let mut screen = String::new();
+    for row in 0..200u32 {
+        for col in 0..500u32 {
+            let (fg, bg) = ((row * 500 + col) % 256, (col * 7 + row) % 256);
+            screen.push_str(&format!("\x1b[1;4;38;5;{fg};48;5;{bg}m\u{2588}"));
+        }
+    }
+    // Straight into the mirror: the fake's pipe would take minutes for 3 MB
+    // in a debug build.
+    terminal.mirror.lock().unwrap().process(screen.as_bytes());
+    let client = terminal.attach().unwrap();
+    let mut rx = client.rx;
+    let repaint = screen_frame(next(&mut rx).await).len();
+    // Measured 2,162,918 bytes: 100,000 cells at about 22 bytes each. The same
+    // screen at 1000x1000, which the protocol allows, would be ten times that.
+    assert!(repaint < 3 << 20, "repaint of {repaint} bytes");
+    eprintln!("largest repaint: {repaint} bytes");
+}
+
+#[tokio::test]
+async fn a_terminal_takes_at_most_max_clients_sockets() {
+    let (_, terminal, _shell) = terminal().await;
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        clients.push(attach(&terminal).await);
+    }
+    assert_eq!(terminal.attach().err(), Some(AttachError::Full { max: 4 }));
+    assert_eq!(terminal.check_room(), Err(AttachError::Full { max: 4 }));
+    assert_eq!(terminal.clients(), 4, "the refused one left nothing behind");
+    terminal.detach(clients.pop().unwrap().id);
+    attach(&terminal).await;
+    assert_eq!(terminal.clients(), 4);
+}
+
+#[tokio::test]
 async fn flow_control_pauses_above_the_high_mark_and_resumes_after_acks() {
     let (_, terminal, shell) = terminal_with(TerminalSettings {
         flow_high_water: 1000,
@@ -245,7 +328,7 @@ async fn an_exit_sends_exit_then_close() {
         next(&mut client.rx).await,
         Outbound::Close { code: close_code::NORMAL, reason } if reason == "shell exited"
     ));
-    assert!(terminal.attach().is_none(), "no shell runs");
+    assert!(terminal.attach().is_err(), "no shell runs");
 }
 
 #[tokio::test]
@@ -274,7 +357,7 @@ async fn restart_tells_clients_and_a_late_old_pump_keeps_the_new_shell() {
     // The old shell's stream ends only now: its pump must not clear the new shell.
     old.exit(0);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(terminal.attach().is_some(), "the new shell still runs");
+    assert!(terminal.attach().is_ok(), "the new shell still runs");
     terminal.input(b"new").await.unwrap();
     eventually("input reaches the new shell", || new.input() == b"new").await;
     assert!(old.input().is_empty());
@@ -293,7 +376,7 @@ async fn close_tells_clients_and_stops_new_shells() {
         next(&mut client.rx).await,
         Outbound::Close { code: close_code::GOING_AWAY, reason } if reason == "bye"
     ));
-    assert!(terminal.attach().is_none());
+    assert!(terminal.attach().is_err());
     terminal.ensure_shell(None).await.unwrap();
     assert_eq!(fake.shells().len(), 1, "no shell after close");
 }
