@@ -80,9 +80,20 @@ pub fn parse_info(info: &str) -> (String, Action) {
     (lang, action)
 }
 
-/// The URL of a `preview:NODE:PORT/path` link for `session`, or None when the
+/// What `preview:` links open: a session's previews, with the session's
+/// preview token (a capability that opens those previews only, so the link
+/// can carry it into a new tab, which cannot send the app's Bearer header).
+#[derive(Debug, Clone, Copy)]
+pub struct Preview<'a> {
+    pub session: &'a str,
+    /// Empty when the app has none yet: the link then carries no token.
+    pub token: &'a str,
+}
+
+/// The URL of a `preview:NODE:PORT/path` link, with `?token=` (the server
+/// turns it into a cookie and redirects to the clean URL), or None when the
 /// link is not a preview link or is malformed.
-pub fn preview_url(dest: &str, session: &str) -> Option<String> {
+pub fn preview_url(dest: &str, preview: Preview) -> Option<String> {
     let rest = dest.strip_prefix("preview:")?;
     let (node, rest) = rest.split_once(':')?;
     let (port, path) = match rest.find(['/', '?', '#']) {
@@ -98,7 +109,35 @@ pub fn preview_url(dest: &str, session: &str) -> Option<String> {
         return None;
     }
     let path = path.strip_prefix('/').unwrap_or(path);
-    Some(format!("/preview/{session}/{node}/{port}/{path}"))
+    let (path, fragment) = match path.find('#') {
+        Some(i) => path.split_at(i),
+        None => (path, ""),
+    };
+    let token = match preview.token {
+        "" => String::new(),
+        token => {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            format!("{sep}token={}", query_encode(token))
+        }
+    };
+    let session = preview.session;
+    Some(format!(
+        "/preview/{session}/{node}/{port}/{path}{token}{fragment}"
+    ))
+}
+
+/// `value` percent-encoded for a query (the server issues hex, but a link
+/// must not break on anything else).
+fn query_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 fn safe_href(dest: &str) -> bool {
@@ -161,9 +200,9 @@ fn block_html(index: usize, block: &CodeBlock) -> String {
     )
 }
 
-/// Renders lesson Markdown. `session` turns `preview:` links into web preview
+/// Renders lesson Markdown. `preview` turns `preview:` links into web preview
 /// URLs; without it they render as plain text.
-pub fn render(md: &str, session: Option<&str>) -> Rendered {
+pub fn render(md: &str, preview: Option<Preview>) -> Rendered {
     let mut options = Options::empty();
     options.insert(Options::ENABLE_TABLES);
     options.insert(Options::ENABLE_STRIKETHROUGH);
@@ -212,7 +251,7 @@ pub fn render(md: &str, session: Option<&str>) -> Rendered {
                 id,
             }) => {
                 if dest_url.starts_with("preview:") {
-                    match session.and_then(|s| preview_url(&dest_url, s)) {
+                    match preview.and_then(|p| preview_url(&dest_url, p)) {
                         Some(url) => {
                             events.push(Event::InlineHtml(CowStr::from(format!(
                                 r#"<a class="preview-link" href="{}" target="_blank" rel="noopener">"#,
@@ -331,7 +370,11 @@ mod tests {
     fn runnable_copy_and_plain_blocks() {
         let md = "# Step\n\nRun this:\n\n```bash run=node1\necho hello\nls\n```\n\n\
                   Copy that:\n\n```copy\nexport A=1\n```\n\n```\nplain <b>\n```\n";
-        let r = render(md, Some("s1"));
+        let s1 = Preview {
+            session: "s1",
+            token: "t",
+        };
+        let r = render(md, Some(s1));
         assert_eq!(r.blocks.len(), 3);
         assert_eq!(r.blocks[0].code, "echo hello\nls");
         assert_eq!(r.blocks[0].keystrokes(), "echo hello\rls\r");
@@ -364,20 +407,53 @@ mod tests {
 
     #[test]
     fn preview_links() {
+        let abc = Preview {
+            session: "abc",
+            token: "f00d",
+        };
         assert_eq!(
-            preview_url("preview:node1:8080/index.html", "abc").as_deref(),
-            Some("/preview/abc/node1/8080/index.html")
+            preview_url("preview:node1:8080/index.html", abc).as_deref(),
+            Some("/preview/abc/node1/8080/index.html?token=f00d")
         );
         assert_eq!(
-            preview_url("preview:node2:80", "abc").as_deref(),
-            Some("/preview/abc/node2/80/")
+            preview_url("preview:node2:80", abc).as_deref(),
+            Some("/preview/abc/node2/80/?token=f00d")
         );
-        assert_eq!(preview_url("preview:node2:http", "abc"), None);
-        assert_eq!(preview_url("preview:../x:80", "abc"), None);
-        let r = render("Open [the app](preview:node1:8080/x?y=1).", Some("s9"));
+        assert_eq!(
+            preview_url("preview:node2:80/a?b=1#top", abc).as_deref(),
+            Some("/preview/abc/node2/80/a?b=1&token=f00d#top"),
+            "the token joins the query, before the fragment"
+        );
+        assert_eq!(
+            preview_url("preview:node2:80/#top", abc).as_deref(),
+            Some("/preview/abc/node2/80/?token=f00d#top")
+        );
+        let odd = Preview {
+            session: "abc",
+            token: "a&b=c",
+        };
+        assert_eq!(
+            preview_url("preview:node2:80", odd).as_deref(),
+            Some("/preview/abc/node2/80/?token=a%26b%3Dc")
+        );
+        let tokenless = Preview {
+            session: "abc",
+            token: "",
+        };
+        assert_eq!(
+            preview_url("preview:node2:80/x", tokenless).as_deref(),
+            Some("/preview/abc/node2/80/x")
+        );
+        assert_eq!(preview_url("preview:node2:http", abc), None);
+        assert_eq!(preview_url("preview:../x:80", abc), None);
+        let s9 = Preview {
+            session: "s9",
+            token: "cap",
+        };
+        let r = render("Open [the app](preview:node1:8080/x?y=1).", Some(s9));
         assert!(
             r.html.contains(
-                r#"<a class="preview-link" href="/preview/s9/node1/8080/x?y=1" target="_blank""#
+                r#"<a class="preview-link" href="/preview/s9/node1/8080/x?y=1&amp;token=cap" target="_blank""#
             ),
             "{}",
             r.html

@@ -50,6 +50,11 @@ pub struct CreatedSession {
     /// RFC 3339, UTC.
     pub expires_at: String,
     pub nodes: Vec<NodeInfo>,
+    /// Opens this session's web previews (`?token=` or the `pg_preview`
+    /// cookie) and nothing else: safe to put in a link. Empty in a session a
+    /// client saved before the field existed (it asks `GET /sessions/{id}`).
+    #[serde(default)]
+    pub preview_token: String,
 }
 
 /// Response of `GET /api/v1/sessions/{id}`.
@@ -62,6 +67,8 @@ pub struct SessionInfo {
     /// RFC 3339, UTC.
     pub expires_at: String,
     pub nodes: Vec<NodeInfo>,
+    /// As in [`CreatedSession::preview_token`], for a client that reloads.
+    pub preview_token: String,
 }
 
 /// Every error response: `{"error":{"code":"...","message":"..."}}`.

@@ -8,7 +8,7 @@ use web_sys::Element;
 use yew::prelude::*;
 
 use super::dom;
-use crate::markdown::{self, Action, CodeBlock};
+use crate::markdown::{self, Action, CodeBlock, Preview};
 
 #[derive(Properties, PartialEq, Clone)]
 pub struct Props {
@@ -16,6 +16,9 @@ pub struct Props {
     /// Session id for `preview:` links.
     #[prop_or_default]
     pub session: Option<AttrValue>,
+    /// The session's preview token, carried by `preview:` links.
+    #[prop_or_default]
+    pub preview_token: AttrValue,
     /// A Run button was pressed.
     pub on_run: Callback<CodeBlock>,
     #[prop_or_default]
@@ -24,9 +27,13 @@ pub struct Props {
 
 #[function_component(Markdown)]
 pub fn markdown_view(p: &Props) -> Html {
-    let rendered = use_memo((p.md.clone(), p.session.clone()), |(md, session)| {
-        markdown::render(md, session.as_deref())
-    });
+    let rendered = use_memo(
+        (p.md.clone(), p.session.clone(), p.preview_token.clone()),
+        |(md, session, token)| {
+            let preview = session.as_deref().map(|session| Preview { session, token });
+            markdown::render(md, preview)
+        },
+    );
     let onclick = {
         let rendered: Rc<markdown::Rendered> = rendered.clone();
         let on_run = p.on_run.clone();

@@ -21,7 +21,7 @@ use super::error::ApiError;
 use super::state::AppState;
 use crate::client_addr::{client_address, ClientKey};
 use crate::config::Config;
-use crate::sessions::Session;
+use crate::sessions::{Access, Session};
 use crate::terminal::Terminal;
 
 /// Largest JSON request body accepted.
@@ -72,20 +72,22 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-/// The session `id`, opened by the first of `tokens` that opens it. With no
-/// token the answer is 404 (unknown session) or 401; with only wrong ones, 403.
+/// The session `id`, opened for `access` by the first of `tokens` that opens
+/// it. With no token the answer is 404 (unknown session) or 401; with only
+/// wrong ones, 403.
 pub fn authorize<'a>(
     state: &AppState,
     id: &str,
     tokens: impl IntoIterator<Item = &'a str>,
+    access: Access,
 ) -> Result<Arc<Session>, ApiError> {
     let mut tokens = tokens.into_iter();
-    let mut result = state.sessions.authorize(id, tokens.next());
+    let mut result = state.sessions.authorize_for(id, tokens.next(), access);
     for token in tokens {
         if result.is_ok() {
             break;
         }
-        result = state.sessions.authorize(id, Some(token));
+        result = state.sessions.authorize_for(id, Some(token), access);
     }
     Ok(result?)
 }
@@ -148,7 +150,7 @@ impl<T: TokenSource> FromRequestParts<AppState> for AuthorizedSession<T> {
             .await
             .map_err(bad_path)?;
         let token = T::token(parts)?;
-        let session = authorize(state, &id, token.as_deref())?;
+        let session = authorize(state, &id, token.as_deref(), Access::Full)?;
         Ok(AuthorizedSession {
             id,
             session,

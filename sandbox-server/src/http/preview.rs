@@ -11,10 +11,13 @@
 //! delivery, not forwarding, and works on `internal: true` networks too (they
 //! only drop forwarded traffic). See `docs/preview.md`.
 //!
-//! Only the session's own token opens a preview: `Authorization: Bearer`, or
-//! `?token=` once, which sets an HttpOnly cookie scoped to the session's
-//! previews (`Path=/preview/{session}/`), so the page's own sub-resources,
-//! links and WebSockets load without a token in every URL.
+//! A preview opens with the session's preview token (the capability lesson
+//! links carry: it opens nothing else, see
+//! [`preview_token`](crate::sessions::preview_token)) or its session token
+//! (API clients): `Authorization: Bearer`, or `?token=` once, which sets an
+//! HttpOnly cookie scoped to the session's previews
+//! (`Path=/preview/{session}/`), so the page's own sub-resources, links and
+//! WebSockets load without a token in every URL.
 //!
 //! Each request gets its own upstream connection (a node is one bridge hop
 //! away; a pool would only save a SYN): a failed connect is known before the
@@ -36,7 +39,7 @@ use tokio::net::TcpStream;
 use super::error::ApiError;
 use super::extract::{authorize, bearer, node_terminal, preview_tokens, PREVIEW_COOKIE};
 use super::state::AppState;
-use crate::sessions::Session;
+use crate::sessions::{Access, Session};
 /// How long connecting to a node may take; a stopped container's address
 /// does not answer at all.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -128,8 +131,13 @@ async fn proxy(state: &AppState, target: Target, path: String, req: Request) -> 
     let (query, query_token) = split_token(req.uri().query());
     let has_header_token = bearer(req.headers()).is_some();
     let tokens = preview_tokens(req.headers(), query_token.as_deref());
-    let opened = authorize(state, &target.session, tokens.iter().map(String::as_str))
-        .and_then(|session| node_terminal(&session, &target.node).map(|_| session));
+    let opened = authorize(
+        state,
+        &target.session,
+        tokens.iter().map(String::as_str),
+        Access::Preview,
+    )
+    .and_then(|session| node_terminal(&session, &target.node).map(|_| session));
     let session = match opened {
         Ok(session) => session,
         Err(e) => return e.into_response(),

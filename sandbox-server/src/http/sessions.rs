@@ -53,6 +53,7 @@ async fn create_session(
             lesson: session.record.lesson.clone(),
             expires_at: rfc3339(session.record.expires_at),
             nodes: session.nodes(),
+            preview_token: session.preview_token(),
         }),
     ))
 }

@@ -85,7 +85,13 @@ impl Session {
             created_at: rfc3339(self.record.created_at),
             expires_at: rfc3339(self.record.expires_at),
             nodes: self.nodes(),
+            preview_token: self.preview_token(),
         }
+    }
+
+    /// The capability that opens this session's previews only ([`preview_token`]).
+    pub fn preview_token(&self) -> String {
+        preview_token(&self.record.token_hash)
     }
 
     pub fn nodes(&self) -> Vec<NodeInfo> {
@@ -434,9 +440,21 @@ impl Sessions {
         Ok((session, token))
     }
 
-    /// The session `id`, if `token` opens it.
-    /// Unknown session first, then a missing token, then a wrong one.
+    /// The session `id`, if `token` (the session token) opens it: the API,
+    /// terminals and files. Unknown session first, then a missing token, then
+    /// a wrong one.
     pub fn authorize(&self, id: &str, token: Option<&str>) -> Result<Arc<Session>, SessionError> {
+        self.authorize_for(id, token, Access::Full)
+    }
+
+    /// The session `id`, if `token` opens it for `access`; same error order
+    /// as [`Sessions::authorize`].
+    pub fn authorize_for(
+        &self,
+        id: &str,
+        token: Option<&str>,
+        access: Access,
+    ) -> Result<Arc<Session>, SessionError> {
         let session = lock(&self.live)
             .sessions
             .get(id)
@@ -445,8 +463,11 @@ impl Sessions {
         let token = token
             .filter(|t| !t.is_empty())
             .ok_or(SessionError::Unauthorized)?;
-        let given = hash_token(token);
-        if bool::from(given.as_bytes().ct_eq(session.record.token_hash.as_bytes())) {
+        let hash = &session.record.token_hash;
+        let is_session_token = bool::from(hash_token(token).as_bytes().ct_eq(hash.as_bytes()));
+        let is_preview_token = access == Access::Preview
+            && bool::from(token.as_bytes().ct_eq(preview_token(hash).as_bytes()));
+        if is_session_token || is_preview_token {
             Ok(session)
         } else {
             Err(SessionError::Forbidden)
@@ -494,6 +515,29 @@ fn expiry_notice(left: i64) -> Event {
 
 pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// What a token is asked to open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Everything of the session: only the session token.
+    Full,
+    /// The session's web previews only: the session token or its preview token.
+    Preview,
+}
+
+/// The preview capability of the session whose token hashes to `token_hash`:
+/// it opens that session's previews and nothing else, so a lesson link can
+/// carry it into a new tab (and its history) without giving away the
+/// terminals or the API. Derived from what the store keeps (no schema
+/// change, stable across restarts); the API never accepts it, since the API
+/// compares the hash of what it is given with `token_hash`, and nobody can
+/// find a token whose hash is `token_hash` from this value.
+pub fn preview_token(token_hash: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"preview\0");
+    hasher.update(token_hash.as_bytes());
+    hex::encode(hasher.finalize())
 }
 
 fn random_hex(bytes: usize) -> String {

@@ -271,6 +271,7 @@ impl Component for LessonPage {
                 let s = CreatedSession {
                     expires_at: info.expires_at,
                     nodes: info.nodes,
+                    preview_token: info.preview_token,
                     ..s
                 };
                 store::save_session(&s);
@@ -389,6 +390,7 @@ impl LessonPage {
         let steps = match &self.lesson {
             LessonLoad::Loaded(lesson) => html! {
                 <StepsPane lesson={lesson.clone()} session={session.clone()} token={token.clone()}
+                           preview_token={AttrValue::from(s.preview_token.clone())}
                            progress={self.progress.clone()}
                            on_progress={link.callback(Msg::Progress)} on_run={link.callback(Msg::Run)} />
             },
