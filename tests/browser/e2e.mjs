@@ -211,6 +211,27 @@ try {
   await page.waitForSelector('text=Step 2 of 2');
   check(/1 of 2 steps done/.test(await page.innerText('.step-nav')), 'reload keeps the progress');
 
+  // --- Preview link: a click opens the page node1 serves, with a preview-only token ------
+  await page.locator('[data-testid=run]').nth(2).click(); // the step's web server on node1:8080
+  await waitScreen(page, /^web-up-42$/m);
+  const previewLink = page.locator('a.preview-link', { hasText: 'open your site' });
+  const previewHref = await previewLink.getAttribute('href');
+  const sessionId = JSON.parse(sessionAfter).id;
+  const previewToken = new URL(previewHref, base).searchParams.get('token');
+  check(previewHref.startsWith(`/preview/${sessionId}/node1/8080/?token=`) && /^[0-9a-f]{64}$/.test(previewToken),
+    'a preview link carries the session\'s preview token after a reload', previewHref);
+  check(previewToken !== JSON.parse(sessionAfter).token, 'the preview token is not the session token');
+  const [previewTab] = await Promise.all([context.waitForEvent('page'), previewLink.click()]);
+  await previewTab.waitForLoadState();
+  const previewText = await previewTab.innerText('body');
+  check(previewText.trim() === 'served-by-node1-8080', 'clicking the preview link shows the page node1 serves', previewText);
+  check(new URL(previewTab.url()).pathname === `/preview/${sessionId}/node1/8080/` && new URL(previewTab.url()).search === '',
+    'the preview tab lands on the clean URL (the token became a cookie)', previewTab.url());
+  await previewTab.screenshot({ path: join(artifacts, 'preview.png') });
+  await previewTab.close();
+  const apiWithPreviewToken = await fetch(`${base}/api/v1/sessions/${sessionId}`, { headers: { Authorization: `Bearer ${previewToken}` } });
+  check(apiWithPreviewToken.status === 403, 'the preview token does not open the API', String(apiWithPreviewToken.status));
+
   // --- Resize: stty size follows the window ---------------------------------------------
   const sizeOf = async () => {
     const marker = `size-${Date.now() % 100000}`;
