@@ -252,6 +252,44 @@ async fn a_token_in_the_query_sets_a_cookie_and_redirects_to_the_clean_url() {
 }
 
 #[tokio::test]
+async fn the_preview_token_reaches_the_nodes_web_server_and_is_refused_by_the_api() {
+    let Some(node) = Node::serving().await else {
+        return;
+    };
+    let (id, preview, page) = (node.id(), &node.s.preview_token, node.preview(8000));
+    assert!(!preview.is_empty() && *preview != node.s.token);
+    // What a lesson link does: `?token=` becomes the cookie, then the page loads.
+    let r = send(node.get(&format!("{page}?token={preview}"))).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        r.headers()["set-cookie"].to_str().unwrap(),
+        format!("pg_preview={preview}; Path=/preview/{id}/; HttpOnly; SameSite=Lax")
+    );
+    let cookie = format!("pg_preview={preview}");
+    let r = send(node.get(&page).header("cookie", cookie)).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("hello preview"));
+    let bearer = format!("Bearer {preview}");
+    let r = send(node.get(&page).header("authorization", &bearer)).await;
+    assert_eq!(r.status(), 200);
+
+    // The same value opens nothing of the API: the session, its files.
+    let session_url = node.server.url(&format!("/api/v1/sessions/{id}"));
+    let r = send(node.get(&session_url).header("authorization", &bearer)).await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(error_code(r).await, "forbidden");
+    let r = send(node.get(&node.files(&format!("/srv/www/index.html&token={preview}")))).await;
+    assert_eq!(r.status(), 403);
+    // A reloaded app gets the same capability from the session's info.
+    let info: protocol::api::SessionInfo = send(node.get_authorized(&session_url))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(&info.preview_token, preview);
+}
+
+#[tokio::test]
 async fn the_apps_redirects_and_absolute_paths_stay_under_the_prefix() {
     let Some(node) = Node::serving().await else {
         return;

@@ -20,6 +20,8 @@ pub mod sessions;
 mod spool;
 pub mod state;
 pub mod terminal;
+#[cfg(test)]
+mod tests_preview_token;
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
