@@ -325,6 +325,10 @@ pub fn render(md: &str, preview: Option<Preview>) -> Rendered {
 mod tests {
     use super::*;
 
+    fn at<'a>(session: &'a str, token: &'a str) -> Preview<'a> {
+        Preview { session, token }
+    }
+
     #[test]
     fn info_strings() {
         assert_eq!(
@@ -370,10 +374,7 @@ mod tests {
     fn runnable_copy_and_plain_blocks() {
         let md = "# Step\n\nRun this:\n\n```bash run=node1\necho hello\nls\n```\n\n\
                   Copy that:\n\n```copy\nexport A=1\n```\n\n```\nplain <b>\n```\n";
-        let s1 = Preview {
-            session: "s1",
-            token: "t",
-        };
+        let s1 = at("s1", "t");
         let r = render(md, Some(s1));
         assert_eq!(r.blocks.len(), 3);
         assert_eq!(r.blocks[0].code, "echo hello\nls");
@@ -407,10 +408,7 @@ mod tests {
 
     #[test]
     fn preview_links() {
-        let abc = Preview {
-            session: "abc",
-            token: "f00d",
-        };
+        let abc = at("abc", "f00d");
         assert_eq!(
             preview_url("preview:node1:8080/index.html", abc).as_deref(),
             Some("/preview/abc/node1/8080/index.html?token=f00d")
@@ -428,28 +426,19 @@ mod tests {
             preview_url("preview:node2:80/#top", abc).as_deref(),
             Some("/preview/abc/node2/80/?token=f00d#top")
         );
-        let odd = Preview {
-            session: "abc",
-            token: "a&b=c",
-        };
+        let odd = at("abc", "a&b=c");
         assert_eq!(
             preview_url("preview:node2:80", odd).as_deref(),
             Some("/preview/abc/node2/80/?token=a%26b%3Dc")
         );
-        let tokenless = Preview {
-            session: "abc",
-            token: "",
-        };
+        let tokenless = at("abc", "");
         assert_eq!(
             preview_url("preview:node2:80/x", tokenless).as_deref(),
             Some("/preview/abc/node2/80/x")
         );
         assert_eq!(preview_url("preview:node2:http", abc), None);
         assert_eq!(preview_url("preview:../x:80", abc), None);
-        let s9 = Preview {
-            session: "s9",
-            token: "cap",
-        };
+        let s9 = at("s9", "cap");
         let r = render("Open [the app](preview:node1:8080/x?y=1).", Some(s9));
         assert!(
             r.html.contains(
