@@ -85,8 +85,12 @@ async fn get(addr: &str, path: &str, headers: &str) -> String {
         .to_owned()
 }
 
-fn status(head: &str) -> &str {
-    head.split(' ').nth(1).unwrap_or_default()
+/// Sends a GET with `headers`, asserts the answer's status; returns its head.
+async fn expect(addr: &str, path: &str, headers: &str, want: u16) -> String {
+    let head = get(addr, path, headers).await;
+    let status = head.split(' ').nth(1).unwrap_or_default();
+    assert_eq!(status, want.to_string(), "GET {path}: {head}");
+    head
 }
 
 const WEBSOCKET: &str = "Upgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -99,67 +103,36 @@ async fn the_preview_token_opens_the_preview_and_not_the_api_or_the_terminal() {
     assert_ne!(preview, token);
 
     // The preview: `?token=` is taken, set as the cookie, and the URL cleaned.
-    let head = get(
-        &addr,
-        &format!("/preview/{id}/node1/8080/a?token={preview}"),
-        "",
-    )
-    .await;
-    assert_eq!(status(&head), "303", "{head}");
-    assert!(
-        head.contains(&format!(
-            "pg_preview={preview}; Path=/preview/{id}/; HttpOnly"
-        )),
-        "{head}"
-    );
-    assert!(
-        head.contains(&format!("location: /preview/{id}/node1/8080/a\r\n")),
-        "{head}"
-    );
+    let page = format!("/preview/{id}/node1/8080/a");
+    let head = expect(&addr, &format!("{page}?token={preview}"), "", 303).await;
+    let cookie = format!("pg_preview={preview}; Path=/preview/{id}/; HttpOnly");
+    assert!(head.contains(&cookie), "{head}");
+    assert!(head.contains(&format!("location: {page}\r\n")), "{head}");
     // The session token still opens previews (API clients), a wrong one does not.
-    let head = get(
-        &addr,
-        &format!("/preview/{id}/node1/8080/?token={token}"),
-        "",
-    )
-    .await;
-    assert_eq!(status(&head), "303", "{head}");
-    let head = get(
-        &addr,
-        &format!("/preview/{id}/node1/8080/?token={}", "0".repeat(64)),
-        "",
-    )
-    .await;
-    assert_eq!(status(&head), "403", "{head}");
+    expect(&addr, &format!("{page}?token={token}"), "", 303).await;
+    let wrong = "0".repeat(64);
+    expect(&addr, &format!("{page}?token={wrong}"), "", 403).await;
     // Past the token check, a node the session lacks is 404, from a cookie too.
     let cookie = format!("Cookie: pg_preview={preview}\r\n");
-    let head = get(&addr, &format!("/preview/{id}/node9/8080/"), &cookie).await;
-    assert_eq!(status(&head), "404", "{head}");
+    expect(&addr, &format!("/preview/{id}/node9/8080/"), &cookie, 404).await;
 
     // The API: the preview token is refused, the session token opens it.
     let session_url = format!("/api/v1/sessions/{id}");
-    let head = get(
-        &addr,
-        &session_url,
-        &format!("Authorization: Bearer {preview}\r\n"),
-    )
-    .await;
-    assert_eq!(status(&head), "403", "{head}");
-    let head = get(
-        &addr,
-        &session_url,
-        &format!("Authorization: Bearer {token}\r\n"),
-    )
-    .await;
-    assert_eq!(status(&head), "200", "{head}");
+    let bearer = |t: &str| format!("Authorization: Bearer {t}\r\n");
+    expect(&addr, &session_url, &bearer(&preview), 403).await;
+    expect(&addr, &session_url, &bearer(&token), 200).await;
 
     // The terminal socket: refused with the preview token, in the query or the header.
     let terminal = format!("/api/v1/sessions/{id}/nodes/node1/terminal");
-    let head = get(&addr, &format!("{terminal}?token={preview}"), WEBSOCKET).await;
-    assert_eq!(status(&head), "403", "{head}");
-    let bearer = format!("{WEBSOCKET}Authorization: Bearer {preview}\r\n");
-    let head = get(&addr, &terminal, &bearer).await;
-    assert_eq!(status(&head), "403", "{head}");
-    let head = get(&addr, &format!("{terminal}?token={token}"), WEBSOCKET).await;
-    assert_eq!(status(&head), "101", "the session token opens it: {head}");
+    expect(
+        &addr,
+        &format!("{terminal}?token={preview}"),
+        WEBSOCKET,
+        403,
+    )
+    .await;
+    let upgrade_with_bearer = format!("{WEBSOCKET}{}", bearer(&preview));
+    expect(&addr, &terminal, &upgrade_with_bearer, 403).await;
+    // The session token opens it.
+    expect(&addr, &format!("{terminal}?token={token}"), WEBSOCKET, 101).await;
 }
