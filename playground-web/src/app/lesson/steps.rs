@@ -68,7 +68,8 @@ impl StepsPane {
                 html! { <p class="check-result" role="status">{ "Checking…" }</p> }
             }
             Some(CheckState::Failed(e)) => {
-                html! { <p class="check-result fail" role="status">{ e.clone() }</p> }
+                // Marked like a result, so a test sees why instead of waiting.
+                html! { <p class="check-result fail" role="status" data-testid="check-result" data-passed="false" data-error="true">{ e.clone() }</p> }
             }
             Some(CheckState::Done(r)) => html! {
                 <div class={classes!("check-result", if r.passed { "pass" } else { "fail" })} role="status" data-testid="check-result" data-passed={r.passed.to_string()}>
