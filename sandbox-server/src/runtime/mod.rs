@@ -256,6 +256,18 @@ pub fn network_name(session: &str) -> String {
 /// Removes every session of the runtime's instance (containers, networks,
 /// volumes), records or not; returns how many sessions there were.
 pub async fn purge(runtime: &dyn Runtime) -> RuntimeResult<usize> {
+    let sessions = sessions_present(runtime).await?;
+    for session in &sessions {
+        runtime.remove_session(session).await?;
+    }
+    Ok(sessions.len())
+}
+
+/// Every session id the runtime holds objects of (nodes, or leftovers such as
+/// a network or a volume), whether or not a record owns it.
+pub async fn sessions_present(
+    runtime: &dyn Runtime,
+) -> RuntimeResult<std::collections::BTreeSet<String>> {
     let mut sessions: std::collections::BTreeSet<String> = runtime
         .list_nodes()
         .await?
@@ -263,8 +275,5 @@ pub async fn purge(runtime: &dyn Runtime) -> RuntimeResult<usize> {
         .map(|n| n.session)
         .collect();
     sessions.extend(runtime.list_session_leftovers().await?);
-    for session in &sessions {
-        runtime.remove_session(session).await?;
-    }
-    Ok(sessions.len())
+    Ok(sessions)
 }

@@ -3,7 +3,7 @@
 //! the store with the runtime after a start, and saving screens when the
 //! server stops.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,14 +56,7 @@ impl Sessions {
     /// `creating` only once it is in `sessions` (or its objects are gone), so
     /// every id listed is in one of the two sets while it is wanted.
     pub async fn sweep(&self) -> Result<usize, SessionError> {
-        let mut found: BTreeSet<String> = self
-            .runtime
-            .list_nodes()
-            .await?
-            .into_iter()
-            .map(|n| n.session)
-            .collect();
-        found.extend(self.runtime.list_session_leftovers().await?);
+        let found = crate::runtime::sessions_present(self.runtime.as_ref()).await?;
         let orphans: Vec<String> = {
             let live = lock(&self.live);
             found
