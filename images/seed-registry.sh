@@ -229,6 +229,9 @@ EOF
 tar -C "$r" --numeric-owner -cf /out/rootfs.tar .
 BUILD
     log "building $tag from Debian's nginx package (in a playground/base container)"
+    # Root in the container is an unprivileged uid on the host (the engine's userns-remap):
+    # let it write its output here.
+    chmod 0777 "$WORK/nginx"
     docker run --rm -v "$WORK/nginx:/out" "$(image_tag base)" bash /out/build.sh ||
         die "building the nginx stand-in failed (does the container reach the Debian mirror?)"
     docker import \

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/run.sh [sandbox-server serve args...]
 #
-# Sets up the machine (scripts/setup.sh docker firewall images registry web), builds the web app
+# Sets up the machine (scripts/setup.sh docker engine firewall images registry web), builds the web app
 # (dist/) and the server (release), then serves the playground on http://127.0.0.1:${PORT:-8080}
 # (this machine only; README.md, "Publishing", says how to serve others).
 # Extra arguments go to `sandbox-server serve`; see `sandbox-server serve --help`.
@@ -12,12 +12,16 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 say() { printf 'run: %s\n' "$*"; }
+# The learner engine (scripts/learner-engine.sh): the server, the tests and their docker
+# commands all use it, never the host's main Docker daemon.
+export PLAYGROUND_ENGINE_SOCKET=${PLAYGROUND_ENGINE_SOCKET:-/run/playground-engine/docker.sock}
+export DOCKER_HOST="unix://$PLAYGROUND_ENGINE_SOCKET"
 if [ -d "$HOME/.cargo/bin" ] && [[ ":$PATH:" != *":$HOME/.cargo/bin:"* ]]; then
     export PATH="$HOME/.cargo/bin:$PATH"
 fi
 
 if [ -z "${PLAYGROUND_SETUP_DONE:-}" ]; then
-    ./scripts/setup.sh docker firewall images registry web
+    ./scripts/setup.sh docker engine firewall images registry web
 fi
 unset PLAYGROUND_SETUP_DONE
 

@@ -4,7 +4,10 @@
 # Installs what the playground needs to build, run and test, on Debian/Ubuntu. Idempotent:
 # each step checks first and skips what is already there. Run as root or as a sudo user.
 #   rust     Rust toolchain check (rustfmt, clippy) and a C linker (build-essential)
-#   docker   Docker Engine (Debian's docker.io) and a running daemon
+#   docker   Docker Engine packages (Debian's docker.io: dockerd, runc, containerd), jq
+#   engine   the learner engine: a dockerd of the playground's own with userns-remap, its own
+#            socket (/run/playground-engine/docker.sock), data-root and bridge
+#            (scripts/learner-engine.sh start). Everything below that uses Docker uses it.
 #   firewall the iptables chain PLAYGROUND-INPUT: session networks cannot reach the host
 #            (scripts/host-firewall.sh; pool: $PLAYGROUND_SESSION_SUBNET_POOL or 10.210.0.0/16)
 #   tools    debootstrap, busybox-static, docker-registry, sqlite3 (offline image builder)
@@ -20,7 +23,10 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 TRUNK_VERSION=0.21.14
-ALL_COMPONENTS=(rust docker firewall tools images registry web browser)
+ALL_COMPONENTS=(rust docker engine firewall tools images registry web browser)
+# Every docker command here (and in the scripts it runs) talks to the learner engine.
+ENGINE_SOCKET=${PLAYGROUND_ENGINE_SOCKET:-/run/playground-engine/docker.sock}
+export DOCKER_HOST="unix://$ENGINE_SOCKET"
 
 say() { printf 'setup: %-8s %s\n' "$STEP" "$*"; }
 die() {
@@ -105,42 +111,22 @@ setup_rust() {
     fi
 }
 
-docker_answers() { "${SUDO[@]}" docker info >/dev/null 2>&1; }
-
 setup_docker() {
-    if have dockerd || [ -x /usr/sbin/dockerd ]; then
+    if (have dockerd || [ -x /usr/sbin/dockerd ]) && (have runc || [ -x /usr/sbin/runc ]); then
         say "present: dockerd"
     else
         apt_install docker.io iptables
     fi
-    if docker_answers; then
-        say "daemon answers ($("${SUDO[@]}" docker version -f '{{.Server.Version}}' 2>/dev/null))"
-    else
-        if [ -d /run/systemd/system ] && have systemctl; then
-            say "systemctl start docker"
-            "${SUDO[@]}" systemctl start docker || true
-        fi
-        if ! docker_answers; then
-            # No systemd: start the daemon ourselves, in its own session so that it outlives
-            # this script and a Ctrl-C of it.
-            local pid
-            pid=$(cat /var/run/docker.pid 2>/dev/null || true)
-            if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null && ! "${SUDO[@]}" kill -0 "$pid" 2>/dev/null; then
-                "${SUDO[@]}" rm -f /var/run/docker.pid
-            fi
-            say "starting dockerd (log: /var/log/dockerd.log)"
-            "${SUDO[@]}" setsid sh -c 'exec dockerd >>/var/log/dockerd.log 2>&1' </dev/null >/dev/null 2>&1 &
-        fi
-        local i
-        for i in $(seq 1 60); do
-            docker_answers && break
-            [ "$i" = 60 ] && die "dockerd did not answer within 60 s (see /var/log/dockerd.log)"
-            sleep 1
-        done
-        say "daemon answers"
-    fi
+    have docker || apt_install docker.io
+    have jq || apt_install jq
+    have ip || apt_install iproute2
+}
+
+setup_engine() {
+    "${SUDO[@]}" env PLAYGROUND_ENGINE_SOCKET="$ENGINE_SOCKET" "$ROOT/scripts/learner-engine.sh" start ||
+        die "scripts/learner-engine.sh start failed"
     if [ ${#SUDO[@]} -gt 0 ] && ! docker info >/dev/null 2>&1; then
-        # The server and the tests talk to /var/run/docker.sock as this user.
+        # The server and the tests talk to the engine's socket (group docker) as this user.
         local me
         me=$(id -un)
         if ! id -nG "$me" | tr ' ' '\n' | grep -qx docker; then
@@ -267,9 +253,9 @@ components=("$@")
 [ ${#components[@]} -gt 0 ] || components=("${ALL_COMPONENTS[@]}")
 for c in "${components[@]}"; do
     case $c in
-        rust | docker | firewall | tools | images | registry | web | browser) ;;
+        rust | docker | engine | firewall | tools | images | registry | web | browser) ;;
         -h | --help)
-            sed -n '2,18s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+            sed -n '2,21s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
             exit 0
             ;;
         *) die "unknown component '$c' (known: ${ALL_COMPONENTS[*]})" ;;

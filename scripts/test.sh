@@ -11,6 +11,10 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
+# The learner engine (scripts/learner-engine.sh): the server, the tests and their docker
+# commands all use it, never the host's main Docker daemon.
+export PLAYGROUND_ENGINE_SOCKET=${PLAYGROUND_ENGINE_SOCKET:-/run/playground-engine/docker.sock}
+export DOCKER_HOST="unix://$PLAYGROUND_ENGINE_SOCKET"
 if [ -d "$HOME/.cargo/bin" ] && [[ ":$PATH:" != *":$HOME/.cargo/bin:"* ]]; then
     export PATH="$HOME/.cargo/bin:$PATH"
 fi

@@ -14,16 +14,22 @@ use crate::client_addr::IpNet;
 use crate::subnets::{Ipv4Net, SubnetPool};
 
 /// How nodes whose image asks for the `docker` profile (Docker-in-Docker) get
-/// the privileges `dockerd` needs.
+/// the privileges `dockerd` needs. Only `isolated` is safe for strangers: with the
+/// other two, root in a node is root on the host (docs/security.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DockerProfile {
-    /// Try `--privileged`; if the host refuses it, use `capabilities` from then on.
-    Auto,
-    /// `--privileged`: the usual way on normal hosts.
+    /// The learner engine (`scripts/learner-engine.sh`): the engine must run with
+    /// `userns-remap`, so every capability a node gets is one inside its user
+    /// namespace; seccomp is `dind_seccomp_profile`, the cgroup namespace private,
+    /// and the engine's runtime delegates the node's cgroups to it. The server
+    /// refuses to start when the engine is not remapped.
+    Isolated,
+    /// `--privileged`. Host root for whoever has a shell in the node.
     Privileged,
-    /// All capabilities but CAP_SYS_RESOURCE, seccomp/apparmor unconfined, host cgroup
-    /// namespace: for hosts whose bounding set makes `--privileged` fail.
+    /// All capabilities but CAP_SYS_RESOURCE, seccomp/apparmor unconfined, the host's
+    /// cgroup tree: for engines without userns-remap that refuse `--privileged`.
+    /// Host root for whoever has a shell in the node.
     Capabilities,
 }
 
@@ -82,8 +88,14 @@ pub struct Config {
     pub node_cpus: f64,
     /// Processes per node at most.
     pub node_pids: i64,
+    /// The Docker Engine's API socket: the learner engine by default, never the
+    /// host's main daemon (scripts/learner-engine.sh).
+    pub engine_socket: PathBuf,
     /// Privilege profile for `docker`-profile nodes.
     pub docker_profile: DockerProfile,
+    /// Seccomp profile (JSON) of Docker-in-Docker nodes under the `isolated` profile
+    /// (Docker's default plus the system calls a nested dockerd needs).
+    pub dind_seccomp_profile: PathBuf,
     /// Session networks get no route out (nodes reach each other only).
     pub network_internal: bool,
     /// IPv4 network session networks take a /27 each from (2048 sessions in a /16);
@@ -160,7 +172,9 @@ impl Default for Config {
             node_memory_mib: 512,
             node_cpus: 1.0,
             node_pids: 512,
-            docker_profile: DockerProfile::Auto,
+            engine_socket: PathBuf::from("/run/playground-engine/docker.sock"),
+            docker_profile: DockerProfile::Isolated,
+            dind_seccomp_profile: PathBuf::from("/etc/playground-engine/seccomp-dind.json"),
             network_internal: true,
             session_subnet_pool: "10.210.0.0/16".into(),
             require_host_firewall: true,

@@ -233,7 +233,7 @@ async fn main() -> Result<()> {
     let ours = got as f64 / took.as_secs_f64() / 1e6;
     // The container PTY path alone, the same way `docker exec -it` reads it.
     let t1 = Instant::now();
-    let status = std::process::Command::new("docker")
+    let status = playground_e2e::docker_cli()
         .args(["exec", "-t", &container, "cat", "/tmp/big"])
         .stdout(std::process::Stdio::null())
         .status()?;

@@ -10,6 +10,22 @@ use anyhow::{bail, Result};
 
 use crate::server::{server_binary, Profile};
 
+/// The learner engine's socket, as the server finds it by default
+/// (`engine_socket`; `PLAYGROUND_ENGINE_SOCKET` overrides both).
+pub fn engine_socket() -> String {
+    std::env::var("PLAYGROUND_ENGINE_SOCKET")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "/run/playground-engine/docker.sock".to_owned())
+}
+
+/// The `docker` CLI, talking to the learner engine (never the host's main daemon).
+pub fn docker_cli() -> Command {
+    let mut command = Command::new("docker");
+    command.env("DOCKER_HOST", format!("unix://{}", engine_socket()));
+    command
+}
+
 /// The images every session needs (`scripts/setup.sh docker images` builds them).
 const IMAGES: [&str; 2] = ["playground/base:latest", "playground/dind:latest"];
 
@@ -28,7 +44,7 @@ fn required(ok: bool, what: &str, fix: &str) -> bool {
 /// True when Docker answers and has the session images. Without them: panics
 /// when `CI=true`, otherwise prints why and returns false so the caller can return.
 pub fn docker_available() -> bool {
-    let ok = Command::new("docker")
+    let ok = docker_cli()
         .args(["image", "inspect"])
         .args(IMAGES)
         .stdout(Stdio::null())
@@ -38,14 +54,14 @@ pub fn docker_available() -> bool {
     required(
         ok,
         "Docker or the session images are not available",
-        "scripts/setup.sh docker images",
+        "scripts/setup.sh docker engine images",
     )
 }
 
 /// True when the registry mirror that nested Docker pulls through is up.
 /// Without it: panics when `CI=true`, otherwise prints why and returns false.
 pub fn registry_running() -> bool {
-    let ok = Command::new("docker")
+    let ok = docker_cli()
         .args([
             "container",
             "inspect",
@@ -64,7 +80,7 @@ pub fn registry_running() -> bool {
 
 /// `docker` with arguments; stdout trimmed. Fails on a non-zero exit.
 pub fn docker(args: &[&str]) -> Result<String> {
-    let out = Command::new("docker").args(args).output()?;
+    let out = docker_cli().args(args).output()?;
     if !out.status.success() {
         bail!(
             "docker {}: {}",
@@ -83,7 +99,7 @@ pub fn container(session: &str, node: &str) -> String {
 /// Runs `sh -c script` in a node (in `/root`, as the server's checks do);
 /// returns the exit code and stdout followed by stderr.
 pub fn node_exec(session: &str, node: &str, script: &str) -> (i32, String) {
-    let out = Command::new("docker")
+    let out = docker_cli()
         .args(["exec", "-w", "/root", &container(session, node)])
         .args(["sh", "-c", script])
         .output()
@@ -114,7 +130,7 @@ pub fn docker_objects(session: &str) -> Vec<String> {
         ("volume", ["volume", "ls"], "{{.Name}}"),
     ] {
         let format = format!("{kind} {name}");
-        let out = Command::new("docker")
+        let out = docker_cli()
             .args(list)
             .args(["--filter", &label, "--format", &format])
             .output()

@@ -232,14 +232,16 @@ pub async fn connect(config: &Config) -> RuntimeResult<Arc<dyn Runtime>> {
     let pool = config
         .subnet_pool()
         .map_err(|e| RuntimeError::Backend(e.to_string()))?;
-    let docker = docker::DockerRuntime::connect(
-        &config.instance,
-        config.docker_profile,
-        config.network_internal,
-    )
-    .await?
-    .with_subnet_pool(pool)
-    .with_output_limits(OutputLimits::of(config));
+    let options = docker::EngineOptions {
+        socket: config.engine_socket.clone(),
+        docker_profile: config.docker_profile,
+        dind_seccomp_profile: config.dind_seccomp_profile.clone(),
+        network_internal: config.network_internal,
+    };
+    let docker = docker::DockerRuntime::connect(&config.instance, &options)
+        .await?
+        .with_subnet_pool(pool)
+        .with_output_limits(OutputLimits::of(config));
     Ok(Arc::new(docker))
 }
 

@@ -11,7 +11,6 @@ mod files;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -35,10 +34,6 @@ use super::*;
 use crate::config::DockerProfile;
 use crate::subnets::{Ipv4Net, SubnetPool};
 
-const PROFILE_UNKNOWN: u8 = 0;
-const PROFILE_PRIVILEGED: u8 = 1;
-const PROFILE_CAPABILITIES: u8 = 2;
-
 /// The host-wide registry mirror container (`scripts/setup.sh registry` starts it).
 /// Every session network gets it attached under the alias [`REGISTRY_ALIAS`], so
 /// nested Docker in nodes pulls from `registry:5000` even on `internal` networks.
@@ -46,15 +41,26 @@ pub const REGISTRY_CONTAINER: &str = "playground-registry";
 /// The name nodes reach the registry mirror by.
 pub const REGISTRY_ALIAS: &str = "registry";
 
+/// Which Engine to use and how Docker-in-Docker nodes run on it (from
+/// [`crate::config::Config`]).
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    pub socket: PathBuf,
+    pub docker_profile: DockerProfile,
+    pub dind_seccomp_profile: PathBuf,
+    pub network_internal: bool,
+}
+
 pub struct DockerRuntime {
     docker: Docker,
     /// Value of [`LABEL_INSTANCE`] on everything this server creates.
     instance: String,
     socket: PathBuf,
     network_internal: bool,
-    /// What `docker`-profile nodes use; `Auto` settles on the first such node.
+    /// What `docker`-profile nodes use.
     docker_profile: DockerProfile,
-    settled_profile: AtomicU8,
+    /// `seccomp=<profile JSON>` for Docker-in-Docker nodes under [`DockerProfile::Isolated`].
+    dind_seccomp: Option<String>,
     /// Node addresses on their session networks, by container name (web preview).
     addresses: Mutex<HashMap<String, IpAddr>>,
     /// Container attached to every session network as `registry`; `None`: no mirror.
@@ -66,42 +72,56 @@ pub struct DockerRuntime {
 }
 
 impl DockerRuntime {
-    /// Connects to the local Engine (`DOCKER_HOST` or `/var/run/docker.sock`)
-    /// and negotiates the API version.
-    pub async fn connect(
-        instance: &str,
-        docker_profile: DockerProfile,
-        network_internal: bool,
-    ) -> RuntimeResult<DockerRuntime> {
-        let socket = match std::env::var("DOCKER_HOST") {
-            Ok(host) if host.starts_with("unix://") => PathBuf::from(&host["unix://".len()..]),
-            Ok(host) if !host.is_empty() => {
-                return Err(RuntimeError::Backend(format!(
-                    "DOCKER_HOST={host}: only unix sockets are supported"
-                )))
+    /// Connects to the Engine on `options.socket` and negotiates the API
+    /// version. Under [`DockerProfile::Isolated`] it refuses an Engine that
+    /// runs without `userns-remap` (root in a node would be root on the host)
+    /// and loads the Docker-in-Docker seccomp profile.
+    pub async fn connect(instance: &str, options: &EngineOptions) -> RuntimeResult<DockerRuntime> {
+        let socket = options.socket.clone();
+        let unreachable = |e: bollard::errors::Error| {
+            RuntimeError::Backend(format!(
+                "no Docker Engine answers on {} ({e}): start the learner engine with scripts/setup.sh engine",
+                socket.display()
+            ))
+        };
+        let docker =
+            Docker::connect_with_unix(&socket.to_string_lossy(), 120, bollard::API_DEFAULT_VERSION)
+                .map_err(unreachable)?
+                .negotiate_version()
+                .await
+                .map_err(unreachable)?;
+        docker.ping().await.map_err(unreachable)?;
+        let mut dind_seccomp = None;
+        match options.docker_profile {
+            DockerProfile::Isolated => {
+                let info = docker.info().await?;
+                let remapped = info
+                    .security_options
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|o| o.contains("name=userns"));
+                if !remapped {
+                    return Err(RuntimeError::Backend(format!(
+                        "the Docker Engine on {} runs without userns-remap, so root in a node would be root on this host; \
+                         start the learner engine (scripts/setup.sh engine) or, knowing that, set docker_profile = \"capabilities\" (docs/security.md)",
+                        socket.display()
+                    )));
+                }
+                dind_seccomp = Some(load_seccomp_profile(&options.dind_seccomp_profile)?);
             }
-            _ => PathBuf::from("/var/run/docker.sock"),
-        };
-        let docker = Docker::connect_with_unix(
-            &socket.to_string_lossy(),
-            120,
-            bollard::API_DEFAULT_VERSION,
-        )?
-        .negotiate_version()
-        .await?;
-        docker.ping().await?;
-        let settled = match docker_profile {
-            DockerProfile::Auto => PROFILE_UNKNOWN,
-            DockerProfile::Privileged => PROFILE_PRIVILEGED,
-            DockerProfile::Capabilities => PROFILE_CAPABILITIES,
-        };
+            DockerProfile::Privileged | DockerProfile::Capabilities => tracing::warn!(
+                profile = ?options.docker_profile,
+                "Docker-in-Docker nodes run with the {:?} profile: root in such a node is root on this host. Use docker_profile = \"isolated\" for learners you do not trust (docs/security.md)",
+                options.docker_profile
+            ),
+        }
         Ok(DockerRuntime {
             docker,
             instance: instance.to_owned(),
             socket,
-            network_internal,
-            docker_profile,
-            settled_profile: AtomicU8::new(settled),
+            network_internal: options.network_internal,
+            docker_profile: options.docker_profile,
+            dind_seccomp,
             addresses: Mutex::new(HashMap::new()),
             registry_container: Some(REGISTRY_CONTAINER.to_owned()),
             subnets: None,
@@ -224,13 +244,10 @@ impl DockerRuntime {
         format!("pg-{session}-{node}-docker")
     }
 
-    /// The host config of a node, for its image's profile.
-    fn host_config(
-        &self,
-        spec: &NodeSpec,
-        image_labels: &HashMap<String, String>,
-        privileged: bool,
-    ) -> HostConfig {
+    /// The host config of a node: base nodes keep a few capabilities (their
+    /// image's `io.playground.capabilities`, or [`DEFAULT_CAPABILITIES`]);
+    /// Docker-in-Docker nodes get what `dockerd` needs under `docker_profile`.
+    fn host_config(&self, spec: &NodeSpec, image_labels: &HashMap<String, String>) -> HostConfig {
         let mut hc = HostConfig {
             memory: Some(spec.limits.memory_bytes),
             // Equal to memory: no swap on top of it.
@@ -250,10 +267,7 @@ impl DockerRuntime {
                 .then(|| vec!["timeout:1".into(), "attempts:1".into()]),
             ..Default::default()
         };
-        let wants_docker = image_labels
-            .get(IMAGE_LABEL_PROFILE)
-            .is_some_and(|p| p == "docker");
-        if !wants_docker {
+        if !wants_docker(image_labels) {
             let caps = image_labels
                 .get(IMAGE_LABEL_CAPABILITIES)
                 .map(|c| {
@@ -272,26 +286,49 @@ impl DockerRuntime {
             "{}:/var/lib/docker",
             Self::docker_volume(&spec.session, &spec.node)
         )]);
-        if privileged {
-            hc.privileged = Some(true);
-        } else {
-            hc.cap_add = Some(vec!["ALL".into()]);
-            hc.cap_drop = Some(vec!["SYS_RESOURCE".into()]);
-            hc.security_opt = Some(vec![
-                "no-new-privileges".into(),
-                "seccomp=unconfined".into(),
-                "apparmor=unconfined".into(),
-            ]);
-            // `--security-opt systempaths=unconfined` is the CLI's spelling; the
-            // Engine API refuses it and wants empty masked and read-only path lists.
-            hc.masked_paths = Some(Vec::new());
-            hc.readonly_paths = Some(Vec::new());
-            hc.cgroupns_mode = Some(HostConfigCgroupnsModeEnum::HOST);
-            hc.binds
-                .as_mut()
-                .expect("set above")
-                .push("/sys/fs/cgroup:/sys/fs/cgroup:rw".into());
-            hc.tmpfs = Some(HashMap::from([("/run".into(), String::new())]));
+        // A fresh /run per start: no stale dockerd or containerd pid files.
+        hc.tmpfs = Some(HashMap::from([("/run".into(), String::new())]));
+        match self.docker_profile {
+            DockerProfile::Isolated => {
+                // Every capability, but of the node's user namespace (the engine
+                // remaps root to an unprivileged host uid): mount, namespaces and
+                // the like work on the node's own things only.
+                hc.cap_add = Some(vec!["ALL".into()]);
+                let seccomp = self.dind_seccomp.as_deref().unwrap_or_default();
+                hc.security_opt = Some(vec![
+                    "no-new-privileges".into(),
+                    format!("seccomp={seccomp}"),
+                    // AppArmor's docker-default forbids mount; where AppArmor
+                    // is off, this changes nothing.
+                    "apparmor=unconfined".into(),
+                ]);
+                // A nested runc mounts a fresh /proc, which the kernel refuses
+                // under masked paths (`systempaths=unconfined` in the CLI; the
+                // API wants empty lists). Writes to /proc/sys stay refused: the
+                // files belong to the host's root, not the node's.
+                hc.masked_paths = Some(Vec::new());
+                hc.readonly_paths = Some(Vec::new());
+                // Its own cgroup tree; the engine's runtime (runc-delegate)
+                // hands the node's cgroup directories to the node's root.
+                hc.cgroupns_mode = Some(HostConfigCgroupnsModeEnum::PRIVATE);
+            }
+            DockerProfile::Privileged => hc.privileged = Some(true),
+            DockerProfile::Capabilities => {
+                hc.cap_add = Some(vec!["ALL".into()]);
+                hc.cap_drop = Some(vec!["SYS_RESOURCE".into()]);
+                hc.security_opt = Some(vec![
+                    "no-new-privileges".into(),
+                    "seccomp=unconfined".into(),
+                    "apparmor=unconfined".into(),
+                ]);
+                hc.masked_paths = Some(Vec::new());
+                hc.readonly_paths = Some(Vec::new());
+                hc.cgroupns_mode = Some(HostConfigCgroupnsModeEnum::HOST);
+                hc.binds
+                    .as_mut()
+                    .expect("set above")
+                    .push("/sys/fs/cgroup:/sys/fs/cgroup:rw".into());
+            }
         }
         hc
     }
@@ -300,7 +337,6 @@ impl DockerRuntime {
         &self,
         spec: &NodeSpec,
         image_labels: &HashMap<String, String>,
-        privileged: bool,
     ) -> Result<(), bollard::errors::Error> {
         let name = container_name(&spec.session, &spec.node);
         let mut labels = self.labels(&spec.session, spec.expires_at);
@@ -310,7 +346,11 @@ impl DockerRuntime {
             image: Some(spec.image.clone()),
             hostname: Some(spec.node.clone()),
             labels: Some(labels),
-            host_config: Some(self.host_config(spec, image_labels, privileged)),
+            // Read by the engine's runtime (scripts/engine/runc-delegate):
+            // delegate this node's cgroups to its root.
+            env: (wants_docker(image_labels) && self.docker_profile == DockerProfile::Isolated)
+                .then(|| vec!["PLAYGROUND_DELEGATE_CGROUP=1".to_owned()]),
+            host_config: Some(self.host_config(spec, image_labels)),
             networking_config: Some(NetworkingConfig {
                 endpoints_config: Some(HashMap::from([(
                     network,
@@ -342,10 +382,36 @@ impl From<bollard::errors::Error> for RuntimeError {
     }
 }
 
-/// Does this start failure mean the host refuses `--privileged`?
-fn refuses_privileged(err: &bollard::errors::Error) -> bool {
-    let text = err.to_string();
-    text.contains("unable to apply caps") || text.contains("operation not permitted")
+/// Does this image ask for the `docker` profile (Docker-in-Docker)?
+fn wants_docker(image_labels: &HashMap<String, String>) -> bool {
+    image_labels
+        .get(IMAGE_LABEL_PROFILE)
+        .is_some_and(|p| p == "docker")
+}
+
+/// Reads a seccomp profile and checks it is JSON; returns it as text, the form
+/// the Engine API takes (`seccomp=<JSON>`).
+fn load_seccomp_profile(path: &std::path::Path) -> RuntimeResult<String> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        RuntimeError::Backend(format!(
+            "dind_seccomp_profile {}: {e} (scripts/setup.sh engine writes it)",
+            path.display()
+        ))
+    })?;
+    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        RuntimeError::Backend(format!(
+            "dind_seccomp_profile {}: not JSON: {e}",
+            path.display()
+        ))
+    })?;
+    if json.get("syscalls").is_none_or(|s| !s.is_array()) {
+        return Err(RuntimeError::Backend(format!(
+            "dind_seccomp_profile {}: not a seccomp profile (no \"syscalls\" list)",
+            path.display()
+        )));
+    }
+    // Compact: it travels in every Docker-in-Docker node's create request.
+    Ok(json.to_string())
 }
 
 #[async_trait]
@@ -378,10 +444,7 @@ impl Runtime for DockerRuntime {
             Err(e) => return Err(e.into()),
         };
         let image_labels = image.config.and_then(|c| c.labels).unwrap_or_default();
-        let wants_docker = image_labels
-            .get(IMAGE_LABEL_PROFILE)
-            .is_some_and(|p| p == "docker");
-        if wants_docker {
+        if wants_docker(&image_labels) {
             self.docker
                 .create_volume(VolumeCreateRequest {
                     name: Some(Self::docker_volume(&spec.session, &spec.node)),
@@ -390,44 +453,7 @@ impl Runtime for DockerRuntime {
                 })
                 .await?;
         }
-        let settled = self.settled_profile.load(Ordering::Relaxed);
-        // Only Docker-in-Docker nodes are ever privileged, so only their
-        // failures can tell that the host refuses `--privileged`.
-        let privileged = wants_docker && settled != PROFILE_CAPABILITIES;
-        match self.create_and_start(spec, &image_labels, privileged).await {
-            Err(e)
-                if privileged
-                    && settled == PROFILE_UNKNOWN
-                    && self.docker_profile == DockerProfile::Auto
-                    && refuses_privileged(&e) =>
-            {
-                tracing::warn!(
-                    "this host refuses --privileged ({e}); Docker-in-Docker nodes use the capability profile from now on"
-                );
-                self.settled_profile
-                    .store(PROFILE_CAPABILITIES, Ordering::Relaxed);
-                let name = container_name(&spec.session, &spec.node);
-                let _ = self
-                    .docker
-                    .remove_container(
-                        &name,
-                        Some(RemoveContainerOptions {
-                            force: true,
-                            ..Default::default()
-                        }),
-                    )
-                    .await;
-                Ok(self.create_and_start(spec, &image_labels, false).await?)
-            }
-            Ok(()) => {
-                if wants_docker && settled == PROFILE_UNKNOWN {
-                    self.settled_profile
-                        .store(PROFILE_PRIVILEGED, Ordering::Relaxed);
-                }
-                Ok(())
-            }
-            Err(e) => Err(e.into()),
-        }
+        Ok(self.create_and_start(spec, &image_labels).await?)
     }
 
     async fn start_node(&self, session: &str, node: &str) -> RuntimeResult<()> {
