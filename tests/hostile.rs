@@ -249,3 +249,182 @@ async fn the_server_refuses_to_start_when_the_rule_does_not_cover_its_pool() {
     assert!(err.contains("scripts/setup.sh firewall"), "{err}");
     assert!(err.contains(UNCOVERED_POOL), "{err}");
 }
+
+/// `p FILE` opens FILE for appending and closes it again: it writes nothing, so
+/// a probe that succeeds harms nothing. Prints `OPEN FILE`, `refused FILE`, or
+/// `absent FILE` (never created: `>>` on a missing file would create it).
+const OPEN_PROBE: &str = r#"p() { if [ ! -e "$1" ]; then echo "absent $1"; elif (exec 3>>"$1") 2>/dev/null; then echo "OPEN $1"; else echo "refused $1"; fi; }"#;
+
+/// The escape primitives of a root shell in a container, each probed without
+/// being fired (issue 8; docs/security.md):
+/// - host sysctls and the crash handler (`core_pattern` runs a program as host root),
+/// - cgroup v1 `release_agent` (runs a program as host root when a cgroup empties),
+///   in the mounted hierarchies and in a new one the node would mount itself,
+/// - the node's own `devices.allow` (opens host devices) and limit files,
+/// - a device node for the host's first disk, opened for reading,
+/// - the uid the node's root has on the host.
+fn escape_probes() -> String {
+    format!(
+        r#"{OPEN_PROBE}
+for f in /proc/sys/kernel/core_pattern /proc/sys/kernel/modprobe /proc/sys/vm/overcommit_memory \
+         /proc/sysrq-trigger /sys/kernel/uevent_helper /sys/fs/cgroup/*/release_agent \
+         /sys/fs/cgroup/devices/devices.allow /sys/fs/cgroup/memory/memory.limit_in_bytes \
+         /sys/fs/cgroup/pids/pids.max; do p "$f"; done
+mkdir -p /tmp/pg-probe-cg
+if mount -t cgroup -o none,name=pgprobe cgroup /tmp/pg-probe-cg 2>/dev/null; then
+  echo "OPEN new-cgroup-hierarchy"; p /tmp/pg-probe-cg/release_agent; umount /tmp/pg-probe-cg
+else echo "refused new-cgroup-hierarchy"; fi
+disk=$(awk 'NR > 2 && $4 !~ /[0-9]$/ {{ print $1, $2; exit }}' /proc/partitions)
+if [ -z "$disk" ]; then echo "absent host-disk"
+elif mknod /tmp/pg-probe-disk b $disk 2>/dev/null && (exec 3</tmp/pg-probe-disk) 2>/dev/null; then
+  echo "OPEN host-disk"
+else echo "refused host-disk"; fi
+rm -f /tmp/pg-probe-disk
+echo "root-is-host-uid $(awk '$1 == 0 {{ print $2 }}' /proc/self/uid_map)"
+"#
+    )
+}
+
+/// Asserts the output of [`escape_probes`]: nothing opened, the primitives that
+/// must be there were there and refused, and root is not the host's root.
+fn assert_no_escape(from: &str, out: &str) {
+    eprintln!("{from}:\n{out}");
+    // Line starts only: a terminal also echoes the script, which says "OPEN" too.
+    let out = without_escapes(out);
+    let lines: Vec<&str> = out.lines().map(str::trim).collect();
+    assert!(
+        !lines.iter().any(|l| l.starts_with("OPEN ")),
+        "{from} opened an escape primitive:\n{out}"
+    );
+    for must in [
+        "refused /proc/sys/kernel/core_pattern",
+        "refused /proc/sys/vm/overcommit_memory",
+        "refused /sys/fs/cgroup/devices/devices.allow",
+        "refused /sys/fs/cgroup/memory/memory.limit_in_bytes",
+        "refused new-cgroup-hierarchy",
+        "refused host-disk",
+    ] {
+        assert!(lines.contains(&must), "{from}: expected '{must}':\n{out}");
+    }
+    let uid = out
+        .lines()
+        .find_map(|l| l.strip_prefix("root-is-host-uid "))
+        .unwrap_or_else(|| panic!("{from}: no uid map line:\n{out}"));
+    let uid: u64 = uid
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{from}: {out}"));
+    assert!(uid >= 1000, "{from}: root in the node is host uid {uid}");
+}
+
+#[tokio::test]
+async fn escapes_from_nodes_and_nested_containers_are_refused() {
+    require_docker!();
+    let server = Launch::default().start().await.unwrap();
+    // node1 runs Docker-in-Docker (all capabilities, of its user namespace), node2 is a
+    // base node. Both through the learner's terminal.
+    let s = server.create_session("docker-4-networking").await.unwrap();
+    let script = escape_probes();
+    for node in ["node1", "node2"] {
+        let mut term = server.prompt(&s, node).await.unwrap();
+        let out = term
+            .run(
+                &format!("{script}echo PROBES''-DONE"),
+                Duration::from_secs(30),
+            )
+            .await
+            .unwrap();
+        assert!(out.contains("PROBES-DONE"), "{node}: {out}");
+        assert_no_escape(node, &out);
+        term.close().await;
+    }
+
+    // Inside node1 the learner is root of its own Docker: a nested container with
+    // every capability and no seccomp gets no further.
+    let ready = "for i in $(seq 240); do test -e /run/playground-dind-ready && exit 0; \
+                 sleep 0.25; done; exit 1";
+    assert_eq!(
+        node_exec(&s.id, "node1", ready).0,
+        0,
+        "nested dockerd came up"
+    );
+    std::fs::write(
+        std::env::temp_dir().join(format!("pg-probe-{}.sh", s.id)),
+        &script,
+    )
+    .unwrap();
+    docker(&[
+        "cp",
+        &std::env::temp_dir()
+            .join(format!("pg-probe-{}.sh", s.id))
+            .to_string_lossy(),
+        &format!("pg-{}-node1:/tmp/probe.sh", s.id),
+    ])
+    .unwrap();
+    let (_, out) = node_exec(
+        &s.id,
+        "node1",
+        "docker run --rm --cap-add ALL --security-opt seccomp=unconfined \
+         --security-opt apparmor=unconfined -v /tmp/probe.sh:/probe.sh busybox sh /probe.sh 2>&1",
+    );
+    assert_no_escape("a nested container with every capability", &out);
+    // `--privileged` inside a node does not start at all: it would mount /sys
+    // read-write, which the node's user namespace may not.
+    let (code, out) = node_exec(
+        &s.id,
+        "node1",
+        "docker run --rm --privileged -v /tmp/probe.sh:/probe.sh busybox sh /probe.sh 2>&1",
+    );
+    assert!(!out.lines().any(|l| l.starts_with("OPEN ")), "{out}");
+    assert_ne!(code, 0, "a privileged nested container started: {out}");
+
+    assert!(healthy(&server).await, "the server stays healthy");
+    server.delete_session(&s).await.unwrap();
+    let left = playground_e2e::docker_objects(&s.id);
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+/// `text` without terminal control sequences (`ESC [ ... letter`).
+fn without_escapes(text: &str) -> String {
+    let mut plain = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            if chars.next() == Some('[') {
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        plain.push(c);
+    }
+    plain
+}
+
+/// The control of the test above: the same probe, run by root on the host (not in
+/// a node), opens `core_pattern`. So "refused" above is the isolation's doing, not
+/// a probe that cannot open anything. It only opens the file and closes it.
+#[test]
+fn the_escape_probe_opens_core_pattern_as_host_root() {
+    if !nix_is_root() {
+        eprintln!("SKIPPED: needs root (the CI user is root)");
+        return;
+    }
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!("{OPEN_PROBE}\np /proc/sys/kernel/core_pattern"))
+        .output()
+        .expect("sh");
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.trim(), "OPEN /proc/sys/kernel/core_pattern");
+}
+
+fn nix_is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
