@@ -14,6 +14,10 @@ if [ -d "$HOME/.cargo/bin" ] && [[ ":$PATH:" != *":$HOME/.cargo/bin:"* ]]; then
     export PATH="$HOME/.cargo/bin:$PATH"
 fi
 
+# The learner engine, as the server uses it (scripts/learner-engine.sh).
+export PLAYGROUND_ENGINE_SOCKET=${PLAYGROUND_ENGINE_SOCKET:-/run/playground-engine/docker.sock}
+export DOCKER_HOST="unix://$PLAYGROUND_ENGINE_SOCKET"
+
 say() { printf 'browser: %s\n' "$*"; }
 missing() {
     if [ "${CI:-}" = true ]; then
@@ -27,7 +31,7 @@ missing() {
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 [ -x "$CHROMIUM" ] || missing "no Chromium at $CHROMIUM (scripts/setup.sh browser installs it)"
 command -v node >/dev/null 2>&1 || missing "node is not installed (scripts/setup.sh web)"
-docker info >/dev/null 2>&1 || missing "Docker does not answer (scripts/setup.sh docker)"
+docker info >/dev/null 2>&1 || missing "the learner engine does not answer (scripts/setup.sh docker engine)"
 docker image inspect playground/base >/dev/null 2>&1 ||
     missing "the session image playground/base is missing (scripts/setup.sh images)"
 command -v trunk >/dev/null 2>&1 || missing "trunk is not installed (scripts/setup.sh web)"
