@@ -341,7 +341,7 @@ async fn a_check_printing_150_mb_is_cut_and_the_server_stays_small() {
     .unwrap();
     std::fs::write(
         dir.join("steps/01-loud.md"),
-        "# Loud\n\n```sh check=node1 timeout=60\nhead -c 150000000 /dev/zero | tr '\\0' x\necho\necho the end\n```\n",
+        "# Loud\n\n```sh check=node1 timeout=60\nhead -c 150000000 /dev/zero | tr '\\0' x\necho\necho the end\nyes louder\n```\n",
     )
     .unwrap();
     wait_for(
@@ -389,4 +389,16 @@ async fn a_check_printing_150_mb_is_cut_and_the_server_stays_small() {
     );
     let (status, _) = server.call("GET", "/healthz", None, None).await;
     assert_eq!(status, 200);
+    // The command is stopped, not left printing until its timeout (60 s).
+    let mut left = String::new();
+    for _ in 0..50 {
+        let (_, out) =
+            playground_e2e::node_exec(&id, "node1", "pgrep -a '^(tr|yes|head)$' || true");
+        left = out;
+        if left.trim().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(left.trim(), "", "the check's processes still run");
 }

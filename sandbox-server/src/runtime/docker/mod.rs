@@ -333,6 +333,50 @@ impl DockerRuntime {
         hc
     }
 
+    /// Kills a running exec and everything it started. The Engine has no call
+    /// for that, so: the exec's process id as the host sees it, translated to
+    /// the node's own pid namespace (`NSpid` in `/proc/PID/status`), then a
+    /// `kill` of that process group from inside the node. Scripts run under
+    /// coreutils `timeout`, which leads a process group of its own; a command
+    /// that leads none is killed alone.
+    async fn kill_exec(&self, session: &str, node: &str, exec_id: &str) -> RuntimeResult<()> {
+        let info = self.docker.inspect_exec(exec_id).await?;
+        if info.running != Some(true) {
+            return Ok(());
+        }
+        let host_pid = info
+            .pid
+            .filter(|p| *p > 0)
+            .ok_or_else(|| RuntimeError::Backend("the exec has no process id".into()))?;
+        let status = tokio::fs::read_to_string(format!("/proc/{host_pid}/status"))
+            .await
+            .map_err(|e| RuntimeError::Backend(format!("/proc/{host_pid}/status: {e}")))?;
+        let pid = node_pid(&status).ok_or_else(|| {
+            RuntimeError::Backend(format!("/proc/{host_pid}/status has no NSpid"))
+        })?;
+        let kill = format!("kill -KILL -- -{pid} 2>/dev/null || kill -KILL {pid}");
+        let exec = self
+            .docker
+            .create_exec(
+                &container_name(session, node),
+                CreateExecOptions {
+                    cmd: Some(vec!["sh".to_owned(), "-c".to_owned(), kill]),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        self.docker
+            .start_exec(
+                &exec.id,
+                Some(StartExecOptions {
+                    detach: true,
+                    ..Default::default()
+                }),
+            )
+            .await?;
+        Ok(())
+    }
+
     async fn create_and_start(
         &self,
         spec: &NodeSpec,
@@ -380,6 +424,18 @@ impl From<bollard::errors::Error> for RuntimeError {
     fn from(e: bollard::errors::Error) -> Self {
         RuntimeError::Backend(format!("docker: {e}"))
     }
+}
+
+/// A process's id in its innermost pid namespace, from its `/proc/PID/status`
+/// (`NSpid:` lists it in each namespace, outermost first).
+fn node_pid(status: &str) -> Option<u32> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("NSpid:"))?
+        .split_whitespace()
+        .last()?
+        .parse()
+        .ok()
 }
 
 /// Does this image ask for the `docker` profile (Docker-in-Docker)?
@@ -707,13 +763,16 @@ impl Runtime for DockerRuntime {
         {
             while let Some(chunk) = out.next().await {
                 if !tail.push(&chunk?.into_bytes()) {
-                    // Over the cap: hang up. Docker has no call to kill an
-                    // exec; the script wrapper's `timeout` ends it.
+                    // Over the cap: hang up, and stop the command.
                     tracing::warn!(
                         session,
                         node,
-                        "exec output over max_script_read_bytes; abandoned"
+                        "exec output over max_script_read_bytes; stopping it"
                     );
+                    drop(out);
+                    if let Err(e) = self.kill_exec(session, node, &exec.id).await {
+                        tracing::warn!(session, node, "stopping an abandoned exec: {e}");
+                    }
                     return Ok(tail.finish(-1));
                 }
             }
@@ -854,4 +913,46 @@ async fn hijack_exec(
         )));
     }
     Ok((stream, buf.freeze()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_pid_is_the_innermost_namespace_id() {
+        let status = "Name:\ttimeout\nTgid:\t4242\nNSpid:\t4242\t17\nPPid:\t1\n";
+        assert_eq!(node_pid(status), Some(17));
+        assert_eq!(node_pid("NSpid:\t4242\n"), Some(4242));
+        assert_eq!(node_pid("Name:\tx\n"), None);
+    }
+
+    #[test]
+    fn a_seccomp_profile_must_be_json_with_a_syscalls_list() {
+        let dir = std::env::temp_dir().join(format!("pg-seccomp-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("profile.json");
+
+        let err = load_seccomp_profile(&dir.join("missing.json")).unwrap_err();
+        assert!(err.to_string().contains("scripts/setup.sh engine"), "{err}");
+
+        std::fs::write(&path, "{ not json").unwrap();
+        let err = load_seccomp_profile(&path).unwrap_err();
+        assert!(err.to_string().contains("not JSON"), "{err}");
+
+        std::fs::write(&path, r#"{"defaultAction": "SCMP_ACT_ERRNO"}"#).unwrap();
+        let err = load_seccomp_profile(&path).unwrap_err();
+        assert!(err.to_string().contains("syscalls"), "{err}");
+
+        std::fs::write(
+            &path,
+            "{\n  \"defaultAction\": \"SCMP_ACT_ERRNO\",\n  \"syscalls\": []\n}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            load_seccomp_profile(&path).unwrap(),
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[]}"#
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
