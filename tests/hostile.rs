@@ -428,3 +428,34 @@ fn nix_is_root() -> bool {
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
+
+#[tokio::test]
+async fn the_server_refuses_to_start_without_the_learner_engine_or_its_seccomp_profile() {
+    require_docker!();
+    let err = match Launch::default()
+        .env(
+            "PLAYGROUND_ENGINE_SOCKET",
+            "/run/playground-engine/missing.sock",
+        )
+        .start()
+        .await
+    {
+        Ok(_) => panic!("the server started with no engine"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("/run/playground-engine/missing.sock"), "{err}");
+    assert!(err.contains("scripts/setup.sh engine"), "{err}");
+
+    let err = match Launch::default()
+        .env(
+            "PLAYGROUND_DIND_SECCOMP_PROFILE",
+            "/nonexistent/seccomp.json",
+        )
+        .start()
+        .await
+    {
+        Ok(_) => panic!("the server started without the dind seccomp profile"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("/nonexistent/seccomp.json"), "{err}");
+}
