@@ -226,6 +226,16 @@ impl Config {
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigError> {
+        Config::load_with(file, env, |_| {})
+    }
+
+    /// As [`Config::load`], with `overrides` (the command line's flags) applied
+    /// last, before the values are checked together.
+    pub fn load_with(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: impl FnOnce(&mut Config),
+    ) -> Result<Config, ConfigError> {
         let mut table = toml::Table::try_from(Config::default())
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         if let Some(path) = file {
@@ -280,6 +290,7 @@ impl Config {
         {
             config.static_dir = None;
         }
+        overrides(&mut config);
         config.validate()?;
         Ok(config)
     }
@@ -299,9 +310,8 @@ impl Config {
             .collect()
     }
 
-    /// Checks the values together. [`Config::load`] calls it; call it again after
-    /// changing keys (the command line's flags).
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    /// Checks the values together ([`Config::load`] calls it).
+    fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
         self.check_preview_listen()?;
         self.preview_public_origin()?;
@@ -598,6 +608,14 @@ mod tests {
             .unwrap_err();
             assert!(err.to_string().contains("preview_listen"), "{err}");
         }
+        // A flag fixes what the file or the environment would clash with.
+        let clash = env(&[("PLAYGROUND_LISTEN", "127.0.0.1:8081")]);
+        assert!(Config::load(None, clash.clone()).is_err());
+        let c = Config::load_with(None, clash, |c| {
+            c.preview_listen = "127.0.0.1:8082".parse().unwrap();
+        })
+        .unwrap();
+        assert_eq!(c.preview_listen.port(), 8082);
         // The same port on another address is another origin only with its own name.
         Config::load(
             None,

@@ -115,11 +115,11 @@ impl ServeArgs {
 }
 
 fn load_config(file: Option<&std::path::Path>, args: ServeArgs) -> anyhow::Result<Config> {
-    let mut config = Config::load(file, std::env::vars())?;
-    args.apply(&mut config);
-    // Flags change keys checked together (`listen` and `preview_listen`).
-    config.validate()?;
-    Ok(config)
+    // Flags are applied before the values are checked together (`listen` and
+    // `preview_listen`), so a flag can fix what the file or environment clash on.
+    Ok(Config::load_with(file, std::env::vars(), |c| {
+        args.apply(c)
+    })?)
 }
 
 fn main() -> ExitCode {
