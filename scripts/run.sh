@@ -3,6 +3,7 @@
 #
 # Sets up the machine (scripts/setup.sh docker engine firewall images registry web), builds the web app
 # (dist/) and the server (release), then serves the playground on http://127.0.0.1:${PORT:-8080}
+# and learners' previews on http://127.0.0.1:${PREVIEW_PORT:-8081}, an origin of their own
 # (this machine only; README.md, "Publishing", says how to serve others).
 # Extra arguments go to `sandbox-server serve`; see `sandbox-server serve --help`.
 # State (sessions database, ...) lives in .state/.
@@ -41,13 +42,33 @@ fi
 say "cargo build --release -p sandbox-server"
 cargo build --release -p sandbox-server
 
-# Loopback unless the arguments say otherwise (`--listen 0.0.0.0:8080` publishes it).
-listen="127.0.0.1:${PORT:-8080}"
-args=(serve --data-dir .state --static-dir dist)
+# Loopback unless the arguments say otherwise (`--listen 0.0.0.0:8080` publishes it). Previews
+# are served by a second listener, an origin of their own: port ${PREVIEW_PORT:-8081} of the
+# app's address unless `--preview-listen` says otherwise.
+listen= preview_listen= prev=
 for a in "$@"; do
-    case $a in --listen | --listen=*) listen= ;; esac
+    case $prev in
+        --listen) listen=$a ;;
+        --preview-listen) preview_listen=$a ;;
+    esac
+    case $a in
+        --listen=*) listen=${a#--listen=} ;;
+        --preview-listen=*) preview_listen=${a#--preview-listen=} ;;
+    esac
+    prev=$a
 done
-[ -z "$listen" ] || args+=(--listen "$listen")
+args=(serve --data-dir .state --static-dir dist)
+if [ -z "$listen" ]; then
+    listen="127.0.0.1:${PORT:-8080}"
+    args+=(--listen "$listen")
+fi
+if [ -z "$preview_listen" ] && [ -n "${PLAYGROUND_PREVIEW_LISTEN:-}" ]; then
+    preview_listen=$PLAYGROUND_PREVIEW_LISTEN
+elif [ -z "$preview_listen" ]; then
+    preview_listen="${listen%:*}:${PREVIEW_PORT:-8081}"
+    args+=(--preview-listen "$preview_listen")
+fi
 mkdir -p .state
-say "serving on http://${listen:-the address given with --listen}"
+say "serving on http://$listen"
+say "previews on http://$preview_listen (their own origin; links use the host name the browser used for the app)"
 exec target/release/sandbox-server "${args[@]}" "$@"

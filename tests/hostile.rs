@@ -128,7 +128,8 @@ async fn nodes_cannot_reach_the_host_yet_previews_dns_and_the_mirror_still_work(
 
     // Not only the server: anything listening on the host.
     let (other_port, other) = answering_listener().await;
-    let ports = [server.port, other_port];
+    // The app's port, the previews' and another service's.
+    let ports = [server.port, server.preview_port, other_port];
     let probes = addrs.len() * ports.len();
 
     for node in ["node1", "node2"] {
@@ -197,7 +198,7 @@ async fn nodes_cannot_reach_the_host_yet_previews_dns_and_the_mirror_still_work(
     assert_eq!(code, 0, "starting a web server in node2: {out}");
     let r = server
         .http
-        .get(server.url(&format!("/preview/{}/node2/8000/", s.id)))
+        .get(server.preview_url(&format!("/preview/{}/node2/8000/", s.id)))
         .header("Cookie", format!("pg_preview={}", s.token))
         .send()
         .await

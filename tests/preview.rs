@@ -2,7 +2,8 @@
 //! real Docker, one behaviour per test. Each test has its own server (4 MiB
 //! upload limit, host-mode previews under `preview.test`) and `shell` session;
 //! most start a static busybox `httpd` on port 8000 and an upgrade-speaking
-//! echo server on port 9000 in it.
+//! echo server on port 9000 in it. Previews are fetched from the server's
+//! preview listener (an origin of its own); the app's port serves none.
 //!
 //! Without Docker these tests skip, except under `CI=true`, where they fail.
 //! The dind test also needs the registry mirror (`scripts/setup.sh registry`).
@@ -24,6 +25,16 @@ const UPLOAD_LIMIT: u64 = 4 * 1024 * 1024;
 const CGI: &str = "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\n\
                    echo \"method=$REQUEST_METHOD\"\necho \"cookie=$HTTP_COOKIE\"\n\
                    echo \"prefix=$HTTP_X_FORWARDED_PREFIX\"\nhead -c \"${CONTENT_LENGTH:-0}\"\n";
+
+/// A CGI script whose answer tries to reach beyond its preview: cookies for the
+/// whole host, a service worker scope of `/`, wiping the origin's data.
+const OVERREACH: &str = "#!/bin/sh\nprintf 'Content-Type: text/html\\r\\n'\n\
+                         printf 'Set-Cookie: sid=1; Path=/; HttpOnly\\r\\n'\n\
+                         printf 'Set-Cookie: wide=1; Domain=127.0.0.1; Path=/preview/\\r\\n'\n\
+                         printf 'Set-Cookie: pg_preview=forged; Path=/\\r\\n'\n\
+                         printf 'Set-Cookie: local=1\\r\\n'\n\
+                         printf 'Service-Worker-Allowed: /\\r\\n'\n\
+                         printf 'Clear-Site-Data: \"*\"\\r\\n\\r\\n<p>overreach</p>\\n'\n";
 
 /// An upgrade-speaking server: answers 101, then echoes bytes.
 const UPGRADE: &str = "#!/bin/sh\nwhile IFS= read -r line; do [ \"$line\" = \"$(printf '\\r')\" ] && break; done\n\
@@ -82,6 +93,8 @@ impl Node {
         node.upload("/srv/www/index.html", "<h1>hello preview</h1>\n")
             .await;
         node.upload("/srv/www/cgi-bin/echo&mode=0755", CGI).await;
+        node.upload("/srv/www/cgi-bin/overreach&mode=0755", OVERREACH)
+            .await;
         node.upload("/srv/upgrade.sh&mode=755", UPGRADE).await;
         let (code, out) = node.exec(
             "mkdir -p /srv/www/sub && echo sub > /srv/www/sub/index.html && \
@@ -109,10 +122,11 @@ impl Node {
         ))
     }
 
-    /// The preview URL of `port` in node1 (path mode), ending in `/`.
+    /// The preview URL of `port` in node1 (path mode, on the preview origin),
+    /// ending in `/`.
     fn preview(&self, port: u16) -> String {
         self.server
-            .url(&format!("/preview/{}/node1/{port}/", self.s.id))
+            .preview_url(&format!("/preview/{}/node1/{port}/", self.s.id))
     }
 
     /// The `Cookie` header a browser sends after the token redirect.
@@ -214,14 +228,16 @@ async fn a_preview_needs_the_sessions_token_and_an_existing_node() {
     assert_eq!(error_code(r).await, "forbidden");
     let r = send(node.get(&format!("{page}?token=nope"))).await;
     assert_eq!(r.status(), 403);
-    let other_session = node.server.url("/preview/0000000000000000/node1/8000/");
+    let other_session = node
+        .server
+        .preview_url("/preview/0000000000000000/node1/8000/");
     assert_eq!(
         send(node.get_authorized(&other_session)).await.status(),
         404
     );
     let other_node = node
         .server
-        .url(&format!("/preview/{}/node7/8000/", node.id()));
+        .preview_url(&format!("/preview/{}/node7/8000/", node.id()));
     assert_eq!(send(node.get_authorized(&other_node)).await.status(), 404);
 
     // Bearer opens it.
@@ -287,6 +303,118 @@ async fn the_preview_token_reaches_the_nodes_web_server_and_is_refused_by_the_ap
         .await
         .unwrap();
     assert_eq!(&info.preview_token, preview);
+    // And where previews are: the preview listener, as the app was reached.
+    assert_eq!(node.s.preview_origin, node.server.preview_origin());
+    assert_eq!(info.preview_origin, node.server.preview_origin());
+}
+
+#[tokio::test]
+async fn the_apps_origin_serves_no_preview_and_redirects_old_links_to_the_preview_origin() {
+    let Some(node) = Node::serving().await else {
+        return;
+    };
+    let (id, preview) = (node.id(), &node.s.preview_token);
+    let path = format!("/preview/{id}/node1/8000/?a=1&token={preview}");
+    // An old link (or one from a client that ignores preview_origin): the same
+    // path and query on the preview origin, and nothing of the learner's page.
+    for request in [
+        node.get(&node.server.url(&path)),
+        node.get_authorized(&node.server.url(&format!("/preview/{id}/node1/8000/")))
+            .header("cookie", node.cookie()),
+        node.server
+            .http
+            .post(
+                node.server
+                    .url(&format!("/preview/{id}/node1/8000/cgi-bin/echo")),
+            )
+            .header("authorization", &node.bearer)
+            .body("posted"),
+    ] {
+        let r = send(request).await;
+        assert_eq!(r.status(), 307);
+        assert!(r.headers().get("set-cookie").is_none());
+        let location = r.headers()["location"].to_str().unwrap().to_owned();
+        assert!(
+            location.starts_with(&node.server.preview_origin()),
+            "{location}"
+        );
+        let body = r.text().await.unwrap();
+        assert!(
+            !body.contains("hello preview") && !body.contains("method="),
+            "{body}"
+        );
+    }
+    let r = send(node.get(&node.server.url(&path))).await;
+    assert_eq!(
+        r.headers()["location"],
+        node.server.preview_url(&path).as_str()
+    );
+    // Followed, the link works as before: token to cookie, then the page.
+    let r = send(node.get(&node.server.preview_url(&path))).await;
+    assert_eq!(r.status(), 303);
+    let r = send(
+        node.get(&node.preview(8000))
+            .header("cookie", format!("pg_preview={preview}")),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("hello preview"));
+
+    // The preview listener serves previews only: none of the app's routes.
+    for path in ["/api/v1/lessons", "/healthz", "/"] {
+        let r = send(node.get(&node.server.preview_url(path))).await;
+        assert_eq!(r.status(), 404, "{path} on the preview origin");
+    }
+    // And the app cannot be framed by it (nor by any other origin).
+    let r = send(node.get(&node.server.url("/api/v1/lessons"))).await;
+    assert_eq!(r.headers()["x-frame-options"], "SAMEORIGIN");
+    assert_eq!(
+        r.headers()["content-security-policy"],
+        "frame-ancestors 'self'"
+    );
+}
+
+#[tokio::test]
+async fn a_preview_cannot_set_cookies_or_workers_beyond_its_own_prefix() {
+    let Some(node) = Node::serving().await else {
+        return;
+    };
+    let id = node.id();
+    let r = send(
+        node.get(&format!("{}cgi-bin/overreach", node.preview(8000)))
+            .header("cookie", node.cookie()),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let prefix = format!("/preview/{id}/node1/8000");
+    let cookies: Vec<&str> = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(
+        cookies,
+        [
+            format!("sid=1; Path={prefix}/; HttpOnly").as_str(),
+            format!("wide=1; Path={prefix}/preview/").as_str(),
+            "local=1",
+        ],
+        "host-only, under the preview's prefix, and never our own cookie"
+    );
+    assert!(r.headers().get("service-worker-allowed").is_none());
+    assert!(r.headers().get("clear-site-data").is_none());
+    assert!(r.headers().get("x-frame-options").is_none());
+    assert!(r.text().await.unwrap().contains("overreach"));
+    // A service worker script is refused, with the session's own token too.
+    let r = send(
+        node.get(&format!("{}sw.js", node.preview(8000)))
+            .header("cookie", node.cookie())
+            .header("service-worker", "script"),
+    )
+    .await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(error_code(r).await, "forbidden");
 }
 
 #[tokio::test]
@@ -308,7 +436,11 @@ async fn the_apps_redirects_and_absolute_paths_stay_under_the_prefix() {
         "{location}"
     );
     // A preview page's absolute path goes back under its prefix.
-    let r = send(node.get(&node.server.url("/sub/")).header("referer", &page)).await;
+    let r = send(
+        node.get(&node.server.preview_url("/sub/"))
+            .header("referer", &page),
+    )
+    .await;
     assert_eq!(r.status(), 307);
     assert_eq!(
         r.headers()["location"],
@@ -322,9 +454,13 @@ async fn host_mode_serves_the_app_at_the_root_of_its_own_host_name() {
         return;
     };
     let token = node.token();
-    let host = format!("8000-node1-{}.preview.test:{}", node.id(), node.server.port);
+    let host = format!(
+        "8000-node1-{}.preview.test:{}",
+        node.id(),
+        node.server.preview_port
+    );
     let r = send(
-        node.get(&node.server.url(&format!("/sub/?token={token}")))
+        node.get(&node.server.preview_url(&format!("/sub/?token={token}")))
             .header("host", &host),
     )
     .await;
@@ -335,15 +471,29 @@ async fn host_mode_serves_the_app_at_the_root_of_its_own_host_name() {
     );
     assert_eq!(r.headers()["location"], "/sub/");
     let r = send(
-        node.get(&node.server.url("/sub/"))
+        node.get(&node.server.preview_url("/sub/"))
             .header("host", &host)
             .header("cookie", format!("pg_preview={token}")),
     )
     .await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.text().await.unwrap(), "sub\n");
-    let r = send(node.get(&node.server.url("/")).header("host", &host)).await;
+    let r = send(
+        node.get(&node.server.preview_url("/"))
+            .header("host", &host),
+    )
+    .await;
     assert_eq!(r.status(), 401);
+    // The app's port does not serve the name: it says where previews are.
+    let app_host = format!("8000-node1-{}.preview.test:{}", node.id(), node.server.port);
+    let r = send(
+        node.get(&node.server.url("/sub/"))
+            .header("host", &app_host)
+            .header("cookie", format!("pg_preview={token}")),
+    )
+    .await;
+    assert_eq!(r.status(), 404);
+    assert!(r.text().await.unwrap().contains("preview listener"));
 }
 
 #[tokio::test]
@@ -382,10 +532,13 @@ async fn an_upgrade_answers_101_then_carries_bytes_both_ways() {
          Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
         node.id(),
-        node.server.addr(),
+        node.server.preview_addr(),
         node.bearer
     );
-    let (mut ws, head) = node.server.raw(request.as_bytes(), b"\r\n\r\n").await;
+    let (mut ws, head) = node
+        .server
+        .raw_preview(request.as_bytes(), b"\r\n\r\n")
+        .await;
     let head = String::from_utf8_lossy(&head).to_string();
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
     ws.write_all(b"ping through the tunnel\n").await.unwrap();
@@ -663,7 +816,7 @@ async fn dind_node_pulls_nginx_from_the_mirror_and_the_preview_serves_it() {
     assert_eq!(code, 0, "{out}");
     eprintln!("docker pull nginx && docker run: {:?}", t.elapsed());
 
-    let page = server.url(&format!("/preview/{}/node1/8080/", s.id));
+    let page = server.preview_url(&format!("/preview/{}/node1/8080/", s.id));
     let mut last = String::new();
     for _ in 0..100 {
         let r = send(server.http.get(&page).bearer_auth(&s.token)).await;

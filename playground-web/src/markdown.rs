@@ -4,7 +4,8 @@
 //!   (a Run button types it there and presses Enter); with `interrupt` too,
 //!   Ctrl-C goes first; with `copy` it is copy-only (a Copy button);
 //! - a link to `preview:NODE:PORT/path` opens the node's port through the web
-//!   preview, `/preview/{session}/{node}/{port}/path`, in a new tab.
+//!   preview, `{origin}/preview/{session}/{node}/{port}/path` on the preview
+//!   origin (never the app's), in a new tab.
 //!
 //! The result is one HTML string plus the list of code blocks; the buttons in
 //! the HTML carry `data-block="N"` (an index into that list), and the page
@@ -88,6 +89,10 @@ pub struct Preview<'a> {
     pub session: &'a str,
     /// Empty when the app has none yet: the link then carries no token.
     pub token: &'a str,
+    /// The preview origin, `http://localhost:8081` (the server's
+    /// `preview_origin`); empty: a link on the app's origin, which the server
+    /// redirects to the preview origin.
+    pub origin: &'a str,
 }
 
 /// The URL of a `preview:NODE:PORT/path` link, with `?token=` (the server
@@ -120,9 +125,15 @@ pub fn preview_url(dest: &str, preview: Preview) -> Option<String> {
             format!("{sep}token={}", query_encode(token))
         }
     };
+    let origin = preview.origin.trim_end_matches('/');
+    let origin = if origin.starts_with("http://") || origin.starts_with("https://") {
+        origin
+    } else {
+        ""
+    };
     let session = preview.session;
     Some(format!(
-        "/preview/{session}/{node}/{port}/{path}{token}{fragment}"
+        "{origin}/preview/{session}/{node}/{port}/{path}{token}{fragment}"
     ))
 }
 
@@ -326,7 +337,11 @@ mod tests {
     use super::*;
 
     fn at<'a>(session: &'a str, token: &'a str) -> Preview<'a> {
-        Preview { session, token }
+        Preview {
+            session,
+            token,
+            origin: "",
+        }
     }
 
     #[test]
@@ -450,6 +465,38 @@ mod tests {
         let r = render("Open [the app](preview:node1:8080/).", None);
         assert!(!r.html.contains("<a"), "{}", r.html);
         assert!(r.html.contains("the app"));
+    }
+
+    #[test]
+    fn preview_links_point_at_the_preview_origin() {
+        let on = |origin| Preview {
+            session: "abc",
+            token: "f00d",
+            origin,
+        };
+        assert_eq!(
+            preview_url("preview:node1:8080/x", on("http://localhost:8081")).as_deref(),
+            Some("http://localhost:8081/preview/abc/node1/8080/x?token=f00d")
+        );
+        assert_eq!(
+            preview_url("preview:node1:80", on("https://preview.example.com/")).as_deref(),
+            Some("https://preview.example.com/preview/abc/node1/80/?token=f00d")
+        );
+        // Anything but an http(s) origin: the app's own, which redirects.
+        assert_eq!(
+            preview_url("preview:node1:80", on("javascript:alert(1)//")).as_deref(),
+            Some("/preview/abc/node1/80/?token=f00d")
+        );
+        let r = render(
+            "[site](preview:node1:80/)",
+            Some(on("http://127.0.0.1:8081")),
+        );
+        assert!(
+            r.html
+                .contains(r#"href="http://127.0.0.1:8081/preview/abc/node1/80/?token=f00d""#),
+            "{}",
+            r.html
+        );
     }
 
     #[test]

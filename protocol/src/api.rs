@@ -55,6 +55,12 @@ pub struct CreatedSession {
     /// client saved before the field existed (it asks `GET /sessions/{id}`).
     #[serde(default)]
     pub preview_token: String,
+    /// Where previews are served, an origin of their own (never the app's):
+    /// `http://localhost:8081`, or the server's `preview_public_url`. Links are
+    /// `{preview_origin}/preview/{id}/{node}/{port}/{path}`. Empty in a session
+    /// a client saved before the field existed.
+    #[serde(default)]
+    pub preview_origin: String,
 }
 
 /// Response of `GET /api/v1/sessions/{id}`.
@@ -69,6 +75,9 @@ pub struct SessionInfo {
     pub nodes: Vec<NodeInfo>,
     /// As in [`CreatedSession::preview_token`], for a client that reloads.
     pub preview_token: String,
+    /// As in [`CreatedSession::preview_origin`].
+    #[serde(default)]
+    pub preview_origin: String,
 }
 
 /// Every error response: `{"error":{"code":"...","message":"..."}}`.
@@ -225,7 +234,8 @@ mod tests {
 ///   too, Ctrl-C is sent first; with `copy` it is copy-only. Other blocks
 ///   are plain code.
 /// - a link to `preview:NODE:PORT/path` opens the node's port through the
-///   web preview (`/preview/{session}/{node}/{port}/path`).
+///   web preview (`{preview_origin}/preview/{session}/{node}/{port}/path`,
+///   on the preview origin, see [`CreatedSession::preview_origin`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LessonDetail {
     #[serde(flatten)]

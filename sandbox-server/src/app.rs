@@ -1,4 +1,6 @@
-//! Wiring: connect to the runtime, open the store, reconcile, serve until a signal.
+//! Wiring: connect to the runtime, open the store, reconcile, serve the app
+//! (`listen`) and the previews (`preview_listen`, an origin of their own)
+//! until a signal.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +10,7 @@ use anyhow::Context;
 use crate::config::Config;
 use crate::http::listener::{self, ListenerLimits};
 use crate::http::rate_limit::RateLimiter;
-use crate::http::{router, AppState};
+use crate::http::{preview_router, router, AppState};
 use crate::lessons::Catalog;
 use crate::metrics::Metrics;
 use crate::sessions::Sessions;
@@ -59,11 +61,28 @@ pub async fn serve(config: Config, catalog: Arc<Catalog>) -> anyhow::Result<()> 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let preview_listener = tokio::net::TcpListener::bind(config.preview_listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} for previews (preview_listen)",
+                config.preview_listen
+            )
+        })?;
+    // Each listener has its own cap, so pages of previews cannot starve the app.
     let limits = ListenerLimits {
         max_connections: config.max_connections,
         header_read_timeout: Duration::from_secs(config.header_read_timeout_secs),
     };
     tracing::info!("listening on http://{}", config.listen);
+    tracing::info!(
+        "previews on http://{}{}",
+        config.preview_listen,
+        match config.preview_public_origin() {
+            Ok(Some(url)) => format!(", published as {url}"),
+            _ => String::new(),
+        }
+    );
     // One signal fans out: the server stops accepting and closes terminals,
     // and a grace timer starts for connections that linger.
     let (signal_tx, mut signal_rx) = tokio::sync::watch::channel(false);
@@ -73,13 +92,24 @@ pub async fn serve(config: Config, catalog: Arc<Catalog>) -> anyhow::Result<()> 
     });
     let sessions_for_shutdown = sessions.clone();
     let mut graceful_rx = signal_rx.clone();
-    let server = listener::serve(listener, router(state), limits, async move {
+    let server = listener::serve(listener, router(state.clone()), limits, async move {
         let _ = graceful_rx.wait_for(|stop| *stop).await;
         tracing::info!("shutting down: closing terminals; sessions stay for the next start");
         let _ = stop_tx.send(true);
         sessions_for_shutdown.shutdown().await;
     });
-    let mut server = tokio::spawn(server);
+    let mut preview_rx = signal_rx.clone();
+    let previews = listener::serve(
+        preview_listener,
+        preview_router(state),
+        limits,
+        async move {
+            let _ = preview_rx.wait_for(|stop| *stop).await;
+        },
+    );
+    let mut server = tokio::spawn(async move {
+        tokio::join!(server, previews);
+    });
     tokio::select! {
         result = &mut server => result?,
         _ = async {

@@ -43,6 +43,15 @@ pub struct Config {
     /// Address the HTTP server listens on. Loopback by default: publish it with
     /// `0.0.0.0:8080` or behind a reverse proxy (README.md, "Publishing").
     pub listen: SocketAddr,
+    /// Address of the preview listener: previews (`/preview/...` and host mode) are
+    /// served here only, on an origin of their own, never on `listen` (a learner's page
+    /// must not run on the app's origin). Another port is another origin: no DNS needed.
+    pub preview_listen: SocketAddr,
+    /// Base URL preview links point to when the preview listener is published under
+    /// another name (a reverse proxy, a domain of its own), e.g.
+    /// `https://preview.example.com`: scheme, host and optional port, no path. Empty:
+    /// links are built from the request's `Host` with the port of `preview_listen`.
+    pub preview_public_url: String,
     /// Directory for the session database (`sessions.sqlite3`).
     pub data_dir: PathBuf,
     /// Directory with the built web app (`trunk build` output); none serves only the API.
@@ -152,6 +161,8 @@ impl Default for Config {
         Config {
             instance: "playground".into(),
             listen: "127.0.0.1:8080".parse().expect("valid default address"),
+            preview_listen: "127.0.0.1:8081".parse().expect("valid default address"),
+            preview_public_url: String::new(),
             data_dir: PathBuf::from(".state"),
             static_dir: None,
             lessons_dirs: vec![PathBuf::from("lessons")],
@@ -229,6 +240,16 @@ impl Config {
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigError> {
+        Config::load_with(file, env, |_| {})
+    }
+
+    /// As [`Config::load`], with `overrides` (the command line's flags) applied
+    /// last, before the values are checked together.
+    pub fn load_with(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: impl FnOnce(&mut Config),
+    ) -> Result<Config, ConfigError> {
         let mut table = toml::Table::try_from(Config::default())
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         if let Some(path) = file {
@@ -283,6 +304,7 @@ impl Config {
         {
             config.static_dir = None;
         }
+        overrides(&mut config);
         config.validate()?;
         Ok(config)
     }
@@ -302,8 +324,11 @@ impl Config {
             .collect()
     }
 
+    /// Checks the values together ([`Config::load`] calls it).
     fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
+        self.check_preview_listen()?;
+        self.preview_public_origin()?;
         if self.flow_low_water_bytes >= self.flow_high_water_bytes {
             return bad("flow_low_water_bytes must be below flow_high_water_bytes");
         }
@@ -358,6 +383,53 @@ impl Config {
         self.subnet_pool()?;
         self.trusted_proxy_nets()?;
         Ok(())
+    }
+
+    /// `preview_listen` must be another origin than `listen`: another port, unless
+    /// both name distinct addresses and `preview_public_url` says where previews are.
+    fn check_preview_listen(&self) -> Result<(), ConfigError> {
+        let (app, preview) = (self.listen, self.preview_listen);
+        if app.port() != preview.port() {
+            return Ok(());
+        }
+        let distinct_addresses = app.ip() != preview.ip()
+            && !app.ip().is_unspecified()
+            && !preview.ip().is_unspecified();
+        if distinct_addresses && !self.preview_public_url.trim().is_empty() {
+            return Ok(());
+        }
+        Err(ConfigError::Invalid(format!(
+            "preview_listen ({preview}) must differ from listen ({app}): previews are served \
+             on an origin of their own, by default the same host on another port (8081)"
+        )))
+    }
+
+    /// `preview_public_url` without a trailing `/` (`https://preview.example.com`), or
+    /// None when it is empty; an error when it is not an http(s) origin.
+    pub fn preview_public_origin(&self) -> Result<Option<String>, ConfigError> {
+        let url = self.preview_public_url.trim();
+        if url.is_empty() {
+            return Ok(None);
+        }
+        let bad = || {
+            ConfigError::Invalid(format!(
+                "preview_public_url {url:?}: expected an origin such as \
+                 https://preview.example.com (http or https, a host, an optional port, no path)"
+            ))
+        };
+        let url = url.strip_suffix('/').unwrap_or(url);
+        let authority = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"))
+            .ok_or_else(bad)?;
+        let valid = !authority.is_empty()
+            && authority
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
+        if !valid {
+            return Err(bad());
+        }
+        Ok(Some(url.to_owned()))
     }
 
     /// The pool of `session_subnet_pool`; None when it is empty (Docker's
@@ -510,6 +582,78 @@ mod tests {
         assert_eq!(c.static_dir, None);
         let c = Config::load(None, env(&[("PLAYGROUND_STATIC_DIR", "dist")])).unwrap();
         assert_eq!(c.static_dir, Some(PathBuf::from("dist")));
+    }
+
+    #[test]
+    fn previews_listen_on_an_origin_of_their_own() {
+        let c = Config::default();
+        assert_eq!(c.preview_listen.to_string(), "127.0.0.1:8081");
+        assert!(c.preview_listen.ip().is_loopback());
+        assert_eq!(c.preview_public_origin().unwrap(), None);
+        let c = Config::load(
+            None,
+            env(&[
+                ("PLAYGROUND_PREVIEW_LISTEN", "0.0.0.0:9001"),
+                (
+                    "PLAYGROUND_PREVIEW_PUBLIC_URL",
+                    "https://preview.example.com/",
+                ),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.preview_listen.to_string(), "0.0.0.0:9001");
+        assert_eq!(
+            c.preview_public_origin().unwrap().as_deref(),
+            Some("https://preview.example.com")
+        );
+        // The app's own address, or its port on an overlapping address: refused.
+        for (listen, preview) in [
+            ("127.0.0.1:8080", "127.0.0.1:8080"),
+            ("0.0.0.0:8080", "127.0.0.1:8080"),
+            ("127.0.0.1:8080", "127.0.0.2:8080"),
+        ] {
+            let err = Config::load(
+                None,
+                env(&[
+                    ("PLAYGROUND_LISTEN", listen),
+                    ("PLAYGROUND_PREVIEW_LISTEN", preview),
+                ]),
+            )
+            .unwrap_err();
+            assert!(err.to_string().contains("preview_listen"), "{err}");
+        }
+        // A flag fixes what the file or the environment would clash with.
+        let clash = env(&[("PLAYGROUND_LISTEN", "127.0.0.1:8081")]);
+        assert!(Config::load(None, clash.clone()).is_err());
+        let c = Config::load_with(None, clash, |c| {
+            c.preview_listen = "127.0.0.1:8082".parse().unwrap();
+        })
+        .unwrap();
+        assert_eq!(c.preview_listen.port(), 8082);
+        // The same port on another address is another origin only with its own name.
+        Config::load(
+            None,
+            env(&[
+                ("PLAYGROUND_LISTEN", "127.0.0.1:8080"),
+                ("PLAYGROUND_PREVIEW_LISTEN", "127.0.0.2:8080"),
+                ("PLAYGROUND_PREVIEW_PUBLIC_URL", "http://127.0.0.2:8080"),
+            ]),
+        )
+        .unwrap();
+        for bad in [
+            "preview.example.com",
+            "ftp://preview.example.com",
+            "https://preview.example.com/sub",
+            "https://",
+            "https://preview.example.com?x=1",
+        ] {
+            let err =
+                Config::load(None, env(&[("PLAYGROUND_PREVIEW_PUBLIC_URL", bad)])).unwrap_err();
+            assert!(
+                err.to_string().contains("preview_public_url"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -77,6 +77,10 @@ struct ServeArgs {
     /// Address to listen on [config: listen].
     #[arg(long)]
     listen: Option<std::net::SocketAddr>,
+    /// Address the previews of learners' web servers are served on, an origin of
+    /// their own [config: preview_listen].
+    #[arg(long)]
+    preview_listen: Option<std::net::SocketAddr>,
     /// Directory for the session database [config: data_dir].
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -93,6 +97,9 @@ impl ServeArgs {
         if let Some(listen) = self.listen {
             config.listen = listen;
         }
+        if let Some(listen) = self.preview_listen {
+            config.preview_listen = listen;
+        }
         if let Some(dir) = self.data_dir {
             config.data_dir = dir;
         }
@@ -108,9 +115,11 @@ impl ServeArgs {
 }
 
 fn load_config(file: Option<&std::path::Path>, args: ServeArgs) -> anyhow::Result<Config> {
-    let mut config = Config::load(file, std::env::vars())?;
-    args.apply(&mut config);
-    Ok(config)
+    // Flags are applied before the values are checked together (`listen` and
+    // `preview_listen`), so a flag can fix what the file or environment clash on.
+    Ok(Config::load_with(file, std::env::vars(), |c| {
+        args.apply(c)
+    })?)
 }
 
 fn main() -> ExitCode {

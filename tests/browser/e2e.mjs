@@ -12,6 +12,8 @@ const configPath = join(configDir, 'config.toml');
 const baseConfig = readFileSync(configPath, 'utf8');
 const listen = /^listen = "([^"]+)"/m.exec(baseConfig)[1];
 const base = `http://${listen}`;
+// Previews are served by a listener of their own: another origin than the app's.
+const previewBase = `http://${/^preview_listen = "([^"]+)"/m.exec(baseConfig)[1]}`;
 const results = { measurements: {}, checks: [] };
 let server = null;
 let failures = 0;
@@ -79,6 +81,12 @@ const page = await context.newPage();
 const pageErrors = [];
 page.on('pageerror', e => pageErrors.push(e.message));
 page.on('dialog', d => d.accept());
+// The app's Content-Security-Policy must not block anything the app itself does.
+const cspViolations = [];
+const watchCsp = (p, name) => p.on('console', m => {
+  if (/Content Security Policy|Content-Security-Policy/i.test(m.text())) cspViolations.push(`${name}: ${m.text()}`);
+});
+watchCsp(page, 'page');
 
 try {
   await startServer();
@@ -218,8 +226,10 @@ try {
   const previewHref = await previewLink.getAttribute('href');
   const sessionId = JSON.parse(sessionAfter).id;
   const previewToken = new URL(previewHref, base).searchParams.get('token');
-  check(previewHref.startsWith(`/preview/${sessionId}/node1/8080/?token=`) && /^[0-9a-f]{64}$/.test(previewToken),
-    'a preview link carries the session\'s preview token after a reload', previewHref);
+  check(previewHref.startsWith(`${previewBase}/preview/${sessionId}/node1/8080/?token=`) && /^[0-9a-f]{64}$/.test(previewToken),
+    'a preview link points at the preview origin and carries the session\'s preview token after a reload', previewHref);
+  check(new URL(previewHref).origin !== new URL(base).origin, 'the preview origin is not the app\'s',
+    `${new URL(previewHref).origin} vs ${new URL(base).origin}`);
   check(previewToken !== JSON.parse(sessionAfter).token, 'the preview token is not the session token');
   const [previewTab] = await Promise.all([context.waitForEvent('page'), previewLink.click()]);
   await previewTab.waitForLoadState();
@@ -227,8 +237,33 @@ try {
   check(previewText.trim() === 'served-by-node1-8080', 'clicking the preview link shows the page node1 serves', previewText);
   check(new URL(previewTab.url()).pathname === `/preview/${sessionId}/node1/8080/` && new URL(previewTab.url()).search === '',
     'the preview tab lands on the clean URL (the token became a cookie)', previewTab.url());
+  check(new URL(previewTab.url()).origin === previewBase && new URL(previewTab.url()).origin !== new URL(page.url()).origin,
+    'the opened preview runs on the preview origin, not the app\'s', `${previewTab.url()} vs ${page.url()}`);
   await previewTab.screenshot({ path: join(artifacts, 'preview.png') });
+  // What the issue was about: a preview page registering a service worker (the
+  // node's server answers any path with a page; the refusal is the server's 403).
+  const sw = await previewTab.evaluate(async () => {
+    try { await navigator.serviceWorker.register('sw.js', { scope: './' }); return 'registered'; }
+    catch (e) { return String(e && e.message || e); }
+  });
+  check(/403/.test(sw), 'a preview page cannot register a service worker', sw);
+  // Nor frame the app: its answers allow only its own origin as a parent.
+  const framed = [];
+  previewTab.on('console', m => framed.push(m.text()));
+  await previewTab.evaluate(url => new Promise(resolve => {
+    const f = document.createElement('iframe');
+    f.src = url; f.onload = resolve; document.body.appendChild(f); setTimeout(resolve, 3000);
+  }), `${base}/`);
+  await sleep(200);
+  check(framed.some(t => /frame-ancestors/.test(t)), 'a preview page cannot frame the app', framed.join(' | '));
   await previewTab.close();
+  // An old link on the app's origin: redirected to the preview origin, and it works there.
+  const [oldTab] = await Promise.all([context.waitForEvent('page'),
+    page.evaluate(u => window.open(u, '_blank', 'noopener'), `${base}/preview/${sessionId}/node1/8080/?token=${previewToken}`)]);
+  await oldTab.waitForLoadState();
+  check(new URL(oldTab.url()).origin === previewBase && (await oldTab.innerText('body')).trim() === 'served-by-node1-8080',
+    'an app-origin /preview/ link is redirected to the preview origin', oldTab.url());
+  await oldTab.close();
   const apiWithPreviewToken = await fetch(`${base}/api/v1/sessions/${sessionId}`, { headers: { Authorization: `Bearer ${previewToken}` } });
   check(apiWithPreviewToken.status === 403, 'the preview token does not open the API', String(apiWithPreviewToken.status));
 
@@ -333,6 +368,7 @@ try {
   const other = await browser.newContext({ viewport: { width: 1280, height: 720 } });
   const page2 = await other.newPage();
   page2.on('pageerror', e => pageErrors.push('page2: ' + e.message));
+  watchCsp(page2, 'page2');
   page2.on('dialog', d => d.accept());
   await page2.goto(`${base}/`);
   await page2.locator('[data-testid=lesson-card][data-lesson=shell] [data-testid=start]').click();
@@ -376,6 +412,7 @@ try {
   const lab = await browser.newContext({ viewport: { width: 1280, height: 720 } });
   const page3 = await lab.newPage();
   page3.on('pageerror', e => pageErrors.push('page3: ' + e.message));
+  watchCsp(page3, 'page3');
   page3.on('dialog', d => d.accept());
   await page3.goto(`${base}/lessons/docker-3-build-and-share`);
   await page3.locator('[data-testid=start]').first().click();
@@ -398,6 +435,7 @@ try {
   await lab.close();
 
   check(pageErrors.length === 0, 'no uncaught errors in the page', pageErrors.join('; '));
+  check(cspViolations.length === 0, 'the app\'s Content-Security-Policy blocks nothing it uses', cspViolations.join('; '));
 } catch (e) {
   failures++;
   console.error('[e2e] FAIL', e.message);

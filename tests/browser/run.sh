@@ -2,9 +2,9 @@
 # tests/browser/run.sh: browser end-to-end tests of the web app in real headless Chromium.
 #
 # Builds the web app (trunk build --release, when dist/ is missing or older than its sources)
-# and the server, writes a config for a private server instance (its own loopback port,
-# temp data dir, Docker label), then runs tests/browser/e2e.mjs with playwright-core
-# driving /usr/bin/chromium. Screenshots and measurements go to tests/artifacts/.
+# and the server, writes a config for a private server instance (its own loopback port, a
+# second one for previews, temp data dir, Docker label), then runs tests/browser/e2e.mjs
+# with playwright-core driving /usr/bin/chromium. Screenshots and measurements go to tests/artifacts/.
 # Without Chromium or Docker it skips, except with CI=true, where it fails.
 set -euo pipefail
 
@@ -51,7 +51,11 @@ say "cargo build -p sandbox-server"
 cargo build -q -p sandbox-server
 SERVER="$ROOT/target/debug/sandbox-server"
 
-PORT=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+PORT=$(free_port)
+# Previews are served on an origin of their own: another port.
+PREVIEW_PORT=$(free_port)
+while [ "$PREVIEW_PORT" = "$PORT" ]; do PREVIEW_PORT=$(free_port); done
 WORK=$(mktemp -d /tmp/playground-browser.XXXXXX)
 INSTANCE="browser-test-$$"
 ARTIFACTS="$ROOT/tests/artifacts"
@@ -66,6 +70,7 @@ trap cleanup EXIT
 
 cat >"$WORK/config.toml" <<TOML
 listen = "127.0.0.1:$PORT"
+preview_listen = "127.0.0.1:$PREVIEW_PORT"
 instance = "$INSTANCE"
 data_dir = "$WORK/data"
 static_dir = "$ROOT/dist"
@@ -74,5 +79,5 @@ max_sessions_per_ip = 10
 session_creations_per_minute = 100
 TOML
 
-say "server on http://127.0.0.1:$PORT (instance $INSTANCE); chromium $("$CHROMIUM" --version 2>/dev/null | head -1)"
+say "server on http://127.0.0.1:$PORT, previews on http://127.0.0.1:$PREVIEW_PORT (instance $INSTANCE); chromium $("$CHROMIUM" --version 2>/dev/null | head -1)"
 node tests/browser/e2e.mjs "$SERVER" "$WORK" "$ARTIFACTS"

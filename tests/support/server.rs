@@ -1,6 +1,7 @@
-//! A real `sandbox-server` process on a loopback port with its own data
-//! directory and `instance` label, and one HTTP client to talk to it: the
-//! REST API, raw bytes for what a client library will not send, terminals.
+//! A real `sandbox-server` process on a loopback port (and its previews on a
+//! second one, their own origin) with its own data directory and `instance`
+//! label, and one HTTP client to talk to it: the REST API, raw bytes for what
+//! a client library will not send, terminals, previews.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -122,6 +123,12 @@ impl Launch {
 
     pub async fn start(self) -> Result<Server> {
         let port = free_port();
+        let preview_port = loop {
+            let p = free_port();
+            if p != port {
+                break p;
+            }
+        };
         let data_dir = std::env::temp_dir().join(format!("pg-e2e-{}-{port}", std::process::id()));
         let _ = std::fs::remove_dir_all(&data_dir);
         let instance = format!("e2e-{}-{port}", std::process::id());
@@ -139,6 +146,7 @@ impl Launch {
             child: None,
             instance,
             port,
+            preview_port,
             data_dir,
             lessons_dir,
             env,
@@ -165,6 +173,9 @@ pub struct Server {
     /// The server's `instance` label value: unique per test server.
     pub instance: String,
     pub port: u16,
+    /// The port of the preview listener (`--preview-listen`): previews are
+    /// served there only, on an origin of their own.
+    pub preview_port: u16,
     pub data_dir: PathBuf,
     lessons_dir: PathBuf,
     env: Vec<(String, String)>,
@@ -211,6 +222,12 @@ impl Server {
                 format!("0.0.0.0:{}", self.port)
             } else {
                 self.addr()
+            })
+            .arg("--preview-listen")
+            .arg(if self.on_all_addresses {
+                format!("0.0.0.0:{}", self.preview_port)
+            } else {
+                self.preview_addr()
             })
             .arg("--data-dir")
             .arg(&self.data_dir)
@@ -266,6 +283,22 @@ impl Server {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// `host:port` of the preview listener.
+    pub fn preview_addr(&self) -> String {
+        format!("127.0.0.1:{}", self.preview_port)
+    }
+
+    /// The origin previews are served on, as the API gives it to a client
+    /// that reaches the app at [`Server::url`].
+    pub fn preview_origin(&self) -> String {
+        format!("http://127.0.0.1:{}", self.preview_port)
+    }
+
+    /// A URL on the preview origin.
+    pub fn preview_url(&self, path: &str) -> String {
+        format!("{}{path}", self.preview_origin())
     }
 
     pub fn ws_url(&self, path: &str) -> String {
@@ -336,7 +369,16 @@ impl Server {
     /// the open connection and everything read until `until` appeared, the
     /// peer closed, or 10 s passed.
     pub async fn raw(&self, request: &[u8], until: &[u8]) -> (TcpStream, Vec<u8>) {
-        let mut s = TcpStream::connect(self.addr()).await.expect("connecting");
+        self.raw_to(&self.addr(), request, until).await
+    }
+
+    /// As [`Server::raw`], to the preview listener.
+    pub async fn raw_preview(&self, request: &[u8], until: &[u8]) -> (TcpStream, Vec<u8>) {
+        self.raw_to(&self.preview_addr(), request, until).await
+    }
+
+    async fn raw_to(&self, addr: &str, request: &[u8], until: &[u8]) -> (TcpStream, Vec<u8>) {
+        let mut s = TcpStream::connect(addr).await.expect("connecting");
         // The server may answer (413) and close before reading all of it.
         let _ = s.write_all(request).await;
         let mut got = Vec::new();

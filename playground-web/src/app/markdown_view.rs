@@ -19,6 +19,10 @@ pub struct Props {
     /// The session's preview token, carried by `preview:` links.
     #[prop_or_default]
     pub preview_token: AttrValue,
+    /// The preview origin (`http://host:8081`) `preview:` links point to; empty:
+    /// the app's own, which redirects there.
+    #[prop_or_default]
+    pub preview_origin: AttrValue,
     /// A Run button was pressed.
     pub on_run: Callback<CodeBlock>,
     #[prop_or_default]
@@ -28,9 +32,18 @@ pub struct Props {
 #[function_component(Markdown)]
 pub fn markdown_view(p: &Props) -> Html {
     let rendered = use_memo(
-        (p.md.clone(), p.session.clone(), p.preview_token.clone()),
-        |(md, session, token)| {
-            let preview = session.as_deref().map(|session| Preview { session, token });
+        (
+            p.md.clone(),
+            p.session.clone(),
+            p.preview_token.clone(),
+            p.preview_origin.clone(),
+        ),
+        |(md, session, token, origin)| {
+            let preview = session.as_deref().map(|session| Preview {
+                session,
+                token,
+                origin,
+            });
             markdown::render(md, preview)
         },
     );

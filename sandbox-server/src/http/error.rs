@@ -24,6 +24,10 @@ pub enum ApiError {
     Unauthorized,
     #[error("this token does not open that session")]
     Forbidden,
+    /// 403 for what is never allowed, whatever the token (a service worker
+    /// script on a preview).
+    #[error("{0}")]
+    NotAllowed(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -54,7 +58,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => ErrorCode::BadRequest,
             ApiError::Unauthorized => ErrorCode::Unauthorized,
-            ApiError::Forbidden => ErrorCode::Forbidden,
+            ApiError::Forbidden | ApiError::NotAllowed(_) => ErrorCode::Forbidden,
             ApiError::NotFound(_) => ErrorCode::NotFound,
             ApiError::Conflict(_) => ErrorCode::Conflict,
             ApiError::TooLarge(_) => ErrorCode::TooLarge,

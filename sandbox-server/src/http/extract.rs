@@ -193,6 +193,55 @@ impl<T: TokenSource> FromRequestParts<AppState> for SessionNode<T> {
     }
 }
 
+/// The origin previews are served on, as this request's client reaches it (see
+/// [`preview_origin`]): `http://localhost:8081` for an app at `http://localhost:8080`.
+pub struct PreviewOrigin(pub String);
+
+impl FromRequestParts<AppState> for PreviewOrigin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Ok(PreviewOrigin(preview_origin(&state.config, &parts.headers)))
+    }
+}
+
+/// The base URL of preview links (no trailing `/`): `preview_public_url` when set,
+/// else `http://` + the host name the client used (its `Host` header) + the port of
+/// `preview_listen`. Previews are never served on the app's own origin.
+pub fn preview_origin(config: &Config, headers: &HeaderMap) -> String {
+    if let Ok(Some(origin)) = config.preview_public_origin() {
+        return origin;
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .and_then(host_name)
+        .map(str::to_owned)
+        .unwrap_or_else(|| match config.preview_listen.ip() {
+            ip if ip.is_unspecified() => "localhost".to_owned(),
+            std::net::IpAddr::V4(ip) => ip.to_string(),
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        });
+    match config.preview_listen.port() {
+        80 => format!("http://{host}"),
+        port => format!("http://{host}:{port}"),
+    }
+}
+
+/// The host name of a `Host` header without its port (`[::1]` keeps its
+/// brackets); None when it is not a plain name or address.
+fn host_name(host: &str) -> Option<&str> {
+    let name = if host.starts_with('[') {
+        &host[..=host.find(']')?]
+    } else {
+        host.split(':').next()?
+    };
+    let plain = name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b".-[]:".contains(&b));
+    (!name.is_empty() && plain && (name.starts_with('[') || !name.contains(':'))).then_some(name)
+}
+
 /// The client's address (see [`client_ip`]).
 pub struct ClientIp(pub String);
 
@@ -290,6 +339,28 @@ mod tests {
             HeaderValue::from_static("2001:db8:0:7::42"),
         );
         assert_eq!(client_ip(&config, proxy, &h), "2001:db8:0:7::/64");
+    }
+
+    #[test]
+    fn the_preview_origin_is_the_clients_host_on_the_preview_port() {
+        let mut config = Config::default();
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("localhost:8080"));
+        assert_eq!(preview_origin(&config, &h), "http://localhost:8081");
+        h.insert(header::HOST, HeaderValue::from_static("pg.example.org"));
+        assert_eq!(preview_origin(&config, &h), "http://pg.example.org:8081");
+        h.insert(header::HOST, HeaderValue::from_static("[::1]:8080"));
+        assert_eq!(preview_origin(&config, &h), "http://[::1]:8081");
+        // Nothing usable in the header: the listener's own address.
+        h.insert(header::HOST, HeaderValue::from_static("evil/x:80"));
+        assert_eq!(preview_origin(&config, &h), "http://127.0.0.1:8081");
+        h.remove(header::HOST);
+        assert_eq!(preview_origin(&config, &h), "http://127.0.0.1:8081");
+        config.preview_listen = "0.0.0.0:80".parse().unwrap();
+        assert_eq!(preview_origin(&config, &h), "http://localhost");
+        config.preview_public_url = "https://preview.example.com/".into();
+        h.insert(header::HOST, HeaderValue::from_static("localhost:8080"));
+        assert_eq!(preview_origin(&config, &h), "https://preview.example.com");
     }
 
     #[test]

@@ -2,6 +2,10 @@
 //! web preview, health, metrics and the web app's static files. See
 //! `docs/api.md`.
 //!
+//! Two routers, each served by its own listener: [`router`] (the app, on
+//! `listen`) and [`preview_router`] (learners' web servers, on
+//! `preview_listen`, an origin of its own).
+//!
 //! One module per route group; they share only [`state`], [`extract`] and
 //! [`error`], never this module. Handlers parse (extractors authorise), call
 //! one `Sessions` operation and map the result; session logic does not belong
@@ -10,6 +14,7 @@
 pub mod error;
 pub mod extract;
 pub mod files;
+pub mod headers;
 pub mod lessons;
 pub mod listener;
 pub mod ops;
@@ -28,10 +33,10 @@ use axum::Router;
 
 pub use state::AppState;
 
-/// The whole router: the API (JSON bodies up to [`extract::MAX_JSON_BODY`];
-/// file uploads have their own limit), the preview routes and operator
-/// routes, the web app as the fallback, and the preview middleware in front
-/// of everything (host-mode previews and `Referer` redirects come first).
+/// The app's router: the API (JSON bodies up to [`extract::MAX_JSON_BODY`];
+/// file uploads have their own limit), operator routes, the web app as the
+/// fallback, and `/preview/...` only as a redirect to the preview origin. The
+/// app's security headers ([`headers`]) go on every answer.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(sessions::routes())
@@ -43,8 +48,20 @@ pub fn router(state: AppState) -> Router {
     let router = Router::new()
         .nest(protocol::api::API_PREFIX, api)
         .merge(ops::routes())
-        .merge(preview::routes());
+        .merge(preview::app_routes());
     let router = ops::fallback(router, state.config.static_dir.as_deref());
+    let app_headers = axum::middleware::from_fn_with_state(
+        headers::AppHeaders::new(state.config.static_dir.as_deref()),
+        headers::app_headers,
+    );
+    let host_mode = axum::middleware::from_fn_with_state(state.clone(), preview::app_middleware);
+    router.layer(host_mode).layer(app_headers).with_state(state)
+}
+
+/// The preview listener's router: previews only (path mode, and host mode
+/// and `Referer` redirects in the middleware in front), a 404 for anything
+/// else.
+pub fn preview_router(state: AppState) -> Router {
     let preview = axum::middleware::from_fn_with_state(state.clone(), preview::middleware);
-    router.layer(preview).with_state(state)
+    preview::routes().layer(preview).with_state(state)
 }

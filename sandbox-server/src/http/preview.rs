@@ -1,10 +1,21 @@
 //! Web preview: HTTP and WebSocket to a port inside a node, so a learner can
 //! open the web server they started, with no wildcard DNS.
 //!
+//! Previews are served by a listener of their own (`preview_listen`), so a
+//! learner's page never runs on the app's origin: it cannot register a service
+//! worker over the app, read what the app keeps in storage, or clear its site
+//! data. The app's listener answers `/preview/...` with a redirect to the same
+//! path on the preview origin ([`app_routes`]), so old links keep working.
+//!
 //! Path mode (always on): `/preview/{session}/{node}/{port}/{path}` goes to
 //! `http://{node address}:{port}/{path}`. Host mode (config
 //! `preview_host_suffix`): `{port}-{node}-{session}.<suffix>` goes to the same
 //! place with the path unchanged, for apps that must live at `/`.
+//!
+//! What a preview's answer may do is narrowed (all previews of path mode share
+//! one origin): `Set-Cookie` is kept under the preview's own path prefix and
+//! host-only, `Service-Worker-Allowed` and `Clear-Site-Data` are dropped, and
+//! service worker scripts (`Service-Worker: script`) are refused.
 //!
 //! The server reaches a node at its address on the session network: the host
 //! owns the bridge's gateway address, so host-to-container traffic is local
@@ -37,25 +48,42 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use super::error::ApiError;
-use super::extract::{authorize, bearer, node_terminal, preview_tokens, PREVIEW_COOKIE};
+use super::extract::{
+    authorize, bearer, node_terminal, preview_origin, preview_tokens, PREVIEW_COOKIE,
+};
 use super::state::AppState;
 use crate::sessions::{Access, Session};
 /// How long connecting to a node may take; a stopped container's address
 /// does not answer at all.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The path-based preview routes, merged into the main router.
+/// The path-mode preview routes, served by the preview listener only.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/preview/{session}/{node}/{port}", any(path_mode))
         .route("/preview/{session}/{node}/{port}/", any(path_mode))
         .route("/preview/{session}/{node}/{port}/{*rest}", any(path_mode))
+        .fallback(not_a_preview)
 }
 
-/// Middleware in front of every route: host-mode previews, and requests for
-/// absolute paths (`/style.css`) made by a preview page, which are sent back
-/// under the page's own preview prefix.
+/// `/preview/...` on the app's listener: never served there, redirected to
+/// the same path and query on the preview origin (a learner's old link, or
+/// one from a client that does not know `preview_origin`, keeps working).
+pub fn app_routes() -> Router<AppState> {
+    Router::new()
+        .route("/preview", any(moved_to_preview_origin))
+        .route("/preview/", any(moved_to_preview_origin))
+        .route("/preview/{*rest}", any(moved_to_preview_origin))
+}
+
+/// Middleware in front of every route of the preview listener: service
+/// worker scripts are refused, host-mode previews served, and requests for
+/// absolute paths (`/style.css`) made by a preview page sent back under the
+/// page's own preview prefix.
 pub async fn middleware(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if let Some(refused) = refuse_service_worker(req.headers()) {
+        return refused;
+    }
     let suffix = &state.config.preview_host_suffix;
     if !suffix.is_empty() {
         if let Some((port, node, session)) = host_target(req.headers(), suffix) {
@@ -74,6 +102,69 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
         return redirect(StatusCode::TEMPORARY_REDIRECT, &location, None);
     }
     next.run(req).await
+}
+
+/// Middleware in front of the app's listener: a host-mode preview name that
+/// reaches it (DNS or a proxy still pointing at the app's port) gets a 404
+/// that says where previews are served, not the app under a learner's name.
+pub async fn app_middleware(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let suffix = &state.config.preview_host_suffix;
+    if !suffix.is_empty() && host_target(req.headers(), suffix).is_some() {
+        return ApiError::NotFound(format!(
+            "host-mode previews are served by the preview listener (preview_listen, port {}), \
+             not by the app's: point *.{} at it",
+            state.config.preview_listen.port(),
+            suffix.trim_start_matches('.')
+        ))
+        .into_response();
+    }
+    next.run(req).await
+}
+
+/// The answer to `/preview/...` on the app's origin: `307` to the preview
+/// origin, same method, path and query.
+async fn moved_to_preview_origin(State(state): State<AppState>, req: Request) -> Response {
+    let origin = preview_origin(&state.config, req.headers());
+    let path = req
+        .uri()
+        .path_and_query()
+        .map_or("/preview/", |p| p.as_str());
+    let location = format!("{origin}{path}");
+    let mut response = redirect(StatusCode::TEMPORARY_REDIRECT, &location, None);
+    *response.body_mut() = Body::from(format!(
+        "Previews are served on their own origin, {origin}, never on the playground's: {location}\n"
+    ));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+/// Whatever the preview listener has no route for.
+async fn not_a_preview() -> ApiError {
+    ApiError::NotFound(
+        "this is the playground's preview origin: it serves /preview/{session}/{node}/{port}/ \
+         only (the playground itself is on another origin)"
+            .into(),
+    )
+}
+
+/// A service worker script is never fetched from a preview: a worker would
+/// control every later page of its scope on the preview origin, which path
+/// mode shares between all sessions.
+fn refuse_service_worker(headers: &HeaderMap) -> Option<Response> {
+    let script = headers
+        .get("service-worker")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"script"));
+    script.then(|| {
+        ApiError::NotAllowed(
+            "service workers cannot be registered on a preview (the preview origin is shared; \
+             a worker would take over other pages)"
+                .into(),
+        )
+        .into_response()
+    })
 }
 
 /// Where a preview request goes.
@@ -259,8 +350,9 @@ async fn forward(
                 Err(e) => tracing::debug!("preview upgrade: {e}"),
             }
         });
-        let (parts, _) = response.into_parts();
-        return Response::from_parts(parts, Body::empty());
+        let (mut head, _) = response.into_parts();
+        confine_response_headers(&mut head.headers, &target.prefix);
+        return Response::from_parts(head, Body::empty());
     }
 
     let (mut head, body) = response.into_parts();
@@ -268,6 +360,7 @@ async fn forward(
     for name in HOP_BY_HOP.iter().chain(connection_named.iter()) {
         head.headers.remove(name);
     }
+    confine_response_headers(&mut head.headers, &target.prefix);
     if let Some(location) = head
         .headers
         .get(header::LOCATION)
@@ -399,6 +492,66 @@ fn split_token(query: Option<&str>) -> (Option<String>, Option<String>) {
     (rest, token.filter(|t| !t.is_empty()))
 }
 
+/// What a preview's answer may not do to the preview origin, which path mode
+/// shares between every session's previews: widen a service worker's scope
+/// (`Service-Worker-Allowed`), wipe the origin's storage (`Clear-Site-Data`),
+/// or set cookies outside its own prefix (see [`confine_cookie`]).
+fn confine_response_headers(headers: &mut HeaderMap, prefix: &str) {
+    headers.remove("service-worker-allowed");
+    headers.remove("clear-site-data");
+    let cookies: Vec<String> = headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| confine_cookie(v, prefix))
+        .collect();
+    headers.remove(header::SET_COOKIE);
+    for cookie in cookies {
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            headers.append(header::SET_COOKIE, value);
+        }
+    }
+}
+
+/// An app's `Set-Cookie`, kept to its own preview: host-only (no `Domain`),
+/// and in path mode with a `Path` under `prefix` (`Path=/` becomes
+/// `Path={prefix}/`, as its redirects are rewritten; without a `Path` the
+/// browser's default is the request's directory, already under the prefix).
+/// None for our own cookie's name or a cookie without a name.
+fn confine_cookie(value: &str, prefix: &str) -> Option<String> {
+    let mut attributes = value.split(';');
+    let pair = attributes.next()?.trim();
+    let name = pair.split_once('=').map_or(pair, |(name, _)| name).trim();
+    if name.is_empty() || name == PREVIEW_COOKIE {
+        return None;
+    }
+    let mut kept = vec![pair.to_owned()];
+    for attribute in attributes.map(str::trim).filter(|a| !a.is_empty()) {
+        let (key, path) = match attribute.split_once('=') {
+            Some((key, value)) => (key.trim(), value.trim()),
+            None => (attribute, ""),
+        };
+        if key.eq_ignore_ascii_case("domain") {
+            continue;
+        }
+        if key.eq_ignore_ascii_case("path") && !prefix.is_empty() {
+            // A path that is not absolute is ignored by browsers (the default applies).
+            if path.starts_with('/') {
+                let inside = path == prefix || path.starts_with(&format!("{prefix}/"));
+                let path = if inside {
+                    path.to_owned()
+                } else {
+                    format!("{prefix}{path}")
+                };
+                kept.push(format!("Path={path}"));
+            }
+            continue;
+        }
+        kept.push(attribute.to_owned());
+    }
+    Some(kept.join("; "))
+}
+
 /// Removes our cookie from what the app sees (the app has no business with the token).
 fn strip_cookie(headers: &mut HeaderMap, name: &str) {
     let kept: Vec<String> = headers
@@ -484,16 +637,14 @@ fn host_target(headers: &HeaderMap, suffix: &str) -> Option<(u16, String, String
 
 /// A preview page asked for an absolute path (`<img src="/logo.png">`): send
 /// it under the page's prefix. Only for GET/HEAD from a same-origin preview
-/// page, and never for the server's own routes.
+/// page (the preview listener serves nothing else than previews, so any other
+/// path of its origin is the app's).
 fn referer_redirect(req: &Request) -> Option<String> {
     if !matches!(*req.method(), Method::GET | Method::HEAD) {
         return None;
     }
     let path = req.uri().path();
-    if ["/preview/", "/api/", "/healthz", "/metrics"]
-        .iter()
-        .any(|p| path.starts_with(p))
-    {
+    if path.starts_with("/preview/") {
         return None;
     }
     let referer = req.headers().get(header::REFERER)?.to_str().ok()?;
@@ -646,6 +797,74 @@ mod tests {
     }
 
     #[test]
+    fn cookies_stay_in_their_own_preview() {
+        let p = "/preview/s/node1/8080";
+        let confine = |c: &str| confine_cookie(c, p);
+        assert_eq!(
+            confine("sid=1; Path=/; HttpOnly").as_deref(),
+            Some("sid=1; Path=/preview/s/node1/8080/; HttpOnly")
+        );
+        assert_eq!(
+            confine("sid=1; path=/admin; Domain=pg.test; Secure").as_deref(),
+            Some("sid=1; Path=/preview/s/node1/8080/admin; Secure")
+        );
+        // Already under the prefix (an app that honours X-Forwarded-Prefix): kept.
+        assert_eq!(
+            confine("a=b; Path=/preview/s/node1/8080/x").as_deref(),
+            Some("a=b; Path=/preview/s/node1/8080/x")
+        );
+        // Another session's or port's previews are outside.
+        assert_eq!(
+            confine("a=b; Path=/preview/t/node1/8080/").as_deref(),
+            Some("a=b; Path=/preview/s/node1/8080/preview/t/node1/8080/")
+        );
+        assert_eq!(
+            confine("a=b; Path=/preview/s/node1/80800").as_deref(),
+            Some("a=b; Path=/preview/s/node1/8080/preview/s/node1/80800")
+        );
+        // No Path, or one the browser ignores: its default is under the prefix.
+        assert_eq!(
+            confine("a=b; Max-Age=60").as_deref(),
+            Some("a=b; Max-Age=60")
+        );
+        assert_eq!(confine("a=b; Path=x").as_deref(), Some("a=b"));
+        // Our own cookie is never the app's to set.
+        assert_eq!(confine("pg_preview=x; Path=/"), None);
+        assert_eq!(confine("=x"), None);
+        // Host mode: the whole host is the preview's, but no Domain.
+        assert_eq!(
+            confine_cookie("a=b; Path=/; Domain=.preview.test", "").as_deref(),
+            Some("a=b; Path=/")
+        );
+    }
+
+    #[test]
+    fn what_a_preview_may_not_say_is_dropped() {
+        let mut h = HeaderMap::new();
+        h.insert("service-worker-allowed", HeaderValue::from_static("/"));
+        h.insert("clear-site-data", HeaderValue::from_static("\"*\""));
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+        h.append(header::SET_COOKIE, HeaderValue::from_static("a=1; Path=/"));
+        h.append(header::SET_COOKIE, HeaderValue::from_static("pg_preview=x"));
+        h.append(header::SET_COOKIE, HeaderValue::from_static("b=2"));
+        confine_response_headers(&mut h, "/preview/s/n/80");
+        assert!(h.get("service-worker-allowed").is_none());
+        assert!(h.get("clear-site-data").is_none());
+        assert_eq!(h[header::CONTENT_TYPE], "text/html");
+        let cookies: Vec<_> = h.get_all(header::SET_COOKIE).iter().collect();
+        assert_eq!(cookies, ["a=1; Path=/preview/s/n/80/", "b=2"]);
+    }
+
+    #[test]
+    fn service_worker_scripts_are_refused() {
+        let mut h = HeaderMap::new();
+        assert!(refuse_service_worker(&h).is_none());
+        h.insert("service-worker", HeaderValue::from_static("script"));
+        let refused = refuse_service_worker(&h).expect("refused");
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    }
+
+    #[test]
     fn host_mode_names() {
         let mut h = HeaderMap::new();
         h.insert(
@@ -685,7 +904,15 @@ mod tests {
         );
         assert_eq!(
             referer_redirect(&req(
-                "/api/v1/lessons",
+                "/api/v1/items",
+                "http://pg.test/preview/s/node1/8080/"
+            )),
+            Some("/preview/s/node1/8080/api/v1/items".into()),
+            "the preview origin has no API of its own"
+        );
+        assert_eq!(
+            referer_redirect(&req(
+                "/preview/t/node1/80/",
                 "http://pg.test/preview/s/node1/8080/"
             )),
             None

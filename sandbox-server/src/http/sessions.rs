@@ -12,7 +12,9 @@ use axum::{Json, Router};
 use protocol::api::{CreateSessionRequest, CreatedSession, SessionInfo};
 
 use super::error::ApiError;
-use super::extract::{ApiJson, AuthorizedSession, ClientIp, HeaderOrQuery, SessionNode};
+use super::extract::{
+    ApiJson, AuthorizedSession, ClientIp, HeaderOrQuery, PreviewOrigin, SessionNode,
+};
 use super::state::AppState;
 use crate::sessions::{rfc3339, EndReason};
 
@@ -28,6 +30,7 @@ pub fn routes() -> Router<AppState> {
 async fn create_session(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    PreviewOrigin(preview_origin): PreviewOrigin,
     ApiJson(request): ApiJson<CreateSessionRequest>,
 ) -> Result<(StatusCode, Json<CreatedSession>), ApiError> {
     state
@@ -54,12 +57,16 @@ async fn create_session(
             expires_at: rfc3339(session.record.expires_at),
             nodes: session.nodes(),
             preview_token: session.preview_token(),
+            preview_origin,
         }),
     ))
 }
 
-async fn get_session(AuthorizedSession { session, .. }: AuthorizedSession) -> Json<SessionInfo> {
-    Json(session.info())
+async fn get_session(
+    PreviewOrigin(preview_origin): PreviewOrigin,
+    AuthorizedSession { session, .. }: AuthorizedSession,
+) -> Json<SessionInfo> {
+    Json(session.info(preview_origin))
 }
 
 async fn delete_session(

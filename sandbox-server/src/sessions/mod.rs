@@ -78,7 +78,9 @@ impl Session {
             .then(|| expiry_notice(self.record.expires_at - unix_now()))
     }
 
-    pub fn info(&self) -> SessionInfo {
+    /// The session as `GET /sessions/{id}` shows it; `preview_origin` is where
+    /// its previews are served (the HTTP layer knows it).
+    pub fn info(&self, preview_origin: String) -> SessionInfo {
         SessionInfo {
             id: self.record.id.clone(),
             lesson: self.record.lesson.clone(),
@@ -86,6 +88,7 @@ impl Session {
             expires_at: rfc3339(self.record.expires_at),
             nodes: self.nodes(),
             preview_token: self.preview_token(),
+            preview_origin,
         }
     }
 

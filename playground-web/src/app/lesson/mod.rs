@@ -272,6 +272,7 @@ impl Component for LessonPage {
                     expires_at: info.expires_at,
                     nodes: info.nodes,
                     preview_token: info.preview_token,
+                    preview_origin: info.preview_origin,
                     ..s
                 };
                 store::save_session(&s);
@@ -391,6 +392,7 @@ impl LessonPage {
             LessonLoad::Loaded(lesson) => html! {
                 <StepsPane lesson={lesson.clone()} session={session.clone()} token={token.clone()}
                            preview_token={AttrValue::from(s.preview_token.clone())}
+                           preview_origin={AttrValue::from(s.preview_origin.clone())}
                            progress={self.progress.clone()}
                            on_progress={link.callback(Msg::Progress)} on_run={link.callback(Msg::Run)} />
             },

@@ -22,6 +22,8 @@ pub struct Props {
     pub token: AttrValue,
     /// Opens the session's previews only: what `preview:` links carry.
     pub preview_token: AttrValue,
+    /// Where previews are served (their own origin): what `preview:` links point to.
+    pub preview_origin: AttrValue,
     pub progress: Progress,
     /// The learner moved or passed a step: the page keeps and saves this.
     pub on_progress: Callback<Progress>,
@@ -117,7 +119,7 @@ impl StepsPane {
                 <h2 class="step-title" tabindex="-1" ref={self.step_heading.clone()}>{ "Finished!" }</h2>
                 <p>{ format!("You completed {}.", progress::summary(&p.progress, lesson.steps.len())) }</p>
                 if !lesson.finish.is_empty() {
-                    <Markdown md={lesson.finish.clone()} session={session.clone()} preview_token={p.preview_token.clone()} on_run={p.on_run.clone()} />
+                    <Markdown md={lesson.finish.clone()} session={session.clone()} preview_token={p.preview_token.clone()} preview_origin={p.preview_origin.clone()} on_run={p.on_run.clone()} />
                 }
                 <div class="step-buttons">
                     <button class="btn" onclick={ctx.link().callback(move |_| Msg::Go(current.saturating_sub(1)))}>{ "← Previous" }</button>
@@ -144,17 +146,17 @@ impl StepsPane {
                     }
                 </h2>
                 if current == 0 && !lesson.intro.is_empty() {
-                    <Markdown md={lesson.intro.clone()} session={session.clone()} preview_token={p.preview_token.clone()} on_run={on_run.clone()} class="intro" />
+                    <Markdown md={lesson.intro.clone()} session={session.clone()} preview_token={p.preview_token.clone()} preview_origin={p.preview_origin.clone()} on_run={on_run.clone()} class="intro" />
                 }
-                <Markdown md={step.markdown.clone()} session={session.clone()} preview_token={p.preview_token.clone()} on_run={on_run.clone()} />
+                <Markdown md={step.markdown.clone()} session={session.clone()} preview_token={p.preview_token.clone()} preview_origin={p.preview_origin.clone()} on_run={on_run.clone()} />
                 if let Some(hint) = &step.hint {
                     <details class="fold"><summary>{ "Hint" }</summary>
-                        <Markdown md={hint.clone()} session={session.clone()} preview_token={p.preview_token.clone()} on_run={on_run.clone()} />
+                        <Markdown md={hint.clone()} session={session.clone()} preview_token={p.preview_token.clone()} preview_origin={p.preview_origin.clone()} on_run={on_run.clone()} />
                     </details>
                 }
                 if let Some(solution) = &step.solution {
                     <details class="fold"><summary>{ "Solution" }</summary>
-                        <Markdown md={solution.clone()} session={session.clone()} preview_token={p.preview_token.clone()} on_run={on_run.clone()} />
+                        <Markdown md={solution.clone()} session={session.clone()} preview_token={p.preview_token.clone()} preview_origin={p.preview_origin.clone()} on_run={on_run.clone()} />
                     </details>
                 }
                 if step.has_check {
@@ -245,7 +247,7 @@ impl Component for StepsPane {
                     <h1 class="step-title">{ lesson.summary.title.clone() }</h1>
                     <p class="lead">{ lesson.summary.summary.clone() }</p>
                     if !lesson.intro.is_empty() {
-                        <Markdown md={lesson.intro.clone()} session={Some(p.session.clone())} preview_token={p.preview_token.clone()} on_run={p.on_run.clone()} />
+                        <Markdown md={lesson.intro.clone()} session={Some(p.session.clone())} preview_token={p.preview_token.clone()} preview_origin={p.preview_origin.clone()} on_run={p.on_run.clone()} />
                     }
                     <p class="muted">{ "This lesson has no steps: the terminal is yours to explore." }</p>
                 </div>
