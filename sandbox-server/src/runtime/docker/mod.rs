@@ -920,17 +920,20 @@ mod tests {
     use super::*;
 
     /// A runtime that never talks to an Engine (bollard connects lazily, but wants
-    /// the socket's path to exist).
+    /// the socket's path to exist when the client is made).
     fn runtime(profile: DockerProfile, disk: DiskLimits) -> DockerRuntime {
-        let socket = std::env::temp_dir().join(format!("pg-no-engine-{}", std::process::id()));
+        let socket = std::env::temp_dir().join(format!(
+            "pg-no-engine-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
         std::fs::write(&socket, b"").unwrap();
+        let docker =
+            Docker::connect_with_unix(&socket.to_string_lossy(), 5, bollard::API_DEFAULT_VERSION)
+                .unwrap();
+        std::fs::remove_file(&socket).unwrap();
         DockerRuntime {
-            docker: Docker::connect_with_unix(
-                &socket.to_string_lossy(),
-                5,
-                bollard::API_DEFAULT_VERSION,
-            )
-            .unwrap(),
+            docker,
             instance: "t".into(),
             socket,
             network_internal: true,
