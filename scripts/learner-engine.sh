@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/learner-engine.sh start|stop|status|env
+# scripts/learner-engine.sh start|stop|status|env|disk
 #
 # The learner engine: a Docker Engine of the playground's own that runs every learner node,
 # set up for isolation, next to (never instead of) the host's main Docker daemon:
@@ -10,13 +10,25 @@
 #     to Docker-in-Docker nodes), installed as /usr/local/libexec/playground/runc-delegate;
 #   - the seccomp profile for Docker-in-Docker nodes (Docker 20.10's default plus keyctl,
 #     add_key, request_key and pivot_root), written to $ENGINE_ETC/seccomp-dind.json from
-#     Debian's golang-github-docker-docker-dev package.
+#     Debian's golang-github-docker-docker-dev package;
+#   - its data-root on a file system of its own: an XFS image file of a fixed size, made once
+#     (space reserved with fallocate) and loop-mounted with project quotas where the kernel
+#     has them, so all the engine stores (images, nodes' writable layers, Docker-in-Docker
+#     volumes, logs) cannot fill the host's disk, and, with quotas, Docker can size each
+#     node's writable layer and volume. An existing data-root with data in it is kept as it
+#     is (with a warning): nothing is moved or deleted. The runtime sizes Docker-in-Docker
+#     volumes on the server's request (engine label io.playground.dind-volume-size=runtime).
 # Idempotent: `start` rewrites the config, and restarts the engine only when it changed or
 # does not answer. With systemd it installs and starts playground-engine.service; otherwise
-# it starts dockerd in the background (log: /var/log/playground-engine.log).
+# it starts dockerd in the background (log: /var/log/playground-engine.log). The data-root's
+# image is mounted again by `start` and `prepare` (systemd's ExecStartPre) after a reboot.
 #   env   prints `export DOCKER_HOST=...` for the docker CLI: eval "$(scripts/learner-engine.sh env)"
+#   disk  only puts the data-root on its image (as start does), starting nothing
 # Settings (environment): PLAYGROUND_ENGINE_SOCKET (/run/playground-engine/docker.sock),
 # PLAYGROUND_ENGINE_DATA_ROOT (/var/lib/playground-engine),
+# PLAYGROUND_ENGINE_DISK_GB (auto: half the free space where the image goes, at most 32, at
+#   least 8, else the data-root stays on the host's file system; a number of GB; or off),
+# PLAYGROUND_ENGINE_DISK_IMAGE ($PLAYGROUND_ENGINE_DATA_ROOT.img: the data-root's image file),
 # PLAYGROUND_ENGINE_BRIDGE_CIDR (10.211.0.1/24: the engine's default bridge, playground0),
 # PLAYGROUND_ENGINE_ADDRESS_POOL (10.212.0.0/16: networks the engine creates by itself).
 set -euo pipefail
@@ -25,6 +37,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 SOCKET=${PLAYGROUND_ENGINE_SOCKET:-/run/playground-engine/docker.sock}
 DATA_ROOT=${PLAYGROUND_ENGINE_DATA_ROOT:-/var/lib/playground-engine}
+DISK_GB=${PLAYGROUND_ENGINE_DISK_GB:-auto}
+DISK_IMAGE=${PLAYGROUND_ENGINE_DISK_IMAGE:-$DATA_ROOT.img}
 BRIDGE=playground0
 BRIDGE_CIDR=${PLAYGROUND_ENGINE_BRIDGE_CIDR:-10.211.0.1/24}
 # Networks the engine makes itself (the registry mirror's): never the main daemon's 172.x pools.
@@ -37,6 +51,7 @@ UNIT=/etc/systemd/system/playground-engine.service
 SECCOMP_SOURCE=usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json
 
 say() { printf 'learner-engine: %s\n' "$*"; }
+warn() { printf 'learner-engine: warning: %s\n' "$*" >&2; }
 die() {
     printf 'learner-engine: error: %s\n' "$*" >&2
     exit 1
@@ -64,6 +79,7 @@ daemon_json() {
   "storage-driver": "overlay2",
   "default-runtime": "playground-runc",
   "runtimes": { "playground-runc": { "path": "$LIBEXEC/runc-delegate" } },
+  "labels": ["io.playground.dind-volume-size=runtime"],
   "log-driver": "json-file",
   "log-opts": { "max-size": "1m", "max-file": "2" },
   "userland-proxy": false,
@@ -105,6 +121,125 @@ ensure_bridge() {
     "${SUDO[@]}" ip link set "$BRIDGE" up
 }
 
+# --- the data-root's file system ---------------------------------------------------------
+
+# The file backing the loop device mounted on DIR, if any.
+mounted_image() { # DIR
+    local dev
+    dev=$(findmnt -n -o SOURCE --mountpoint "$1" 2>/dev/null | tail -n 1)
+    case $dev in /dev/loop*) "${SUDO[@]}" losetup -n -O BACK-FILE "$dev" 2>/dev/null ;; esac
+}
+
+# One line about the data-root's file system: type, size, free, project quotas.
+disk_summary() {
+    local fstype size avail options quota=off
+    read -r fstype size avail options < <(findmnt -n -o FSTYPE,SIZE,AVAIL,OPTIONS -T "$DATA_ROOT" 2>/dev/null | tail -n 1)
+    case ${options:-} in *prjquota* | *pquota*) quota=on ;; esac
+    echo "${fstype:-?}, ${size:-?} (${avail:-?} free), project quotas $quota"
+}
+
+# Size in GB of a new image: PLAYGROUND_ENGINE_DISK_GB, or for auto half the free space of
+# the file system that will hold it (at most 32). Prints nothing when there is too little.
+disk_size_gb() {
+    local free
+    free=$(df -BG --output=avail "$(dirname "$DISK_IMAGE")" | tail -n 1 | tr -dc 0-9)
+    case $DISK_GB in
+        auto)
+            local gb=$((free / 2))
+            [ "$gb" -le 32 ] || gb=32
+            if [ "$gb" -lt 8 ]; then
+                warn "only ${free} GB free next to $DISK_IMAGE: not making an image for the data-root (set PLAYGROUND_ENGINE_DISK_GB)"
+                return 0
+            fi
+            echo "$gb"
+            ;;
+        *[!0-9]* | '') die "PLAYGROUND_ENGINE_DISK_GB=$DISK_GB: a number of GB, auto or off" ;;
+        *)
+            [ "$DISK_GB" -ge 2 ] || die "PLAYGROUND_ENGINE_DISK_GB=$DISK_GB: at least 2"
+            [ "$DISK_GB" -lt "$free" ] || die "PLAYGROUND_ENGINE_DISK_GB=$DISK_GB but only ${free} GB are free next to $DISK_IMAGE"
+            echo "$DISK_GB"
+            ;;
+    esac
+}
+
+make_disk() { # GB
+    have mkfs.xfs || die "mkfs.xfs is missing: apt-get install xfsprogs (scripts/setup.sh engine installs it)"
+    say "making $DISK_IMAGE: XFS, $1 GB, reserved now (fallocate)"
+    "${SUDO[@]}" mkdir -p "$(dirname "$DISK_IMAGE")"
+    "${SUDO[@]}" rm -f "$DISK_IMAGE.new"
+    # Reserved, not sparse: the host cannot run out of room under the engine's file system
+    # (XFS on a loop device whose writes fail shuts down). Where fallocate is not supported
+    # the file is sparse, with a warning.
+    if ! "${SUDO[@]}" fallocate -l "${1}G" "$DISK_IMAGE.new" 2>/dev/null; then
+        warn "fallocate is not supported there: $DISK_IMAGE is a sparse file, so its room is not reserved"
+        "${SUDO[@]}" truncate -s "${1}G" "$DISK_IMAGE.new"
+    fi
+    "${SUDO[@]}" chmod 600 "$DISK_IMAGE.new"
+    # -K: no discard, which would give the reserved blocks back.
+    "${SUDO[@]}" mkfs.xfs -q -K -L pg-engine "$DISK_IMAGE.new" || die "mkfs.xfs $DISK_IMAGE.new failed"
+    "${SUDO[@]}" mv "$DISK_IMAGE.new" "$DISK_IMAGE"
+}
+
+mount_disk() {
+    "${SUDO[@]}" mkdir -p "$DATA_ROOT"
+    # Project quotas let Docker size writable layers and volumes; kernels built without
+    # CONFIG_XFS_QUOTA refuse the option, and the file system still bounds the whole engine.
+    if "${SUDO[@]}" mount -o loop,pquota "$DISK_IMAGE" "$DATA_ROOT" 2>/dev/null; then
+        :
+    elif "${SUDO[@]}" mount -o loop "$DISK_IMAGE" "$DATA_ROOT"; then
+        warn "$DISK_IMAGE is mounted without project quotas (this kernel's XFS has none: CONFIG_XFS_QUOTA): the engine as a whole is bounded, and Docker-in-Docker volumes by the engine's runtime, but not each node's writable layer (docs/security.md, \"Disk\")"
+    else
+        die "cannot mount $DISK_IMAGE on $DATA_ROOT"
+    fi
+    "${SUDO[@]}" chmod 711 "$DATA_ROOT"
+}
+
+# Puts the data-root on its image, making the image on first use; never over data.
+ensure_disk() {
+    case $DISK_GB in off | 0) return 0 ;; esac
+    local image
+    if mountpoint -q "$DATA_ROOT" 2>/dev/null; then
+        image=$(mounted_image "$DATA_ROOT")
+        if [ "$image" = "$DISK_IMAGE" ]; then
+            say "data-root $DATA_ROOT: $DISK_IMAGE, $(disk_summary)"
+        else
+            say "data-root $DATA_ROOT is a mount of its own (${image:-$(findmnt -n -o SOURCE --mountpoint "$DATA_ROOT" | tail -n 1)}): kept, $(disk_summary)"
+        fi
+        return 0
+    fi
+    if [ -n "$("${SUDO[@]}" ls -A "$DATA_ROOT" 2>/dev/null)" ]; then
+        if [ -e "$DISK_IMAGE" ]; then
+            warn "$DISK_IMAGE exists but is not mounted, and $DATA_ROOT has data: not mounting over it; the engine runs on $(disk_summary). Stop the engine and move $DATA_ROOT away to use the image."
+        else
+            warn "$DATA_ROOT already holds an engine's data, on the host's file system ($(disk_summary)): kept there, so learner nodes can fill this disk. To give the engine a file system of its own: stop it (scripts/learner-engine.sh stop), move $DATA_ROOT away, start it again and rebuild the images (docs/security.md, \"Disk\"). PLAYGROUND_ENGINE_DISK_GB=off silences this."
+        fi
+        return 0
+    fi
+    if [ ! -e "$DISK_IMAGE" ]; then
+        local gb
+        gb=$(disk_size_gb)
+        [ -n "$gb" ] || return 0
+        make_disk "$gb"
+    fi
+    mount_disk
+    say "data-root $DATA_ROOT: $DISK_IMAGE, $(disk_summary)"
+}
+
+# Volumes the runtime mounted (runc-delegate) and did not unmount, say when the engine died:
+# Docker could not remove them. Only while the engine is down.
+unmount_stale_volumes() {
+    local target
+    findmnt -rn -o TARGET 2>/dev/null | grep -E "^$DATA_ROOT/([^/]+/)?volumes/[^/]+/_data\$" |
+        while read -r target; do
+            case $(mounted_image "$target") in
+                */playground-disk.img)
+                    "${SUDO[@]}" umount "$target" 2>/dev/null || "${SUDO[@]}" umount -l "$target"
+                    ;;
+            esac
+        done
+    return 0
+}
+
 write_config() { # prints "changed" when the engine must be restarted to pick it up
     "${SUDO[@]}" mkdir -p "$ENGINE_ETC" "$LIBEXEC" "$RUN_DIR"
     local changed=
@@ -123,6 +258,9 @@ Description=Playground learner engine (isolated Docker Engine for learner nodes)
 After=network-online.target
 
 [Service]
+Environment=PLAYGROUND_ENGINE_SOCKET=$SOCKET PLAYGROUND_ENGINE_DATA_ROOT=$DATA_ROOT
+Environment=PLAYGROUND_ENGINE_DISK_GB=$DISK_GB PLAYGROUND_ENGINE_DISK_IMAGE=$DISK_IMAGE
+Environment=PLAYGROUND_ENGINE_BRIDGE_CIDR=$BRIDGE_CIDR
 ExecStartPre=$ROOT/scripts/learner-engine.sh prepare
 ExecStart=/usr/sbin/dockerd --config-file $ENGINE_ETC/daemon.json
 Restart=on-failure
@@ -194,16 +332,21 @@ case ${1:-} in
         # What must exist before dockerd starts (also systemd's ExecStartPre).
         "${SUDO[@]}" mkdir -p "$RUN_DIR"
         ensure_bridge
+        ensure_disk
+        answers || unmount_stale_volumes
         ;;
     start)
         changed=$(write_config)
         write_seccomp
         ensure_bridge
         if answers && [ -z "$changed" ]; then
+            ensure_disk
             say "answers on $SOCKET"
         else
             [ -z "$changed" ] || say "configuration changed: (re)starting"
             stop_engine
+            ensure_disk
+            unmount_stale_volumes
             start_engine
             say "answers on $SOCKET"
         fi
@@ -211,16 +354,19 @@ case ${1:-} in
             die "the engine on $SOCKET runs without userns-remap"
         fi
         ;;
+    disk) ensure_disk ;;
     stop) stop_engine ;;
     status)
         if answers; then
             say "answers on $SOCKET ($("${SUDO[@]}" docker -H "unix://$SOCKET" info -f '{{.SecurityOptions}}'))"
+            image=$(mounted_image "$DATA_ROOT")
+            say "data-root $DATA_ROOT${image:+ on $image}: $(disk_summary)"
         else
             say "not running"
             exit 1
         fi
         ;;
     env) echo "export DOCKER_HOST=unix://$SOCKET" ;;
-    -h | --help) sed -n '2,23s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" ;;
-    *) die "usage: $0 start|stop|status|env" ;;
+    -h | --help) sed -n '2,37s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" ;;
+    *) die "usage: $0 start|stop|status|env|disk" ;;
 esac

@@ -6,8 +6,9 @@
 #   rust     Rust toolchain check (rustfmt, clippy) and a C linker (build-essential)
 #   docker   Docker Engine packages (Debian's docker.io: dockerd, runc, containerd), jq
 #   engine   the learner engine: a dockerd of the playground's own with userns-remap, its own
-#            socket (/run/playground-engine/docker.sock), data-root and bridge
-#            (scripts/learner-engine.sh start). Everything below that uses Docker uses it.
+#            socket (/run/playground-engine/docker.sock), data-root (on an XFS image file of
+#            its own: PLAYGROUND_ENGINE_DISK_GB) and bridge (scripts/learner-engine.sh start),
+#            and xfsprogs. Everything below that uses Docker uses it.
 #   firewall the iptables chain PLAYGROUND-INPUT: session networks cannot reach the host
 #            (scripts/host-firewall.sh; pool: $PLAYGROUND_SESSION_SUBNET_POOL or 10.210.0.0/16)
 #   tools    debootstrap, busybox-static, docker-registry, sqlite3 (offline image builder)
@@ -123,8 +124,16 @@ setup_docker() {
 }
 
 setup_engine() {
-    "${SUDO[@]}" env PLAYGROUND_ENGINE_SOCKET="$ENGINE_SOCKET" "$ROOT/scripts/learner-engine.sh" start ||
-        die "scripts/learner-engine.sh start failed"
+    # The engine's data-root goes on an XFS image file (scripts/learner-engine.sh).
+    have mkfs.xfs || [ -x /usr/sbin/mkfs.xfs ] || apt_install xfsprogs
+    # Its settings (PLAYGROUND_ENGINE_*) survive sudo.
+    local settings=() v
+    for v in DATA_ROOT DISK_GB DISK_IMAGE BRIDGE_CIDR ADDRESS_POOL; do
+        v=PLAYGROUND_ENGINE_$v
+        [ -z "${!v:-}" ] || settings+=("$v=${!v}")
+    done
+    "${SUDO[@]}" env PLAYGROUND_ENGINE_SOCKET="$ENGINE_SOCKET" "${settings[@]}" \
+        "$ROOT/scripts/learner-engine.sh" start || die "scripts/learner-engine.sh start failed"
     if [ ${#SUDO[@]} -gt 0 ] && ! docker info >/dev/null 2>&1; then
         # The server and the tests talk to the engine's socket (group docker) as this user.
         local me

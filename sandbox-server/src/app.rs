@@ -24,9 +24,11 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub async fn serve(config: Config, catalog: Arc<Catalog>) -> anyhow::Result<()> {
     let config = Arc::new(config);
     crate::firewall::check(&config).context("learner nodes would reach this host")?;
-    let runtime = crate::runtime::connect(&config).await.context(
-        "cannot reach the Docker Engine (is dockerd running? `scripts/setup.sh docker` starts it)",
-    )?;
+    // The error says why: no engine answers, it is not isolated, or it cannot apply a
+    // required disk limit.
+    let runtime = crate::runtime::connect(&config)
+        .await
+        .context("the Docker Engine for learner nodes cannot be used")?;
     let store = Store::open(&config.database_path())
         .with_context(|| format!("opening {}", config.database_path().display()))?;
     let metrics = Arc::new(Metrics::default());

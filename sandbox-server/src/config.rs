@@ -97,6 +97,16 @@ pub struct Config {
     pub node_cpus: f64,
     /// Processes per node at most.
     pub node_pids: i64,
+    /// Size of each node's writable layer in MiB (Docker's `storage_opt size`); 0: no limit.
+    /// Applied only where the engine can (overlay2 on XFS with project quotas).
+    pub node_disk_mib: u64,
+    /// Size of the `/var/lib/docker` volume of each Docker-in-Docker node in MiB; 0: no
+    /// limit. Docker's volume `size` where the engine has project quotas, else the learner
+    /// engine's runtime (a file system of this size per volume).
+    pub dind_volume_mib: u64,
+    /// Refuse to start when a nonzero `node_disk_mib` or `dind_volume_mib` cannot be
+    /// applied on this engine (otherwise: a warning, and that limit is not applied).
+    pub require_disk_quota: bool,
     /// The Docker Engine's API socket: the learner engine by default, never the
     /// host's main daemon (scripts/learner-engine.sh).
     pub engine_socket: PathBuf,
@@ -183,6 +193,9 @@ impl Default for Config {
             node_memory_mib: 512,
             node_cpus: 1.0,
             node_pids: 512,
+            node_disk_mib: 2048,
+            dind_volume_mib: 4096,
+            require_disk_quota: false,
             engine_socket: PathBuf::from("/run/playground-engine/docker.sock"),
             docker_profile: DockerProfile::Isolated,
             dind_seccomp_profile: PathBuf::from("/etc/playground-engine/seccomp-dind.json"),
@@ -337,6 +350,14 @@ impl Config {
         }
         if self.node_cpus <= 0.0 || self.node_memory_mib < 16 || self.node_pids < 16 {
             return bad("node_cpus must be positive, node_memory_mib and node_pids at least 16");
+        }
+        // Small sizes leave no room for a nested dockerd's own files (or a package install).
+        const MAX_DISK_MIB: u64 = 16 << 20; // 16 TiB
+        if self.node_disk_mib != 0 && !(64..=MAX_DISK_MIB).contains(&self.node_disk_mib) {
+            return bad("node_disk_mib must be 0 (no limit) or between 64 and 16777216");
+        }
+        if self.dind_volume_mib != 0 && !(256..=MAX_DISK_MIB).contains(&self.dind_volume_mib) {
+            return bad("dind_volume_mib must be 0 (no limit) or between 256 and 16777216");
         }
         if self.shell.is_empty() {
             return bad("shell must name a command");
@@ -569,6 +590,33 @@ mod tests {
             ("PLAYGROUND_MAX_CHECKS_PER_SESSION", "0"),
             ("PLAYGROUND_MAX_SCRIPT_OUTPUT_BYTES", "0"),
             ("PLAYGROUND_MAX_SCRIPT_READ_BYTES", "1000"),
+        ] {
+            let err = Config::load(None, env(&[bad])).unwrap_err();
+            let key = bad.0.trim_start_matches("PLAYGROUND_").to_lowercase();
+            assert!(err.to_string().contains(&key), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn disk_limits_are_zero_or_big_enough() {
+        let c = Config::default();
+        assert_eq!((c.node_disk_mib, c.dind_volume_mib), (2048, 4096));
+        assert!(!c.require_disk_quota);
+        let c = Config::load(
+            None,
+            env(&[
+                ("PLAYGROUND_NODE_DISK_MIB", "0"),
+                ("PLAYGROUND_DIND_VOLUME_MIB", "0"),
+                ("PLAYGROUND_REQUIRE_DISK_QUOTA", "yes"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!((c.node_disk_mib, c.dind_volume_mib), (0, 0));
+        assert!(c.require_disk_quota);
+        for bad in [
+            ("PLAYGROUND_NODE_DISK_MIB", "10"),
+            ("PLAYGROUND_DIND_VOLUME_MIB", "100"),
+            ("PLAYGROUND_DIND_VOLUME_MIB", "99999999"),
         ] {
             let err = Config::load(None, env(&[bad])).unwrap_err();
             let key = bad.0.trim_start_matches("PLAYGROUND_").to_lowercase();

@@ -237,6 +237,10 @@ fn purge(file: Option<&std::path::Path>, instance: Option<String>) -> anyhow::Re
     let config = load_config(file, ServeArgs::default())?;
     let config = sandbox_server::config::Config {
         instance: instance.unwrap_or(config.instance),
+        // Purging creates no node: no need to find out which disk limits apply.
+        node_disk_mib: 0,
+        dind_volume_mib: 0,
+        require_disk_quota: false,
         ..config
     };
     let instance = config.instance.clone();

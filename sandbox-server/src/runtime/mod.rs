@@ -237,6 +237,9 @@ pub async fn connect(config: &Config) -> RuntimeResult<Arc<dyn Runtime>> {
         docker_profile: config.docker_profile,
         dind_seccomp_profile: config.dind_seccomp_profile.clone(),
         network_internal: config.network_internal,
+        node_disk_mib: config.node_disk_mib,
+        dind_volume_mib: config.dind_volume_mib,
+        require_disk_quota: config.require_disk_quota,
     };
     let docker = docker::DockerRuntime::connect(&config.instance, &options)
         .await?

@@ -6,6 +6,7 @@
 //! Bollard's errors stop here: they become [`RuntimeError::Backend`] (or a
 //! variant with a meaning, such as a 404 becoming [`RuntimeError::NoSuchNode`]).
 
+mod disk;
 mod files;
 
 use std::collections::HashMap;
@@ -33,6 +34,7 @@ use tokio::net::UnixStream;
 use super::*;
 use crate::config::DockerProfile;
 use crate::subnets::{Ipv4Net, SubnetPool};
+pub use disk::{DiskLimits, VolumeBound};
 
 /// The host-wide registry mirror container (`scripts/setup.sh registry` starts it).
 /// Every session network gets it attached under the alias [`REGISTRY_ALIAS`], so
@@ -49,6 +51,12 @@ pub struct EngineOptions {
     pub docker_profile: DockerProfile,
     pub dind_seccomp_profile: PathBuf,
     pub network_internal: bool,
+    /// Size of each node's writable layer in MiB; 0: none.
+    pub node_disk_mib: u64,
+    /// Size of each Docker-in-Docker volume in MiB; 0: none.
+    pub dind_volume_mib: u64,
+    /// Refuse to connect when a nonzero size above cannot be applied.
+    pub require_disk_quota: bool,
 }
 
 pub struct DockerRuntime {
@@ -69,13 +77,17 @@ pub struct DockerRuntime {
     subnets: Option<SubnetPool>,
     /// How much of an `exec`'s output is kept and read.
     output_limits: OutputLimits,
+    /// The disk limits nodes get (those the engine can apply).
+    disk: DiskLimits,
 }
 
 impl DockerRuntime {
     /// Connects to the Engine on `options.socket` and negotiates the API
     /// version. Under [`DockerProfile::Isolated`] it refuses an Engine that
     /// runs without `userns-remap` (root in a node would be root on the host)
-    /// and loads the Docker-in-Docker seccomp profile.
+    /// and loads the Docker-in-Docker seccomp profile. It finds out which disk
+    /// limits the engine can apply ([`disk`]) and logs the others (or, with
+    /// `require_disk_quota`, refuses).
     pub async fn connect(instance: &str, options: &EngineOptions) -> RuntimeResult<DockerRuntime> {
         let socket = options.socket.clone();
         let unreachable = |e: bollard::errors::Error| {
@@ -91,14 +103,14 @@ impl DockerRuntime {
                 .await
                 .map_err(unreachable)?;
         docker.ping().await.map_err(unreachable)?;
+        let info = docker.info().await?;
         let mut dind_seccomp = None;
         match options.docker_profile {
             DockerProfile::Isolated => {
-                let info = docker.info().await?;
                 let remapped = info
                     .security_options
-                    .unwrap_or_default()
                     .iter()
+                    .flatten()
                     .any(|o| o.contains("name=userns"));
                 if !remapped {
                     return Err(RuntimeError::Backend(format!(
@@ -115,6 +127,7 @@ impl DockerRuntime {
                 options.docker_profile
             ),
         }
+        let disk = Self::disk_limits(&docker, &info, instance, options).await?;
         Ok(DockerRuntime {
             docker,
             instance: instance.to_owned(),
@@ -126,7 +139,39 @@ impl DockerRuntime {
             registry_container: Some(REGISTRY_CONTAINER.to_owned()),
             subnets: None,
             output_limits: OutputLimits::default(),
+            disk,
         })
+    }
+
+    /// The disk limits of `options` this engine can apply; logs what it applies and
+    /// what it cannot (an error instead, with `require_disk_quota`).
+    async fn disk_limits(
+        docker: &Docker,
+        info: &bollard::models::SystemInfo,
+        instance: &str,
+        options: &EngineOptions,
+    ) -> RuntimeResult<DiskLimits> {
+        let (node, volume) = (options.node_disk_mib, options.dind_volume_mib);
+        if node == 0 && volume == 0 {
+            tracing::info!(
+                "disk: node_disk_mib and dind_volume_mib are 0: nodes' disk use is not limited"
+            );
+            return Ok(DiskLimits::default());
+        }
+        let support = disk::probe(docker, info, instance, node > 0, volume > 0).await;
+        let (limits, missing) = disk::plan(node, volume, &support);
+        if options.require_disk_quota && !missing.is_empty() {
+            return Err(RuntimeError::Backend(format!(
+                "require_disk_quota is set and the Docker Engine on {} cannot apply every disk limit: {} (docs/security.md, \"Disk\")",
+                options.socket.display(),
+                missing.join("; ")
+            )));
+        }
+        for why in &missing {
+            tracing::warn!("disk: {why} (docs/security.md, \"Disk\")");
+        }
+        tracing::info!("disk: {}", limits.describe());
+        Ok(limits)
     }
 
     /// Session networks take their subnets from `pool` (see [`super::subnets`]).
@@ -254,6 +299,7 @@ impl DockerRuntime {
             memory_swap: Some(spec.limits.memory_bytes),
             nano_cpus: Some(spec.limits.nano_cpus),
             pids_limit: Some(spec.limits.pids),
+            storage_opt: self.disk.storage_opt(),
             init: Some(true),
             network_mode: Some(network_name(&spec.session)),
             security_opt: Some(vec!["no-new-privileges".into()]),
@@ -390,10 +436,7 @@ impl DockerRuntime {
             image: Some(spec.image.clone()),
             hostname: Some(spec.node.clone()),
             labels: Some(labels),
-            // Read by the engine's runtime (scripts/engine/runc-delegate):
-            // delegate this node's cgroups to its root.
-            env: (wants_docker(image_labels) && self.docker_profile == DockerProfile::Isolated)
-                .then(|| vec!["PLAYGROUND_DELEGATE_CGROUP=1".to_owned()]),
+            env: self.node_env(image_labels),
             host_config: Some(self.host_config(spec, image_labels)),
             networking_config: Some(NetworkingConfig {
                 endpoints_config: Some(HashMap::from([(
@@ -417,6 +460,21 @@ impl DockerRuntime {
             .await?;
         self.docker.start_container(&name, None).await?;
         Ok(())
+    }
+
+    /// What a node's environment tells the engine's runtime
+    /// (scripts/engine/runc-delegate): delegate a Docker-in-Docker node's cgroups
+    /// to its root (isolated profile), and the size of its Docker volume.
+    fn node_env(&self, image_labels: &HashMap<String, String>) -> Option<Vec<String>> {
+        if !wants_docker(image_labels) {
+            return None;
+        }
+        let env: Vec<String> = (self.docker_profile == DockerProfile::Isolated)
+            .then(|| "PLAYGROUND_DELEGATE_CGROUP=1".to_owned())
+            .into_iter()
+            .chain(self.disk.dind_env())
+            .collect();
+        (!env.is_empty()).then_some(env)
     }
 }
 
@@ -505,6 +563,7 @@ impl Runtime for DockerRuntime {
                 .create_volume(VolumeCreateRequest {
                     name: Some(Self::docker_volume(&spec.session, &spec.node)),
                     labels: Some(self.labels(&spec.session, spec.expires_at)),
+                    driver_opts: self.disk.volume_driver_opts(),
                     ..Default::default()
                 })
                 .await?;
@@ -954,5 +1013,102 @@ mod tests {
             r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[]}"#
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A runtime that never talks to an Engine (bollard connects lazily, but wants
+    /// the socket's path to exist when the client is made).
+    fn runtime(profile: DockerProfile, disk: DiskLimits) -> DockerRuntime {
+        let socket = std::env::temp_dir().join(format!(
+            "pg-no-engine-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::write(&socket, b"").unwrap();
+        let docker =
+            Docker::connect_with_unix(&socket.to_string_lossy(), 5, bollard::API_DEFAULT_VERSION)
+                .unwrap();
+        std::fs::remove_file(&socket).unwrap();
+        DockerRuntime {
+            docker,
+            instance: "t".into(),
+            socket,
+            network_internal: true,
+            docker_profile: profile,
+            dind_seccomp: Some("{}".into()),
+            addresses: Mutex::new(HashMap::new()),
+            registry_container: None,
+            subnets: None,
+            output_limits: OutputLimits::default(),
+            disk,
+        }
+    }
+
+    fn spec() -> NodeSpec {
+        NodeSpec {
+            session: "s1".into(),
+            node: "node1".into(),
+            image: "playground/dind:latest".into(),
+            expires_at: 0,
+            limits: NodeLimits {
+                memory_bytes: 512 << 20,
+                nano_cpus: 1_000_000_000,
+                pids: 512,
+            },
+        }
+    }
+
+    fn labels(profile: &str) -> HashMap<String, String> {
+        HashMap::from([(IMAGE_LABEL_PROFILE.to_owned(), profile.to_owned())])
+    }
+
+    #[test]
+    fn every_node_gets_the_writable_layer_size_when_the_engine_applies_it() {
+        let disk = DiskLimits {
+            writable_layer_bytes: Some(256 << 20),
+            dind_volume: VolumeBound::None,
+        };
+        let rt = runtime(DockerProfile::Isolated, disk);
+        for image in ["default", "docker"] {
+            let hc = rt.host_config(&spec(), &labels(image));
+            assert_eq!(
+                hc.storage_opt,
+                Some(HashMap::from([("size".into(), "268435456".into())])),
+                "{image}"
+            );
+        }
+        let rt = runtime(DockerProfile::Isolated, DiskLimits::default());
+        assert_eq!(rt.host_config(&spec(), &labels("docker")).storage_opt, None);
+    }
+
+    #[test]
+    fn the_runtime_is_asked_to_size_the_docker_volume_of_dind_nodes_only() {
+        let disk = DiskLimits {
+            writable_layer_bytes: None,
+            dind_volume: VolumeBound::Runtime { mib: 1024 },
+        };
+        let rt = runtime(DockerProfile::Isolated, disk);
+        assert_eq!(
+            rt.node_env(&labels("docker")),
+            Some(vec![
+                "PLAYGROUND_DELEGATE_CGROUP=1".to_owned(),
+                "PLAYGROUND_DOCKER_VOLUME_MIB=1024".to_owned()
+            ])
+        );
+        assert_eq!(rt.node_env(&labels("default")), None);
+        // Other profiles: no cgroup delegation, the size still.
+        let rt = runtime(DockerProfile::Capabilities, disk);
+        assert_eq!(
+            rt.node_env(&labels("docker")),
+            Some(vec!["PLAYGROUND_DOCKER_VOLUME_MIB=1024".to_owned()])
+        );
+        // Docker sizes the volume itself: nothing for the runtime.
+        let rt = runtime(
+            DockerProfile::Capabilities,
+            DiskLimits {
+                writable_layer_bytes: None,
+                dind_volume: VolumeBound::Docker { bytes: 1 << 30 },
+            },
+        );
+        assert_eq!(rt.node_env(&labels("docker")), None);
     }
 }
