@@ -229,7 +229,8 @@ ensure_disk() {
 # Docker could not remove them. Only while the engine is down.
 unmount_stale_volumes() {
     local target
-    findmnt -rn -o TARGET 2>/dev/null | grep -E "^$DATA_ROOT/([^/]+/)?volumes/[^/]+/_data\$" |
+    { findmnt -rn -o TARGET 2>/dev/null || :; } |
+        { grep -E "^$DATA_ROOT/([^/]+/)?volumes/[^/]+/_data\$" || :; } |
         while read -r target; do
             case $(mounted_image "$target") in
                 */playground-disk.img)
