@@ -113,7 +113,7 @@ async fn serve(
             reason: reason.into(),
         }))
     };
-    let Some(_client) = session.try_client_connected(limits.max_per_session) else {
+    let Some(session_slot) = session.try_client_connected(limits.max_per_session) else {
         let reason = format!(
             "this session has {} sockets open already, the most allowed; close one",
             limits.max_per_session
@@ -121,8 +121,11 @@ async fn serve(
         let _ = sink.send(close(close_code::POLICY_VIOLATION, reason)).await;
         return;
     };
-    // Turned away before it can start or resize the shell for the others.
+    // Turned away before it can start or resize the shell for the others. Its
+    // session slot is given back before the client hears why, so a client that
+    // opens another socket on the close frame finds the slot free.
     if let Err(e) = terminal.check_room() {
+        drop(session_slot);
         let _ = sink
             .send(close(close_code::POLICY_VIOLATION, e.to_string()))
             .await;
@@ -143,6 +146,7 @@ async fn serve(
             match terminal.attach() {
                 Ok(a) => break a,
                 Err(e @ AttachError::Full { .. }) => {
+                    drop(session_slot);
                     let _ = sink
                         .send(close(close_code::POLICY_VIOLATION, e.to_string()))
                         .await;
