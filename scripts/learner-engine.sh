@@ -30,7 +30,11 @@
 #   least 8, else the data-root stays on the host's file system; a number of GB; or off),
 # PLAYGROUND_ENGINE_DISK_IMAGE ($PLAYGROUND_ENGINE_DATA_ROOT.img: the data-root's image file),
 # PLAYGROUND_ENGINE_BRIDGE_CIDR (10.211.0.1/24: the engine's default bridge, playground0),
-# PLAYGROUND_ENGINE_ADDRESS_POOL (10.212.0.0/16: networks the engine creates by itself).
+# PLAYGROUND_ENGINE_ADDRESS_POOL (10.212.0.0/16: networks the engine creates by itself),
+# PLAYGROUND_SESSION_SUBNET_POOL (10.210.0.0/16: the server's session networks),
+# PLAYGROUND_NETWORK_INTERNAL (true: session networks get no route out; as the server's key).
+# The engine leaves iptables to this script (chains PLAYGROUND-FORWARD, PLAYGROUND-POSTROUTING;
+# see ensure_rules), so it never touches the host's main daemon's rules.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -43,6 +47,8 @@ BRIDGE=playground0
 BRIDGE_CIDR=${PLAYGROUND_ENGINE_BRIDGE_CIDR:-10.211.0.1/24}
 # Networks the engine makes itself (the registry mirror's): never the main daemon's 172.x pools.
 ADDRESS_POOL=${PLAYGROUND_ENGINE_ADDRESS_POOL:-10.212.0.0/16}
+# Where the server's session networks come from (its session_subnet_pool).
+SESSION_POOL=${PLAYGROUND_SESSION_SUBNET_POOL:-10.210.0.0/16}
 RUN_DIR=/run/playground-engine
 ENGINE_ETC=/etc/playground-engine
 LIBEXEC=/usr/local/libexec/playground
@@ -80,9 +86,9 @@ daemon_json() {
   "default-runtime": "playground-runc",
   "runtimes": { "playground-runc": { "path": "$LIBEXEC/runc-delegate" } },
   "labels": ["io.playground.dind-volume-size=runtime"],
+  "iptables": false,
   "log-driver": "json-file",
   "log-opts": { "max-size": "1m", "max-file": "2" },
-  "userland-proxy": false,
   "live-restore": false
 }
 EOF
@@ -119,6 +125,55 @@ ensure_bridge() {
         "${SUDO[@]}" ip addr add "$BRIDGE_CIDR" dev "$BRIDGE"
     fi
     "${SUDO[@]}" ip link set "$BRIDGE" up
+}
+
+# --- forwarding and NAT ------------------------------------------------------------------
+
+# The engine runs with "iptables": false. Two dockerds that both manage iptables rewrite
+# the same chains (DOCKER, DOCKER-ISOLATION-STAGE-*): whichever starts last removes the
+# other's rules, so starting this engine would break the host's main daemon's published
+# ports and network isolation, and the reverse. The engine's own rules live in chains of
+# the playground's own instead, rebuilt here on every start and put first in FORWARD and
+# POSTROUTING:
+#   PLAYGROUND-FORWARD (filter): frames bridged inside one session network (the nodes of a
+#     session and its registry mirror) pass; anything routed between session networks, out
+#     of them or into them is dropped (Docker gives even internal networks a default route:
+#     this is what keeps sessions apart and internal; PLAYGROUND_NETWORK_INTERNAL=false, as
+#     the server's network_internal, lets session networks out instead); the engine's own
+#     networks (its bridge, the registry mirror's network) may go out, with their replies.
+#   PLAYGROUND-POSTROUTING (nat): masquerading for what goes out.
+# Nothing here opens the host to nodes: that is PLAYGROUND-INPUT (scripts/host-firewall.sh).
+# Published ports (only the registry seeder uses one) go through Docker's userland proxy.
+ipt() { "${SUDO[@]}" iptables -w 5 "$@"; }
+ensure_chain() { # TABLE CHAIN PARENT: an empty CHAIN, jumped to first from PARENT
+    ipt -t "$1" -n -L "$2" >/dev/null 2>&1 || ipt -t "$1" -N "$2"
+    ipt -t "$1" -F "$2"
+    if [ "$(ipt -t "$1" -S "$3" 2>/dev/null | sed -n 2p)" != "-A $3 -j $2" ]; then
+        while ipt -t "$1" -D "$3" -j "$2" 2>/dev/null; do :; done
+        ipt -t "$1" -I "$3" 1 -j "$2"
+    fi
+}
+ensure_rules() {
+    have iptables || [ -x /usr/sbin/iptables ] || die "iptables is missing (scripts/setup.sh docker)"
+    local net
+    ensure_chain filter PLAYGROUND-FORWARD FORWARD
+    ipt -A PLAYGROUND-FORWARD -s "$SESSION_POOL" -d "$SESSION_POOL" -m physdev --physdev-is-bridged -j ACCEPT
+    ipt -A PLAYGROUND-FORWARD -s "$SESSION_POOL" -d "$SESSION_POOL" -j DROP
+    if [ "${PLAYGROUND_NETWORK_INTERNAL:-true}" = false ]; then
+        ipt -A PLAYGROUND-FORWARD -s "$SESSION_POOL" -j ACCEPT
+        ipt -A PLAYGROUND-FORWARD -d "$SESSION_POOL" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+    fi
+    ipt -A PLAYGROUND-FORWARD -s "$SESSION_POOL" -j DROP
+    ipt -A PLAYGROUND-FORWARD -d "$SESSION_POOL" -j DROP
+    for net in "$BRIDGE_CIDR" "$ADDRESS_POOL"; do
+        ipt -A PLAYGROUND-FORWARD -s "$net" -j ACCEPT
+        ipt -A PLAYGROUND-FORWARD -d "$net" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+    done
+    ensure_chain nat PLAYGROUND-POSTROUTING POSTROUTING
+    for net in "$BRIDGE_CIDR" "$ADDRESS_POOL" "$SESSION_POOL"; do
+        ipt -t nat -A PLAYGROUND-POSTROUTING -s "$net" ! -d "$net" -j MASQUERADE
+    done
+    echo 1 | "${SUDO[@]}" tee /proc/sys/net/ipv4/ip_forward >/dev/null
 }
 
 # --- the data-root's file system ---------------------------------------------------------
@@ -333,6 +388,7 @@ case ${1:-} in
         # What must exist before dockerd starts (also systemd's ExecStartPre).
         "${SUDO[@]}" mkdir -p "$RUN_DIR"
         ensure_bridge
+        ensure_rules
         ensure_disk
         answers || unmount_stale_volumes
         ;;
@@ -340,6 +396,7 @@ case ${1:-} in
         changed=$(write_config)
         write_seccomp
         ensure_bridge
+        ensure_rules
         if answers && [ -z "$changed" ]; then
             ensure_disk
             say "answers on $SOCKET"
@@ -368,6 +425,6 @@ case ${1:-} in
         fi
         ;;
     env) echo "export DOCKER_HOST=unix://$SOCKET" ;;
-    -h | --help) sed -n '2,37s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" ;;
+    -h | --help) sed -n '2,42s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" ;;
     *) die "usage: $0 start|stop|status|env|disk" ;;
 esac
