@@ -108,6 +108,15 @@ async fn answering_listener() -> (u16, tokio::task::JoinHandle<()>) {
     (port, task)
 }
 
+/// The error of a server started with one setting that must stop it; panics,
+/// naming `what` was wrong, when it starts anyway.
+async fn start_error((key, value): (&str, &str), what: &str) -> String {
+    match Launch::default().env(key, value).start().await {
+        Ok(_) => panic!("the server started with {what} ({key}={value})"),
+        Err(e) => format!("{e:#}"),
+    }
+}
+
 async fn healthy(server: &Server) -> bool {
     match server.http.get(server.url("/healthz")).send().await {
         Ok(r) => r.status().is_success(),
@@ -239,14 +248,11 @@ async fn without_the_rule_a_node_reaches_the_server_which_is_why_the_check_exist
 #[tokio::test]
 async fn the_server_refuses_to_start_when_the_rule_does_not_cover_its_pool() {
     require_docker!();
-    let err = match Launch::default()
-        .env("PLAYGROUND_SESSION_SUBNET_POOL", UNCOVERED_POOL)
-        .start()
-        .await
-    {
-        Ok(_) => panic!("the server started with nodes able to reach the host"),
-        Err(e) => format!("{e:#}"),
-    };
+    let err = start_error(
+        ("PLAYGROUND_SESSION_SUBNET_POOL", UNCOVERED_POOL),
+        "nodes able to reach the host",
+    )
+    .await;
     assert!(err.contains("scripts/setup.sh firewall"), "{err}");
     assert!(err.contains(UNCOVERED_POOL), "{err}");
 }
@@ -433,30 +439,24 @@ fn nix_is_root() -> bool {
 #[tokio::test]
 async fn the_server_refuses_to_start_without_the_learner_engine_or_its_seccomp_profile() {
     require_docker!();
-    let err = match Launch::default()
-        .env(
+    let err = start_error(
+        (
             "PLAYGROUND_ENGINE_SOCKET",
             "/run/playground-engine/missing.sock",
-        )
-        .start()
-        .await
-    {
-        Ok(_) => panic!("the server started with no engine"),
-        Err(e) => format!("{e:#}"),
-    };
+        ),
+        "no engine",
+    )
+    .await;
     assert!(err.contains("/run/playground-engine/missing.sock"), "{err}");
     assert!(err.contains("scripts/setup.sh engine"), "{err}");
 
-    let err = match Launch::default()
-        .env(
+    let err = start_error(
+        (
             "PLAYGROUND_DIND_SECCOMP_PROFILE",
             "/nonexistent/seccomp.json",
-        )
-        .start()
-        .await
-    {
-        Ok(_) => panic!("the server started without the dind seccomp profile"),
-        Err(e) => format!("{e:#}"),
-    };
+        ),
+        "no dind seccomp profile",
+    )
+    .await;
     assert!(err.contains("/nonexistent/seccomp.json"), "{err}");
 }
