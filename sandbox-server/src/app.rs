@@ -51,7 +51,9 @@ pub async fn serve(config: Config, catalog: Arc<Catalog>) -> anyhow::Result<()> 
     );
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let reaper = tokio::spawn(sessions.clone().run_reaper(stop_rx));
+    let reaper = tokio::spawn(sessions.clone().run_reaper(stop_rx.clone()));
+    // The warm pool fills after reconcile removed the last run's (no record).
+    let pool = tokio::spawn(sessions.clone().run_pool(stop_rx));
 
     let state = AppState {
         config: config.clone(),
@@ -120,6 +122,7 @@ pub async fn serve(config: Config, catalog: Arc<Catalog>) -> anyhow::Result<()> 
         } => tracing::warn!("connections still open after {SHUTDOWN_GRACE:?}; exiting"),
     }
     reaper.abort();
+    pool.abort();
     Ok(())
 }
 

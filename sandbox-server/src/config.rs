@@ -5,6 +5,7 @@
 //! variables, CLI flags. Every limit the server enforces lives here so an
 //! operator can see and change it.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -164,6 +165,14 @@ pub struct Config {
     /// that port at `/` (for apps that must live at the root; needs wildcard DNS to this
     /// server). Empty: only the path-based `/preview/{session}/{node}/{port}/`.
     pub preview_host_suffix: String,
+
+    /// Ready sessions kept per lesson (the warm pool): `POST /sessions` hands one out
+    /// at once and the server builds a new one in the background. A table
+    /// (`[warm_pool]` then `shell = 2`) or a string `"shell=2,docker-basics=1"`
+    /// (`PLAYGROUND_WARM_POOL`). Pooled sessions count toward `max_sessions`; their
+    /// lifetime starts at hand-out. Empty by default: no containers run that nobody asked for.
+    #[serde(deserialize_with = "warm_pool_from_table_or_string")]
+    pub warm_pool: BTreeMap<String, usize>,
 }
 
 impl Default for Config {
@@ -218,6 +227,7 @@ impl Default for Config {
             resize_interval_ms: 100,
             max_upload_bytes: 64 * 1024 * 1024,
             preview_host_suffix: String::new(),
+            warm_pool: BTreeMap::new(),
         }
     }
 }
@@ -401,6 +411,13 @@ impl Config {
         if self.max_terminal_cells < 80 * 24 {
             return bad("max_terminal_cells must be at least 1920 (80x24)");
         }
+        let pooled: usize = self.warm_pool.values().sum();
+        if pooled > self.max_sessions {
+            return Err(ConfigError::Invalid(format!(
+                "warm_pool keeps {pooled} sessions ready, more than max_sessions ({})",
+                self.max_sessions
+            )));
+        }
         self.subnet_pool()?;
         self.trusted_proxy_nets()?;
         Ok(())
@@ -490,6 +507,43 @@ impl Config {
     }
 }
 
+/// `warm_pool` from a table (`shell = 2`) or a string (`"shell=2,other=1"`).
+fn warm_pool_from_table_or_string<'de, D>(de: D) -> Result<BTreeMap<String, usize>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Form {
+        Table(BTreeMap<String, usize>),
+        Text(String),
+    }
+    match Form::deserialize(de)? {
+        Form::Table(table) => Ok(table),
+        Form::Text(text) => parse_warm_pool(&text).map_err(serde::de::Error::custom),
+    }
+}
+
+/// Parses `"lesson=N,lesson=N"` (spaces allowed, empty entries skipped).
+pub fn parse_warm_pool(text: &str) -> Result<BTreeMap<String, usize>, String> {
+    let mut pool = BTreeMap::new();
+    for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (lesson, n) = entry
+            .split_once('=')
+            .ok_or_else(|| format!("warm_pool entry {entry:?}: expected lesson=N"))?;
+        let n: usize = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("warm_pool entry {entry:?}: N must be a whole number"))?;
+        let lesson = lesson.trim();
+        if lesson.is_empty() {
+            return Err(format!("warm_pool entry {entry:?}: no lesson"));
+        }
+        pool.insert(lesson.to_owned(), n);
+    }
+    Ok(pool)
+}
+
 fn merge(mut base: toml::Table, over: toml::Table) -> toml::Table {
     for (k, v) in over {
         base.insert(k, v);
@@ -517,6 +571,8 @@ fn env_value(current: &toml::Value, raw: &str) -> Result<toml::Value, String> {
                 .map(|s| Value::String(s.to_owned()))
                 .collect(),
         ),
+        // Tables (`warm_pool`): their key's own string form, `a=1,b=2`.
+        Value::Table(_) => Value::String(raw.to_owned()),
         _ => return Err("this key cannot be set from the environment".into()),
     })
 }
@@ -580,6 +636,38 @@ mod tests {
         std::fs::write(&file, "max_sesions = 7\n").unwrap();
         let err = Config::load(Some(&file), vec![]).unwrap_err();
         assert!(err.to_string().contains("max_sesions"), "{err}");
+    }
+
+    #[test]
+    fn warm_pool_is_a_table_or_a_string_and_fits_in_max_sessions() {
+        assert!(Config::default().warm_pool.is_empty());
+        let c = Config::load(None, env(&[("PLAYGROUND_WARM_POOL", "shell=2, other = 1")])).unwrap();
+        let want: BTreeMap<String, usize> = [("other".into(), 1), ("shell".into(), 2)].into();
+        assert_eq!(c.warm_pool, want);
+        let dir = std::env::temp_dir().join(format!("pg-config-pool-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(&file, "[warm_pool]\nshell = 2\nother = 1\n").unwrap();
+        assert_eq!(Config::load(Some(&file), vec![]).unwrap().warm_pool, want);
+        std::fs::write(&file, "warm_pool = \"shell=2,other=1\"\n").unwrap();
+        assert_eq!(Config::load(Some(&file), vec![]).unwrap().warm_pool, want);
+        // The effective configuration prints and reads back.
+        let printed = toml::to_string(&c).unwrap();
+        let back: Config = toml::from_str(&printed).unwrap();
+        assert_eq!(back.warm_pool, want);
+        for bad in ["shell", "shell=x", "=2"] {
+            let err = Config::load(None, env(&[("PLAYGROUND_WARM_POOL", bad)])).unwrap_err();
+            assert!(err.to_string().contains("warm_pool"), "{bad}: {err}");
+        }
+        let err = Config::load(
+            None,
+            env(&[
+                ("PLAYGROUND_WARM_POOL", "shell=5"),
+                ("PLAYGROUND_MAX_SESSIONS", "4"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("max_sessions"), "{err}");
     }
 
     #[test]

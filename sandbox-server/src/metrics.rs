@@ -10,6 +10,7 @@ use std::sync::atomic::AtomicI64;
 
 use prometheus_client::encoding::{prometheus_text, EncodeMetric, MetricEncoder};
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::{MetricType, TypedMetric};
@@ -31,6 +32,14 @@ pub struct Metrics {
     pub terminal_bytes_out: Counter,
     pub terminal_bytes_in: Counter,
     pub terminal_connections: Counter,
+    /// Sessions handed out from the warm pool.
+    pub pool_handouts: Counter,
+    /// Requests for a lesson with a warm pool that found it empty.
+    pub pool_misses: Counter,
+    /// Pooled sessions removed unused: their lesson changed, or room was needed.
+    pub pool_drained: Counter,
+    /// Ready sessions per lesson, set from the pool when rendering.
+    pool_ready: Family<Vec<(String, String)>, Gauge<i64, AtomicI64>>,
     /// Set from the live session count when rendering.
     sessions_live: Gauge<i64, AtomicI64>,
     session_start: Histogram,
@@ -43,6 +52,8 @@ impl Default for Metrics {
         let (created, expired, idle, deleted) = (counter(), counter(), counter(), counter());
         let (full, per_ip, bytes_out, bytes_in) = (counter(), counter(), counter(), counter());
         let connections = counter();
+        let (handouts, misses, drained) = (counter(), counter(), counter());
+        let pool_ready = Family::<Vec<(String, String)>, Gauge<i64, AtomicI64>>::default();
         let live = Gauge::<i64, AtomicI64>::default();
         let start = Histogram::new(START_BUCKETS);
         let mut registry = Registry::default();
@@ -86,7 +97,31 @@ impl Default for Metrics {
             "Time from a session request to its nodes running",
             start.clone(),
         );
+        registry.register(
+            "playground_pool_ready",
+            "Ready sessions in the warm pool, per lesson",
+            pool_ready.clone(),
+        );
+        registry.register(
+            "playground_pool_handouts",
+            "Sessions handed out from the warm pool",
+            handouts.clone(),
+        );
+        registry.register(
+            "playground_pool_misses",
+            "Session requests for a pooled lesson that found its pool empty",
+            misses.clone(),
+        );
+        registry.register(
+            "playground_pool_drained",
+            "Pooled sessions removed unused (their lesson changed, or room was needed)",
+            drained.clone(),
+        );
         Metrics {
+            pool_handouts: handouts,
+            pool_misses: misses,
+            pool_drained: drained,
+            pool_ready,
             sessions_created: created,
             sessions_reaped_expired: expired,
             sessions_reaped_idle: idle,
@@ -108,10 +143,16 @@ impl Metrics {
         self.session_start.observe(took.as_secs_f64());
     }
 
-    /// Renders every metric; `live` is the number of live sessions now.
-    pub fn render(&self, live: usize) -> String {
+    /// Renders every metric; `live` is the number of live sessions now,
+    /// `pool_ready` the ready sessions of each pooled lesson.
+    pub fn render(&self, live: usize, pool_ready: &[(String, usize)]) -> String {
         self.sessions_live
             .set(i64::try_from(live).unwrap_or(i64::MAX));
+        for (lesson, ready) in pool_ready {
+            self.pool_ready
+                .get_or_create(&vec![("lesson".to_owned(), lesson.clone())])
+                .set(i64::try_from(*ready).unwrap_or(i64::MAX));
+        }
         let mut out = String::new();
         prometheus_text::encode(&mut out, &self.registry).expect("writing to a String");
         out
@@ -159,7 +200,7 @@ mod tests {
         let m = Metrics::default();
         m.observe_start(Duration::from_millis(300));
         m.observe_start(Duration::from_millis(1500));
-        let text = m.render(2);
+        let text = m.render(2, &[]);
         assert!(text.contains("playground_sessions_live 2"));
         assert!(text.contains("playground_session_start_seconds_bucket{le=\"0.25\"} 0"));
         assert!(text.contains("playground_session_start_seconds_bucket{le=\"0.5\"} 1"));
@@ -176,7 +217,8 @@ mod tests {
         m.sessions_rejected_ip.inc_by(2);
         m.terminal_bytes_out.inc_by(42);
         m.terminal_connections.inc();
-        let text = m.render(0);
+        m.pool_handouts.inc();
+        let text = m.render(0, &[("shell".into(), 2)]);
         for line in [
             "playground_sessions_live 0",
             "playground_sessions_created_total 1",
@@ -188,6 +230,10 @@ mod tests {
             "playground_terminal_bytes_total{direction=\"out\"} 42",
             "playground_terminal_bytes_total{direction=\"in\"} 0",
             "playground_terminal_connections_total 1",
+            "playground_pool_ready{lesson=\"shell\"} 2",
+            "playground_pool_handouts_total 1",
+            "playground_pool_misses_total 0",
+            "playground_pool_drained_total 0",
             "playground_session_start_seconds_bucket{le=\"+Inf\"} 0",
             "# TYPE playground_sessions_reaped_total counter",
             "# TYPE playground_session_start_seconds histogram",

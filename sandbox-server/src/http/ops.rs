@@ -45,7 +45,9 @@ async fn healthz() -> &'static str {
 async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
-        state.metrics.render(state.sessions.live_count()),
+        state
+            .metrics
+            .render(state.sessions.live_count(), &state.sessions.pool_ready()),
     )
 }
 

@@ -173,14 +173,29 @@ impl Catalog {
     }
 
     /// Replaces the served lessons (the built-in one stays unless overridden).
+    ///
+    /// A lesson equal to the one served keeps its `Arc`, so `Arc::ptr_eq`
+    /// tells whether a lesson changed across a reload (the warm pool drains
+    /// only the lessons that did).
     pub fn replace(&self, lessons: impl IntoIterator<Item = Lesson>) {
         let mut map = BTreeMap::new();
         let builtin = builtin_shell();
-        map.insert(builtin.summary.id.clone(), Arc::new(builtin));
+        map.insert(builtin.summary.id.clone(), builtin);
         for lesson in lessons {
-            map.insert(lesson.summary.id.clone(), Arc::new(lesson));
+            map.insert(lesson.summary.id.clone(), lesson);
         }
-        *self.lessons.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(map);
+        let mut served = self.lessons.write().unwrap_or_else(|e| e.into_inner());
+        let map = map
+            .into_iter()
+            .map(|(id, lesson)| {
+                let lesson = match served.get(&id) {
+                    Some(old) if **old == lesson => old.clone(),
+                    _ => Arc::new(lesson),
+                };
+                (id, lesson)
+            })
+            .collect();
+        *served = Arc::new(map);
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<Lesson>> {

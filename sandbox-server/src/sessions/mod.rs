@@ -33,6 +33,7 @@ use subtle::ConstantTimeEq;
 
 mod error;
 mod operations;
+mod pool;
 pub mod progress;
 pub mod scripts;
 #[cfg(test)]
@@ -179,11 +180,21 @@ struct Live {
     /// Ids of sessions being created: they have runtime objects before they
     /// are in `sessions`, and the sweep must leave those alone.
     creating: HashSet<String>,
+    /// The warm pool (`pool.rs`): ready sessions nobody holds yet, by lesson.
+    /// Not in `sessions`: no token opens them and the reaper never sees them.
+    pooled: HashMap<String, Vec<pool::Pooled>>,
+    /// Pooled sessions being built, by lesson (their ids are in `creating`).
+    filling: HashMap<String, usize>,
 }
 
 impl Live {
+    /// Everything that counts toward `max_sessions`: live sessions, creations
+    /// and hand-outs under way, and the warm pool, ready or being built.
     fn total(&self) -> usize {
-        self.sessions.len() + self.pending.values().sum::<usize>()
+        self.sessions.len()
+            + self.pending.values().sum::<usize>()
+            + self.pooled.values().map(Vec::len).sum::<usize>()
+            + self.filling.values().sum::<usize>()
     }
 
     fn for_ip(&self, ip: &str) -> usize {
@@ -204,6 +215,8 @@ pub struct Sessions {
     live: Mutex<Live>,
     /// Checks that may run at once on the server (`max_checks`).
     checks: Arc<tokio::sync::Semaphore>,
+    /// Wakes the pool's filler (a session was handed out).
+    pool_wake: tokio::sync::Notify,
 }
 
 /// Releases a capacity reservation (and the id's "being created" mark) when
@@ -243,6 +256,7 @@ impl Sessions {
             catalog,
             metrics,
             live: Mutex::new(Live::default()),
+            pool_wake: tokio::sync::Notify::new(),
         }
     }
 
@@ -262,13 +276,18 @@ impl Sessions {
     }
 
     fn make_session(&self, record: SessionRecord) -> Arc<Session> {
+        let terminals = self.new_terminals(&record.id, &record.nodes);
+        self.assemble(record, terminals)
+    }
+
+    /// One terminal per node of session `id`, no shell started yet.
+    fn new_terminals(&self, id: &str, nodes: &[String]) -> BTreeMap<String, Arc<Terminal>> {
         let settings = self.terminal_settings();
-        let terminals = record
-            .nodes
+        nodes
             .iter()
             .map(|node| {
                 let terminal = Terminal::new(
-                    &record.id,
+                    id,
                     node,
                     self.runtime.clone(),
                     settings.clone(),
@@ -276,7 +295,16 @@ impl Sessions {
                 );
                 (node.clone(), terminal)
             })
-            .collect();
+            .collect()
+    }
+
+    /// A session of `record` with `terminals` (which may run shells already);
+    /// its idle clock starts now.
+    fn assemble(
+        &self,
+        record: SessionRecord,
+        terminals: BTreeMap<String, Arc<Terminal>>,
+    ) -> Arc<Session> {
         Arc::new(Session {
             progress: tokio::sync::Mutex::new(progress::from_json(&record.progress)),
             record,
@@ -290,8 +318,19 @@ impl Sessions {
         })
     }
 
+    #[cfg(test)]
     fn reserve(self: &Arc<Self>, ip: &str, id: &str) -> Result<Reservation, SessionError> {
-        let mut live = lock(&self.live);
+        self.reserve_locked(&mut lock(&self.live), ip, id)
+    }
+
+    /// A reservation for a new session `id` of `ip`, within `max_sessions`
+    /// and `max_sessions_per_ip`; `live` is the locked map.
+    fn reserve_locked(
+        self: &Arc<Self>,
+        live: &mut Live,
+        ip: &str,
+        id: &str,
+    ) -> Result<Reservation, SessionError> {
         let total = live.total();
         if total >= self.config.max_sessions {
             self.metrics.sessions_rejected_full.inc();
@@ -330,11 +369,14 @@ impl Sessions {
             .get(lesson)
             .ok_or_else(|| SessionError::UnknownLesson(lesson.to_owned()))?;
         let id = random_hex(8);
-        let reservation = self.reserve(ip, &id)?;
+        let (reservation, pooled) = self.reserve_or_take(ip, &id, &lesson)?;
         let (taken, result) = tokio::sync::oneshot::channel();
         let this = self.clone();
         tokio::spawn(async move {
-            let created = this.build(lesson, reservation).await;
+            let created = match pooled {
+                Some(pooled) => this.hand_out(pooled, reservation).await,
+                None => this.build(lesson, reservation).await,
+            };
             if let Err(Ok((session, _))) = taken.send(created) {
                 tracing::info!(session = %session.record.id, "the client left before its session was ready");
                 if let Err(e) = this.end(&session.record.id, EndReason::Abandoned).await {
@@ -361,6 +403,52 @@ impl Sessions {
         let token = random_hex(24);
         let now = unix_now();
         let expires_at = now + self.config.session_lifetime_secs as i64;
+        self.provision(&id, &lesson, expires_at).await?;
+        let record = SessionRecord {
+            id: id.clone(),
+            token_hash: hash_token(&token),
+            lesson: lesson.summary.id.clone(),
+            nodes: lesson.nodes.iter().map(|n| n.name.clone()).collect(),
+            client_ip: ip.clone(),
+            created_at: now,
+            expires_at,
+            progress: "{}".into(),
+        };
+        if let Err(e) = self.store.insert(record.clone()).await {
+            let _ = self.runtime.remove_session(&id).await;
+            return Err(e.into());
+        }
+        let session = self.make_session(record);
+        lock(&self.live)
+            .sessions
+            .insert(id.clone(), session.clone());
+        // After the insert (never under the same lock: the drop takes it), so the
+        // session is counted at least once at every moment.
+        drop(reservation);
+        self.metrics.observe_start(started.elapsed());
+        self.metrics.sessions_created.inc();
+        tracing::info!(session = %id, lesson = %session.record.lesson, %ip, took_ms = started.elapsed().as_millis() as u64, "session created");
+        // Start the shells now, so the first prompt is waiting when the browser connects.
+        for terminal in session.terminals.values() {
+            let terminal = terminal.clone();
+            tokio::spawn(async move {
+                if let Err(e) = terminal.ensure_shell(None).await {
+                    tracing::warn!("starting a shell early: {e}");
+                }
+            });
+        }
+        Ok((session, token))
+    }
+
+    /// The runtime objects of session `id`: network, nodes, assets and setup
+    /// scripts. On failure, what was made is removed.
+    async fn provision(
+        &self,
+        id: &str,
+        lesson: &Lesson,
+        expires_at: i64,
+    ) -> Result<(), SessionError> {
+        let id = id.to_owned();
         let limits = NodeLimits {
             memory_bytes: (self.config.node_memory_mib * 1024 * 1024) as i64,
             nano_cpus: (self.config.node_cpus * 1e9) as i64,
@@ -397,7 +485,7 @@ impl Sessions {
                 result?;
             }
             // Assets and setup scripts, before the learner gets the nodes.
-            scripts::provision(self.runtime.as_ref(), &id, &lesson).await?;
+            scripts::provision(self.runtime.as_ref(), &id, lesson).await?;
             Ok::<(), SessionError>(())
         };
         if let Err(e) = build.await {
@@ -407,40 +495,7 @@ impl Sessions {
             }
             return Err(e);
         }
-        let record = SessionRecord {
-            id: id.clone(),
-            token_hash: hash_token(&token),
-            lesson: lesson.summary.id.clone(),
-            nodes: lesson.nodes.iter().map(|n| n.name.clone()).collect(),
-            client_ip: ip.clone(),
-            created_at: now,
-            expires_at,
-            progress: "{}".into(),
-        };
-        if let Err(e) = self.store.insert(record.clone()).await {
-            let _ = self.runtime.remove_session(&id).await;
-            return Err(e.into());
-        }
-        let session = self.make_session(record);
-        lock(&self.live)
-            .sessions
-            .insert(id.clone(), session.clone());
-        // After the insert (never under the same lock: the drop takes it), so the
-        // session is counted at least once at every moment.
-        drop(reservation);
-        self.metrics.observe_start(started.elapsed());
-        self.metrics.sessions_created.inc();
-        tracing::info!(session = %id, lesson = %session.record.lesson, %ip, took_ms = started.elapsed().as_millis() as u64, "session created");
-        // Start the shells now, so the first prompt is waiting when the browser connects.
-        for terminal in session.terminals.values() {
-            let terminal = terminal.clone();
-            tokio::spawn(async move {
-                if let Err(e) = terminal.ensure_shell(None).await {
-                    tracing::warn!("starting a shell early: {e}");
-                }
-            });
-        }
-        Ok((session, token))
+        Ok(())
     }
 
     /// The session `id`, if `token` (the session token) opens it: the API,

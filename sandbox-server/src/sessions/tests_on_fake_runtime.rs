@@ -1,7 +1,7 @@
 //! Sessions on a [`FakeRuntime`]: no Docker, an in-memory SQLite store;
 //! each test runs in milliseconds.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -783,4 +783,214 @@ async fn files_and_preview_targets_go_through_the_session() {
         s.sessions.preview_target(&session, "node1", true).await,
         Err(SessionError::Runtime(RuntimeError::NoSuchNode { .. }))
     ));
+}
+
+// The warm pool (pool.rs).
+
+fn pooled_config(pool: &[(&str, usize)]) -> Config {
+    Config {
+        warm_pool: pool.iter().map(|(l, n)| (l.to_string(), *n)).collect(),
+        ..Config::default()
+    }
+}
+
+/// Ids of the ready sessions of `lesson` in the pool.
+fn pooled_ids(sessions: &Sessions, lesson: &str) -> Vec<String> {
+    lock(&sessions.live)
+        .pooled
+        .get(lesson)
+        .map(|ready| ready.iter().map(|p| p.id.clone()).collect())
+        .unwrap_or_default()
+}
+
+async fn refill(sessions: &Arc<Sessions>) -> usize {
+    sessions.refill(&mut HashMap::new()).await
+}
+
+#[tokio::test]
+async fn a_pooled_session_is_ready_and_handed_out_with_a_fresh_token_and_the_clients_address() {
+    let s = setup_with(pooled_config(&[("checks", 1)]));
+    assert_eq!(refill(&s.sessions).await, 1);
+    assert_eq!(refill(&s.sessions).await, 0, "full already");
+    let [id] = <[String; 1]>::try_from(pooled_ids(&s.sessions, "checks")).unwrap();
+    // Ready: node running, assets in place, a shell started; yet nobody can open it.
+    assert_eq!(s.fake.node_running(&id, "node1"), Some(true));
+    assert!(s.fake.file(&id, "node1", "/root/data/hello.txt").is_some());
+    assert_eq!(s.fake.shells().len(), 1);
+    assert!(
+        s.store.get(&id).await.unwrap().is_none(),
+        "no record while pooled"
+    );
+    let err = s.sessions.authorize(&id, Some("anything")).err().unwrap();
+    assert!(matches!(err, SessionError::NoSession(_)), "{err:?}");
+    assert_eq!(s.sessions.pool_ready(), vec![("checks".to_owned(), 1)]);
+
+    let (session, token) = s.sessions.create("checks", IP).await.unwrap();
+    assert_eq!(session.record.id, id, "served from the pool");
+    assert_eq!(session.record.client_ip, IP);
+    let stored = s
+        .store
+        .get(&id)
+        .await
+        .unwrap()
+        .expect("a record at hand-out");
+    assert_eq!(stored.token_hash, hash_token(&token));
+    assert_eq!(stored.client_ip, IP);
+    assert!(s.sessions.authorize(&id, Some(&token)).is_ok());
+    assert_eq!(s.sessions.metrics.pool_handouts.get(), 1);
+    assert_eq!(s.sessions.metrics.pool_misses.get(), 0);
+    // The shell started in the pool is the one the learner gets.
+    let _client = attached(&session).await;
+    assert_eq!(s.fake.shells().len(), 1, "no second shell");
+    assert_eq!(s.sessions.pool_ready(), vec![("checks".to_owned(), 0)]);
+
+    // Refilled with another session; the next request is a hand-out too.
+    assert_eq!(refill(&s.sessions).await, 1);
+    let next = pooled_ids(&s.sessions, "checks");
+    assert_eq!(next.len(), 1);
+    assert_ne!(next[0], id);
+    let (other, other_token) = s.sessions.create("checks", "192.0.2.2").await.unwrap();
+    assert_eq!(other.record.id, next[0]);
+    assert_ne!(other_token, token);
+    // A lesson without a pool, or an empty pool, is built as before (a miss).
+    let (built, _) = s.sessions.create("checks", "192.0.2.3").await.unwrap();
+    assert!(s.store.get(&built.record.id).await.unwrap().is_some());
+    assert_eq!(s.sessions.metrics.pool_misses.get(), 1);
+    s.sessions.create("shell", "192.0.2.3").await.unwrap();
+    assert_eq!(s.sessions.metrics.pool_misses.get(), 1, "shell has no pool");
+    assert_eq!(s.sessions.metrics.pool_handouts.get(), 2);
+}
+
+#[tokio::test]
+async fn the_pool_counts_toward_max_sessions_but_toward_no_clients_limit() {
+    let s = setup_with(Config {
+        max_sessions: 3,
+        max_sessions_per_ip: 1,
+        ..pooled_config(&[("checks", 2)])
+    });
+    assert_eq!(refill(&s.sessions).await, 2);
+    // The pool is no client's: this address still has its one session.
+    let (mine, _) = s.sessions.create("shell", IP).await.unwrap();
+    assert_eq!(s.sessions.metrics.pool_handouts.get(), 0);
+    let err = refused(&s.sessions, "checks", IP).await;
+    assert!(matches!(err, SessionError::TooManySessions(1)), "{err:?}");
+    assert_eq!(
+        pooled_ids(&s.sessions, "checks").len(),
+        2,
+        "a refusal takes nothing"
+    );
+    // Full (1 live + 2 pooled): a pooled lesson is still served, from the pool.
+    let (handed, _) = s.sessions.create("checks", "192.0.2.2").await.unwrap();
+    assert_eq!(s.sessions.metrics.pool_handouts.get(), 1);
+    assert_eq!(refill(&s.sessions).await, 0, "no room to refill");
+    // Full again (2 live + 1 pooled): another lesson takes the pooled session's room.
+    let pooled = pooled_ids(&s.sessions, "checks");
+    let (built, _) = s.sessions.create("shell", "192.0.2.3").await.unwrap();
+    assert_eq!(s.sessions.metrics.pool_drained.get(), 1);
+    eventually("the pooled session is removed", || {
+        s.fake.removed().contains(&pooled[0])
+    })
+    .await;
+    assert_eq!(lock(&s.sessions.live).total(), 3);
+    let err = refused(&s.sessions, "shell", "192.0.2.4").await;
+    assert!(matches!(err, SessionError::Full { .. }), "{err:?}");
+    for id in [&mine.record.id, &handed.record.id, &built.record.id] {
+        s.sessions.end(id, EndReason::Deleted).await.unwrap();
+    }
+    assert_eq!(refill(&s.sessions).await, 2, "room again");
+}
+
+#[tokio::test]
+async fn a_pooled_session_is_never_reaped_and_its_lifetime_starts_at_hand_out() {
+    let s = setup_with(Config {
+        session_lifetime_secs: 1,
+        idle_timeout_secs: 1,
+        ..pooled_config(&[("checks", 1)])
+    });
+    refill(&s.sessions).await;
+    let id = pooled_ids(&s.sessions, "checks").remove(0);
+    let built_at = unix_now();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // Older than its lifetime and idle timeout, with no client: still pooled.
+    s.sessions.reap().await;
+    assert_eq!(pooled_ids(&s.sessions, "checks"), vec![id.clone()]);
+    assert!(s.fake.has_session(&id));
+    assert_eq!(s.sessions.sweep().await.unwrap(), 0, "the sweep leaves it");
+
+    let (session, _) = s.sessions.create("checks", IP).await.unwrap();
+    assert_eq!(session.record.id, id);
+    let now = unix_now();
+    assert!(
+        session.record.created_at >= built_at + 2,
+        "{session:?}",
+        session = session.record
+    );
+    assert!(session.record.created_at <= now);
+    assert_eq!(session.record.expires_at, session.record.created_at + 1);
+    let stored = s.store.get(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.created_at, stored.expires_at),
+        (session.record.created_at, session.record.expires_at)
+    );
+    assert!(
+        session.idle_for().unwrap() < Duration::from_secs(1),
+        "idle clock from hand-out"
+    );
+}
+
+#[tokio::test]
+async fn a_lesson_reload_drains_that_lessons_pool_only() {
+    let s = setup_with(pooled_config(&[("checks", 1), ("shell", 1)]));
+    assert_eq!(refill(&s.sessions).await, 2);
+    let old_checks = pooled_ids(&s.sessions, "checks").remove(0);
+    let shell = pooled_ids(&s.sessions, "shell").remove(0);
+    // The same lessons again: nothing drains.
+    s.sessions.catalog.replace([lesson()]);
+    assert_eq!(s.sessions.drain_stale(), 0);
+    // `checks` changes: its pooled session is never handed out.
+    let mut changed = lesson();
+    changed.intro = "a new version".into();
+    s.sessions.catalog.replace([changed.clone()]);
+    let (session, _) = s.sessions.create("checks", IP).await.unwrap();
+    assert_ne!(
+        session.record.id, old_checks,
+        "not the old version's session"
+    );
+    assert_eq!(s.sessions.metrics.pool_drained.get(), 1);
+    assert_eq!(s.sessions.metrics.pool_misses.get(), 1);
+    eventually("the old version's session is removed", || {
+        s.fake.removed().contains(&old_checks)
+    })
+    .await;
+    // The filler drains too, and refills with the new version.
+    assert_eq!(refill(&s.sessions).await, 1);
+    let new_checks = pooled_ids(&s.sessions, "checks").remove(0);
+    changed.intro = "a third version".into();
+    s.sessions.catalog.replace([changed]);
+    assert_eq!(refill(&s.sessions).await, 1);
+    assert!(!pooled_ids(&s.sessions, "checks").contains(&new_checks));
+    assert_eq!(
+        pooled_ids(&s.sessions, "shell"),
+        vec![shell],
+        "shell untouched"
+    );
+    assert_eq!(s.sessions.metrics.pool_drained.get(), 2);
+}
+
+#[tokio::test]
+async fn a_restart_removes_pooled_leftovers_and_the_pool_is_rebuilt() {
+    let s = setup_with(pooled_config(&[("checks", 1)]));
+    refill(&s.sessions).await;
+    let old = pooled_ids(&s.sessions, "checks").remove(0);
+    let (kept, _) = s.sessions.create("checks", IP).await.unwrap();
+    refill(&s.sessions).await;
+    let leftover = pooled_ids(&s.sessions, "checks").remove(0);
+    // The next start: the same runtime and store, a new server.
+    let again = sessions_on(&s.fake, &s.store, pooled_config(&[("checks", 1)]));
+    let report = again.reconcile().await.unwrap();
+    assert_eq!((report.restored, report.orphans_removed), (1, 1));
+    assert_eq!(kept.record.id, old);
+    assert!(!s.fake.has_session(&leftover));
+    assert!(s.fake.has_session(&old));
+    assert_eq!(refill(&again).await, 1);
 }

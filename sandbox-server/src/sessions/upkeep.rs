@@ -61,7 +61,11 @@ impl Sessions {
             let live = lock(&self.live);
             found
                 .into_iter()
-                .filter(|id| !live.sessions.contains_key(id) && !live.creating.contains(id))
+                .filter(|id| {
+                    !live.sessions.contains_key(id)
+                        && !live.creating.contains(id)
+                        && !Sessions::is_pooled(&live, id)
+                })
                 .collect()
         };
         for id in &orphans {
