@@ -372,10 +372,14 @@ impl Sessions {
                 .await
                 .map_err(|e| match e {
                     // Out of addresses is being full, whatever `max_sessions` says.
-                    RuntimeError::NoFreeSubnet(_) => {
-                        tracing::warn!(
-                            "{e}: raise session_subnet_pool's size or lower max_sessions"
-                        );
+                    RuntimeError::NoFreeSubnet(_) | RuntimeError::SubnetsContended(_) => {
+                        if matches!(e, RuntimeError::NoFreeSubnet(_)) {
+                            tracing::warn!(
+                                "{e}: raise session_subnet_pool's size or lower max_sessions"
+                            );
+                        } else {
+                            tracing::warn!("{e}: give each server a pool of its own");
+                        }
                         SessionError::Full {
                             live: lock(&self.live).sessions.len(),
                             retry_after: self.config.retry_after_secs,
