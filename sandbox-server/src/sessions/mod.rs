@@ -366,7 +366,11 @@ impl Sessions {
             nano_cpus: (self.config.node_cpus * 1e9) as i64,
             pids: self.config.node_pids,
         };
+        // How long each step took (network, nodes, provisioning), for the log:
+        // where a burst of creations waits (docs/performance.md).
+        let mut took = [Duration::ZERO; 3];
         let build = async {
+            let step = Instant::now();
             self.runtime
                 .prepare_session(&id, expires_at)
                 .await
@@ -387,6 +391,8 @@ impl Sessions {
                     }
                     e => SessionError::Runtime(e),
                 })?;
+            took[0] = step.elapsed();
+            let step = Instant::now();
             let nodes = lesson.nodes.iter().map(|n| {
                 let spec = NodeSpec {
                     session: id.clone(),
@@ -400,8 +406,11 @@ impl Sessions {
             for result in futures_util::future::join_all(nodes).await {
                 result?;
             }
+            took[1] = step.elapsed();
+            let step = Instant::now();
             // Assets and setup scripts, before the learner gets the nodes.
             scripts::provision(self.runtime.as_ref(), &id, &lesson).await?;
+            took[2] = step.elapsed();
             Ok::<(), SessionError>(())
         };
         if let Err(e) = build.await {
@@ -421,10 +430,12 @@ impl Sessions {
             expires_at,
             progress: "{}".into(),
         };
+        let step = Instant::now();
         if let Err(e) = self.store.insert(record.clone()).await {
             let _ = self.runtime.remove_session(&id).await;
             return Err(e.into());
         }
+        let store_took = step.elapsed();
         let session = self.make_session(record);
         lock(&self.live)
             .sessions
@@ -434,7 +445,18 @@ impl Sessions {
         drop(reservation);
         self.metrics.observe_start(started.elapsed());
         self.metrics.sessions_created.inc();
-        tracing::info!(session = %id, lesson = %session.record.lesson, %ip, took_ms = started.elapsed().as_millis() as u64, "session created");
+        let ms = |d: Duration| d.as_millis() as u64;
+        tracing::info!(
+            session = %id,
+            lesson = %session.record.lesson,
+            %ip,
+            took_ms = ms(started.elapsed()),
+            network_ms = ms(took[0]),
+            nodes_ms = ms(took[1]),
+            provision_ms = ms(took[2]),
+            store_ms = ms(store_took),
+            "session created"
+        );
         // Start the shells now, so the first prompt is waiting when the browser connects.
         for terminal in session.terminals.values() {
             let terminal = terminal.clone();

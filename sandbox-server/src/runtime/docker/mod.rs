@@ -564,13 +564,23 @@ impl Runtime for DockerRuntime {
             ipam,
             ..Default::default()
         };
+        let started = std::time::Instant::now();
         match &self.subnets {
             None => {
                 self.docker.create_network(request(None)).await?;
             }
             Some(pool) => self.create_network_in_pool(pool, request).await?,
         }
+        let network_took = started.elapsed();
         self.connect_registry(session).await;
+        // The Engine does both one at a time however many creations run at
+        // once (docs/performance.md): this shows how long each waited.
+        tracing::debug!(
+            session,
+            network_ms = network_took.as_millis() as u64,
+            registry_ms = (started.elapsed() - network_took).as_millis() as u64,
+            "session network ready"
+        );
         Ok(())
     }
 
