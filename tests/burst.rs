@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
-use playground_e2e::{docker, docker_objects, require_docker, Server};
+use playground_e2e::{docker, docker_objects, instance_objects, require_docker, Server};
 use protocol::api::CreatedSession;
 
 const LIMITS: [(&str, &str); 3] = [
@@ -41,29 +41,8 @@ fn subnet(session: &str) -> String {
     .unwrap()
 }
 
-/// Names of the containers, networks and volumes labelled with the server's `instance`.
-fn instance_objects(server: &Server) -> Vec<String> {
-    let label = format!("label=io.playground.instance={}", server.instance);
-    let mut names = Vec::new();
-    for list in [
-        &["ps", "-a", "--format", "{{.Names}}"][..],
-        &["network", "ls", "--format", "{{.Name}}"],
-        &["volume", "ls", "--format", "{{.Name}}"],
-    ] {
-        let mut args = list.to_vec();
-        args.extend(["--filter", &label]);
-        names.extend(
-            docker(&args)
-                .unwrap()
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-                .map(str::to_owned),
-        );
-    }
-    names
-}
-
-/// Before the fix, this refused most of a burst: each creation listed the host's
+/// Before the fix (with 12 sessions held on b and 50 at once) 23 requests were
+/// refused with `503 server_full`: each creation listed the host's
 /// networks, then tried the free blocks from a cursor that moved one block per
 /// creation and started at block 0 in every server, at most 8 of them. Where
 /// that cursor lagged behind blocks in use (another server's, or a restarted
@@ -78,11 +57,11 @@ async fn a_burst_of_sessions_on_two_servers_sharing_the_pool_all_start_and_leave
     let (a, b) = (a.unwrap(), b.unwrap());
     // Server b holds a run of blocks first, one session after the other.
     let mut held = Vec::new();
-    for _ in 0..12 {
+    for _ in 0..8 {
         held.push(b.create_session("shell").await.unwrap());
     }
-    // Then both at once: 40 on a, 10 more on b.
-    let (on_a, on_b) = tokio::join!(burst(&a, 40), burst(&b, 10));
+    // Then both at once: 40 on a, 8 more on b.
+    let (on_a, on_b) = tokio::join!(burst(&a, 40), burst(&b, 8));
     let burst_took = started.elapsed();
     let mut sessions: Vec<(&Server, CreatedSession)> = held.into_iter().map(|s| (&b, s)).collect();
     let mut refused = Vec::new();
@@ -98,16 +77,16 @@ async fn a_burst_of_sessions_on_two_servers_sharing_the_pool_all_start_and_leave
     }
     assert!(
         refused.is_empty(),
-        "{} of 50 requests refused below max_sessions, first: {}\n--- server a:\n{}",
+        "{} of 48 requests refused below max_sessions, first: {}\n--- server a:\n{}",
         refused.len(),
         refused[0],
         a.log()
     );
-    assert_eq!(sessions.len(), 62);
+    assert_eq!(sessions.len(), 56);
     let mut subnets: Vec<String> = sessions.iter().map(|(_, s)| subnet(&s.id)).collect();
     subnets.sort();
     subnets.dedup();
-    assert_eq!(subnets.len(), 62, "one block per session");
+    assert_eq!(subnets.len(), 56, "one block per session");
     // They work: the last one of the burst has a shell.
     let (server, last) = sessions.last().unwrap();
     let mut term = server.prompt(last, "node1").await.unwrap();
@@ -135,10 +114,10 @@ async fn a_burst_of_sessions_on_two_servers_sharing_the_pool_all_start_and_leave
         );
     }
     for server in [&a, &b] {
-        assert_eq!(instance_objects(server), Vec::<String>::new());
+        assert_eq!(instance_objects(&server.instance), Vec::<String>::new());
     }
     eprintln!(
-        "62 sessions created (50 at once) in {burst_took:?}, all removed after {:?}",
+        "56 sessions created (48 at once) in {burst_took:?}, all removed after {:?}",
         started.elapsed()
     );
 }
