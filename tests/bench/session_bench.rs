@@ -1,17 +1,31 @@
-//! `session-bench`: how fast Docker-in-Docker sessions start and what they cost
-//! the host, printed as a table (issue 8 asks for these before and after the
-//! learner engine).
+//! `session-bench`: how fast sessions start and what they cost the host,
+//! printed as a table (issue 8 asks for these before and after the learner
+//! engine; issue 12 for the burst).
 //!
 //! ```text
 //! cargo run --release -p playground-e2e --bin session-bench [-- --sessions 30 --lesson docker-1-first-containers]
+//! cargo run --release -p playground-e2e --bin session-bench -- --burst [--base 100 --dind 50]
 //! ```
 //!
-//! Starts a release `sandbox-server` on loopback and measures, for a lesson
-//! whose first node is a `dind` node:
+//! Starts a release `sandbox-server` on loopback. The default mode measures, for
+//! a lesson whose first node is a `dind` node:
 //! 1. one session at a time, `POST /sessions` to the first prompt byte (median of `--single`);
 //! 2. `--sessions` created at once, each to its first prompt (p50, p90, max);
 //! 3. host memory per session once every nested dockerd is up (`MemAvailable`
 //!    before and after, over the sessions), and the nodes' own cgroup usage.
+//!
+//! `--burst` requests `--base` sessions of `--base-lesson` (`shell`) at once,
+//! deletes them all, then `--dind` sessions of `--lesson` at once, and for each
+//! burst reports: how many were served (201 and a prompt), refused (`503` with
+//! `Retry-After`), and anything else (other statuses, a `503` without
+//! `Retry-After`, no answer or no prompt within `--timeout` seconds); p50 and p99
+//! of `POST` to the first prompt byte; the host's peak memory use (the low point
+//! of `MemAvailable`, sampled every 100 ms from the burst to `--settle` seconds,
+//! default 5, after its last answer, below its value before the burst);
+//! where the server's creation time went (from its `session created` log lines);
+//! and the objects left on the engine once every session is deleted (should be 0).
+//! `max_sessions` is the larger burst plus 4 unless `--max-sessions` says
+//! otherwise (lower it to see refusals).
 //!
 //! The engine is the server's (`PLAYGROUND_ENGINE_SOCKET`, `PLAYGROUND_DOCKER_PROFILE`
 //! pass through), so the same bench measures the host's main daemon with
@@ -26,10 +40,19 @@ use protocol::api::CreatedSession;
 use protocol::terminal::{ClientFrame, ServerFrame};
 use tokio_tungstenite::tungstenite::Message;
 
+mod burst;
+
 struct Args {
     lesson: String,
     single: usize,
     sessions: usize,
+    burst: bool,
+    base: usize,
+    dind: usize,
+    base_lesson: String,
+    max_sessions: Option<usize>,
+    timeout: u64,
+    settle: u64,
 }
 
 fn parse_args() -> Result<Args> {
@@ -37,25 +60,45 @@ fn parse_args() -> Result<Args> {
         lesson: "docker-1-first-containers".into(),
         single: 5,
         sessions: 30,
+        burst: false,
+        base: 100,
+        dind: 50,
+        base_lesson: "shell".into(),
+        max_sessions: None,
+        timeout: 120,
+        settle: 5,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
+        let number = |v: String| -> Result<usize> {
+            v.parse()
+                .with_context(|| format!("{flag} needs a number, not {v:?}"))
+        };
         match flag.as_str() {
             "--lesson" => args.lesson = value()?,
-            "--single" => args.single = value()?.parse().context("--single needs a number")?,
-            "--sessions" => {
-                args.sessions = value()?.parse().context("--sessions needs a number")?
-            }
+            "--single" => args.single = number(value()?)?,
+            "--sessions" => args.sessions = number(value()?)?,
+            "--burst" => args.burst = true,
+            "--base" => args.base = number(value()?)?,
+            "--dind" => args.dind = number(value()?)?,
+            "--base-lesson" => args.base_lesson = value()?,
+            "--max-sessions" => args.max_sessions = Some(number(value()?)?),
+            "--timeout" => args.timeout = number(value()?)? as u64,
+            "--settle" => args.settle = number(value()?)? as u64,
             "-h" | "--help" => {
-                println!("session-bench [--lesson ID] [--single N] [--sessions N]");
+                println!(
+                    "session-bench [--lesson ID] [--single N] [--sessions N]\n\
+                     session-bench --burst [--base N] [--dind N] [--base-lesson ID] [--lesson ID] \
+                     [--max-sessions N] [--timeout SECS] [--settle SECS]"
+                );
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other:?} (see --help)"),
         }
     }
-    if args.single == 0 || args.sessions == 0 {
-        bail!("--single and --sessions must be positive");
+    if args.single == 0 || args.sessions == 0 || args.timeout == 0 {
+        bail!("--single, --sessions and --timeout must be positive");
     }
     Ok(args)
 }
@@ -141,6 +184,9 @@ async fn main() -> Result<()> {
     let args = parse_args()?;
     if !docker_available() {
         bail!("session-bench needs Docker and the session images (scripts/setup.sh)");
+    }
+    if args.burst {
+        return burst::run(&args).await;
     }
     let limit = (args.sessions + 4).to_string();
     let server = Server::start_with(

@@ -145,6 +145,32 @@ pub fn docker_objects(session: &str) -> Vec<String> {
     names
 }
 
+/// Names of every container, network and volume labelled with a server's
+/// `instance` (`container NAME`, `network NAME`, `volume NAME`): what it leaves.
+pub fn instance_objects(instance: &str) -> Vec<String> {
+    let label = format!("label=io.playground.instance={instance}");
+    let mut names = Vec::new();
+    for (kind, list, name) in [
+        ("container", ["ps", "-a"], "{{.Names}}"),
+        ("network", ["network", "ls"], "{{.Name}}"),
+        ("volume", ["volume", "ls"], "{{.Name}}"),
+    ] {
+        let format = format!("{kind} {name}");
+        let out = docker_cli()
+            .args(list)
+            .args(["--filter", &label, "--format", &format])
+            .output()
+            .expect("docker");
+        names.extend(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(str::to_owned),
+        );
+    }
+    names
+}
+
 /// Removes every Docker object of a server instance (`sandbox-server purge`).
 pub fn purge_instance(profile: Profile, instance: &str) {
     let _ = Command::new(server_binary(profile))

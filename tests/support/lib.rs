@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 pub use docker::{
-    container, docker, docker_available, docker_cli, docker_objects, engine_socket, node_exec,
-    node_ip, purge_instance, registry_running,
+    container, docker, docker_available, docker_cli, docker_objects, engine_socket,
+    instance_objects, node_exec, node_ip, purge_instance, registry_running,
 };
 pub use server::{error_code, free_port, server_binary, shell_session, Launch, Profile, Server};
 pub use term::{Term, TermEvent};

@@ -44,6 +44,7 @@ struct FakeState {
     exec_log: Vec<(String, String, Vec<String>)>,
     fail_create_node: usize,
     no_free_subnet: bool,
+    subnets_contended: bool,
     shells: Vec<FakeShell>,
     restarts: Vec<(String, String)>,
     restart_gate: Option<Arc<Notify>>,
@@ -81,6 +82,11 @@ impl FakeRuntime {
     /// `prepare_session` reports the subnet pool exhausted.
     pub fn run_out_of_subnets(&self) {
         self.state().no_free_subnet = true;
+    }
+
+    /// `prepare_session` reports every block it tried taken by another server.
+    pub fn contend_for_subnets(&self) {
+        self.state().subnets_contended = true;
     }
 
     /// A node that exists as if left from an earlier run.
@@ -300,6 +306,9 @@ impl Runtime for FakeRuntime {
         let mut st = self.state();
         if st.no_free_subnet {
             return Err(RuntimeError::NoFreeSubnet("10.99.0.0/16".into()));
+        }
+        if st.subnets_contended {
+            return Err(RuntimeError::SubnetsContended("10.99.0.0/16".into()));
         }
         st.prepared.insert(session.to_owned());
         Ok(())

@@ -171,6 +171,10 @@ pub enum RuntimeError {
     /// Every subnet of `session_subnet_pool` is in use: no room for another session.
     #[error("no free subnet left in session_subnet_pool {0}")]
     NoFreeSubnet(String),
+    /// Every block of `session_subnet_pool` tried was taken by someone else
+    /// (another server sharing the pool) between listing and creating.
+    #[error("every free block of session_subnet_pool {0} tried was taken by another server first")]
+    SubnetsContended(String),
 }
 
 pub type RuntimeResult<T> = Result<T, RuntimeError>;
@@ -182,7 +186,8 @@ pub type RuntimeResult<T> = Result<T, RuntimeError>;
 pub trait Runtime: Send + Sync + 'static {
     /// Prepares what a session's nodes share before any node exists (on
     /// Docker: its private network, with the registry mirror attached).
-    /// [`RuntimeError::NoFreeSubnet`] means the host has no room for another session.
+    /// [`RuntimeError::NoFreeSubnet`] means the host has no room for another session;
+    /// [`RuntimeError::SubnetsContended`], no room at this moment.
     async fn prepare_session(&self, session: &str, expires_at: i64) -> RuntimeResult<()>;
     /// Creates and starts one node of a prepared session, reachable by its
     /// name from the session's other nodes.

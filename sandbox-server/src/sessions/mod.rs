@@ -403,7 +403,7 @@ impl Sessions {
         let token = random_hex(24);
         let now = unix_now();
         let expires_at = now + self.config.session_lifetime_secs as i64;
-        self.provision(&id, &lesson, expires_at).await?;
+        let took = self.provision(&id, &lesson, expires_at).await?;
         let record = SessionRecord {
             id: id.clone(),
             token_hash: hash_token(&token),
@@ -414,10 +414,12 @@ impl Sessions {
             expires_at,
             progress: "{}".into(),
         };
+        let step = Instant::now();
         if let Err(e) = self.store.insert(record.clone()).await {
             let _ = self.runtime.remove_session(&id).await;
             return Err(e.into());
         }
+        let store_took = step.elapsed();
         let session = self.make_session(record);
         lock(&self.live)
             .sessions
@@ -427,7 +429,18 @@ impl Sessions {
         drop(reservation);
         self.metrics.observe_start(started.elapsed());
         self.metrics.sessions_created.inc();
-        tracing::info!(session = %id, lesson = %session.record.lesson, %ip, took_ms = started.elapsed().as_millis() as u64, "session created");
+        let ms = |d: Duration| d.as_millis() as u64;
+        tracing::info!(
+            session = %id,
+            lesson = %session.record.lesson,
+            %ip,
+            took_ms = ms(started.elapsed()),
+            network_ms = ms(took[0]),
+            nodes_ms = ms(took[1]),
+            provision_ms = ms(took[2]),
+            store_ms = ms(store_took),
+            "session created"
+        );
         // Start the shells now, so the first prompt is waiting when the browser connects.
         for terminal in session.terminals.values() {
             let terminal = terminal.clone();
@@ -441,29 +454,38 @@ impl Sessions {
     }
 
     /// The runtime objects of session `id`: network, nodes, assets and setup
-    /// scripts. On failure, what was made is removed.
+    /// scripts. On failure, what was made is removed. Returns how long the
+    /// network, the nodes and the provisioning took.
     async fn provision(
         &self,
         id: &str,
         lesson: &Lesson,
         expires_at: i64,
-    ) -> Result<(), SessionError> {
+    ) -> Result<[Duration; 3], SessionError> {
         let id = id.to_owned();
         let limits = NodeLimits {
             memory_bytes: (self.config.node_memory_mib * 1024 * 1024) as i64,
             nano_cpus: (self.config.node_cpus * 1e9) as i64,
             pids: self.config.node_pids,
         };
+        // How long each step took (network, nodes, provisioning), for the log:
+        // where a burst of creations waits (docs/performance.md).
+        let mut took = [Duration::ZERO; 3];
         let build = async {
+            let step = Instant::now();
             self.runtime
                 .prepare_session(&id, expires_at)
                 .await
                 .map_err(|e| match e {
                     // Out of addresses is being full, whatever `max_sessions` says.
-                    RuntimeError::NoFreeSubnet(_) => {
-                        tracing::warn!(
-                            "{e}: raise session_subnet_pool's size or lower max_sessions"
-                        );
+                    RuntimeError::NoFreeSubnet(_) | RuntimeError::SubnetsContended(_) => {
+                        if matches!(e, RuntimeError::NoFreeSubnet(_)) {
+                            tracing::warn!(
+                                "{e}: raise session_subnet_pool's size or lower max_sessions"
+                            );
+                        } else {
+                            tracing::warn!("{e}: give each server a pool of its own");
+                        }
                         SessionError::Full {
                             live: lock(&self.live).sessions.len(),
                             retry_after: self.config.retry_after_secs,
@@ -471,6 +493,8 @@ impl Sessions {
                     }
                     e => SessionError::Runtime(e),
                 })?;
+            took[0] = step.elapsed();
+            let step = Instant::now();
             let nodes = lesson.nodes.iter().map(|n| {
                 let spec = NodeSpec {
                     session: id.clone(),
@@ -484,8 +508,11 @@ impl Sessions {
             for result in futures_util::future::join_all(nodes).await {
                 result?;
             }
+            took[1] = step.elapsed();
+            let step = Instant::now();
             // Assets and setup scripts, before the learner gets the nodes.
             scripts::provision(self.runtime.as_ref(), &id, lesson).await?;
+            took[2] = step.elapsed();
             Ok::<(), SessionError>(())
         };
         if let Err(e) = build.await {
@@ -495,7 +522,7 @@ impl Sessions {
             }
             return Err(e);
         }
-        Ok(())
+        Ok(took)
     }
 
     /// The session `id`, if `token` (the session token) opens it: the API,

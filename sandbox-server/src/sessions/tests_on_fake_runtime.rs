@@ -283,6 +283,14 @@ async fn no_free_subnet_is_being_full() {
 }
 
 #[tokio::test]
+async fn subnets_taken_by_another_server_every_time_is_being_full_too() {
+    let s = setup();
+    s.fake.contend_for_subnets();
+    let err = refused(&s.sessions, "checks", IP).await;
+    assert!(matches!(err, SessionError::Full { live: 0, .. }), "{err:?}");
+}
+
+#[tokio::test]
 async fn authorize_checks_session_then_token_presence_then_token() {
     let s = setup();
     let (session, token) = s.sessions.create("checks", IP).await.unwrap();

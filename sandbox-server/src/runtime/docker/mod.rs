@@ -33,7 +33,7 @@ use tokio::net::UnixStream;
 
 use super::*;
 use crate::config::DockerProfile;
-use crate::subnets::{Ipv4Net, SubnetPool};
+use crate::subnets::{AllocError, Attempt, Ipv4Net, SubnetPool};
 pub use disk::{DiskLimits, VolumeBound};
 
 /// The host-wide registry mirror container (`scripts/setup.sh registry` starts it).
@@ -185,16 +185,17 @@ impl DockerRuntime {
         self
     }
 
-    /// Creates the network `request` describes on the first free block of
-    /// `pool`. Another server (or a concurrent creation) may take a block
-    /// between listing and creating: then the next free ones are tried.
+    /// Creates the network `request` describes on a free block of `pool`
+    /// ([`SubnetPool::allocate`]): concurrent creations of this server lease
+    /// different blocks; a block another server took between the listing and
+    /// the creation is refused by Docker ([`is_subnet_conflict`]) and another
+    /// one is tried.
     async fn create_network_in_pool(
         &self,
         pool: &SubnetPool,
         request: impl Fn(Option<Ipam>) -> NetworkCreateRequest,
     ) -> RuntimeResult<()> {
-        let free = pool.free_blocks(&self.taken_subnets().await?);
-        for block in free.into_iter().take(8) {
+        let create = |block: Ipv4Net| {
             let ipam = Ipam {
                 config: Some(vec![IpamConfig {
                     subnet: Some(block.to_string()),
@@ -203,13 +204,26 @@ impl DockerRuntime {
                 }]),
                 ..Default::default()
             };
-            match self.docker.create_network(request(Some(ipam))).await {
-                Ok(_) => return Ok(()),
-                Err(e) if e.to_string().contains("overlap") => continue,
-                Err(e) => return Err(e.into()),
+            let network = request(Some(ipam));
+            async move {
+                match self.docker.create_network(network).await {
+                    Ok(_) => Ok(()),
+                    Err(e) if is_subnet_conflict(&e) => {
+                        tracing::debug!("{block} was taken meanwhile: {e}");
+                        Err(Attempt::Conflict)
+                    }
+                    Err(e) => Err(Attempt::Failed(RuntimeError::from(e))),
+                }
             }
+        };
+        match pool.allocate(|| self.taken_subnets(), create).await {
+            Ok(_) => Ok(()),
+            Err(AllocError::Full) => Err(RuntimeError::NoFreeSubnet(pool.pool().to_string())),
+            Err(AllocError::Contended) => {
+                Err(RuntimeError::SubnetsContended(pool.pool().to_string()))
+            }
+            Err(AllocError::Failed(e)) => Err(e),
         }
-        Err(RuntimeError::NoFreeSubnet(pool.pool().to_string()))
     }
 
     /// The IPv4 subnets of every Docker network on the host.
@@ -484,6 +498,17 @@ impl From<bollard::errors::Error> for RuntimeError {
     }
 }
 
+/// Did Docker refuse a network because its subnet overlaps an existing
+/// network's? Docker 20.10 answers 403 "Pool overlaps with other one on this
+/// address space" (its IPAM), or "... networks have overlapping IPv4" (the
+/// bridge driver).
+fn is_subnet_conflict(e: &bollard::errors::Error) -> bool {
+    matches!(
+        e,
+        bollard::errors::Error::DockerResponseServerError { message, .. } if message.contains("overlap")
+    )
+}
+
 /// A process's id in its innermost pid namespace, from its `/proc/PID/status`
 /// (`NSpid:` lists it in each namespace, outermost first).
 fn node_pid(status: &str) -> Option<u32> {
@@ -539,13 +564,23 @@ impl Runtime for DockerRuntime {
             ipam,
             ..Default::default()
         };
+        let started = std::time::Instant::now();
         match &self.subnets {
             None => {
                 self.docker.create_network(request(None)).await?;
             }
             Some(pool) => self.create_network_in_pool(pool, request).await?,
         }
+        let network_took = started.elapsed();
         self.connect_registry(session).await;
+        // The Engine does both one at a time however many creations run at
+        // once (docs/performance.md): this shows how long each waited.
+        tracing::debug!(
+            session,
+            network_ms = network_took.as_millis() as u64,
+            registry_ms = (started.elapsed() - network_took).as_millis() as u64,
+            "session network ready"
+        );
         Ok(())
     }
 
@@ -977,6 +1012,32 @@ async fn hijack_exec(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subnet_conflicts_are_told_from_other_failures() {
+        let refusal =
+            |status_code: u16, message: &str| bollard::errors::Error::DockerResponseServerError {
+                status_code,
+                message: message.to_owned(),
+            };
+        // What the learner engine (Docker 20.10.24) answered to a second network
+        // on the same /27, created at the same moment as the first.
+        assert!(is_subnet_conflict(&refusal(
+            403,
+            "Pool overlaps with other one on this address space"
+        )));
+        assert!(is_subnet_conflict(&refusal(
+            403,
+            "cannot create network x (br-x): conflicts with network y (br-y): networks have overlapping IPv4"
+        )));
+        assert!(!is_subnet_conflict(&refusal(
+            500,
+            "context deadline exceeded"
+        )));
+        assert!(!is_subnet_conflict(
+            &bollard::errors::Error::RequestTimeoutError
+        ));
+    }
 
     #[test]
     fn node_pid_is_the_innermost_namespace_id() {
