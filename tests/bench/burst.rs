@@ -55,7 +55,8 @@ async fn request(server: &Server, lesson: &str, timeout: Duration) -> Outcome {
     }
 }
 
-async fn first_prompt(server: &Server, s: &CreatedSession) -> Result<()> {
+/// Node1's terminal of `s`, read (and acknowledged) up to its first prompt.
+pub(super) async fn first_prompt(server: &Server, s: &CreatedSession) -> Result<()> {
     let url = server.ws_url(&format!(
         "/api/v1/sessions/{}/nodes/node1/terminal?token={}",
         s.id, s.token

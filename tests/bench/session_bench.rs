@@ -34,11 +34,8 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use futures_util::{SinkExt, StreamExt};
 use playground_e2e::{docker, docker_available, node_exec, Profile, Server};
 use protocol::api::CreatedSession;
-use protocol::terminal::{ClientFrame, ServerFrame};
-use tokio_tungstenite::tungstenite::Message;
 
 mod burst;
 
@@ -107,34 +104,10 @@ fn parse_args() -> Result<Args> {
 async fn session_at_prompt(server: &Server, lesson: &str) -> Result<(CreatedSession, Duration)> {
     let t0 = Instant::now();
     let s = server.create_session(lesson).await?;
-    let url = server.ws_url(&format!(
-        "/api/v1/sessions/{}/nodes/node1/terminal?token={}",
-        s.id, s.token
-    ));
-    let (mut ws, _) = tokio_tungstenite::connect_async(&url).await?;
-    let deadline = t0 + Duration::from_secs(120);
-    let mut tail = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let msg = tokio::time::timeout(left, ws.next())
-            .await
-            .context("no prompt within 120 s")?
-            .context("socket closed")??;
-        if let Message::Binary(data) = msg {
-            if let ServerFrame::Output(bytes) = ServerFrame::decode(&data)? {
-                ws.send(Message::Binary(
-                    ClientFrame::Ack(bytes.len() as u32).encode().into(),
-                ))
-                .await?;
-                tail.extend_from_slice(bytes);
-                if tail.windows(2).any(|w| w == b"# ") {
-                    let took = t0.elapsed();
-                    let _ = ws.close(None).await;
-                    return Ok((s, took));
-                }
-            }
-        }
-    }
+    tokio::time::timeout(Duration::from_secs(120), burst::first_prompt(server, &s))
+        .await
+        .context("no prompt within 120 s")??;
+    Ok((s, t0.elapsed()))
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

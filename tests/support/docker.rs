@@ -122,33 +122,18 @@ pub fn node_ip(session: &str, node: &str) -> Result<String> {
 
 /// Names of Docker objects (containers, networks, volumes) labelled with `session`.
 pub fn docker_objects(session: &str) -> Vec<String> {
-    let label = format!("label=io.playground.session={session}");
-    let mut names = Vec::new();
-    for (kind, list, name) in [
-        ("container", ["ps", "-a"], "{{.Names}}"),
-        ("network", ["network", "ls"], "{{.Name}}"),
-        ("volume", ["volume", "ls"], "{{.Name}}"),
-    ] {
-        let format = format!("{kind} {name}");
-        let out = docker_cli()
-            .args(list)
-            .args(["--filter", &label, "--format", &format])
-            .output()
-            .expect("docker");
-        names.extend(
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-                .map(str::to_owned),
-        );
-    }
-    names
+    labelled_objects(&format!("io.playground.session={session}"))
 }
 
 /// Names of every container, network and volume labelled with a server's
 /// `instance` (`container NAME`, `network NAME`, `volume NAME`): what it leaves.
 pub fn instance_objects(instance: &str) -> Vec<String> {
-    let label = format!("label=io.playground.instance={instance}");
+    labelled_objects(&format!("io.playground.instance={instance}"))
+}
+
+/// `KIND NAME` of every container, network and volume with the label `label` (`key=value`).
+fn labelled_objects(label: &str) -> Vec<String> {
+    let filter = format!("label={label}");
     let mut names = Vec::new();
     for (kind, list, name) in [
         ("container", ["ps", "-a"], "{{.Names}}"),
@@ -158,7 +143,7 @@ pub fn instance_objects(instance: &str) -> Vec<String> {
         let format = format!("{kind} {name}");
         let out = docker_cli()
             .args(list)
-            .args(["--filter", &label, "--format", &format])
+            .args(["--filter", &filter, "--format", &format])
             .output()
             .expect("docker");
         names.extend(
