@@ -581,6 +581,15 @@ fn env_value(current: &toml::Value, raw: &str) -> Result<toml::Value, String> {
 mod tests {
     use super::*;
 
+    /// Each variable alone makes loading fail, with an error naming its key.
+    fn each_refused_naming_its_key(bad: &[(&str, &str)]) {
+        for &(var, value) in bad {
+            let err = Config::load(None, env(&[(var, value)])).unwrap_err();
+            let key = var.trim_start_matches("PLAYGROUND_").to_lowercase();
+            assert!(err.to_string().contains(&key), "{var}={value}: {err}");
+        }
+    }
+
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
             .iter()
@@ -672,17 +681,13 @@ mod tests {
 
     #[test]
     fn check_and_script_output_limits_must_make_sense() {
-        for bad in [
+        each_refused_naming_its_key(&[
             ("PLAYGROUND_SWEEP_INTERVAL_SECS", "0"),
             ("PLAYGROUND_MAX_CHECKS", "0"),
             ("PLAYGROUND_MAX_CHECKS_PER_SESSION", "0"),
             ("PLAYGROUND_MAX_SCRIPT_OUTPUT_BYTES", "0"),
             ("PLAYGROUND_MAX_SCRIPT_READ_BYTES", "1000"),
-        ] {
-            let err = Config::load(None, env(&[bad])).unwrap_err();
-            let key = bad.0.trim_start_matches("PLAYGROUND_").to_lowercase();
-            assert!(err.to_string().contains(&key), "{bad:?}: {err}");
-        }
+        ]);
     }
 
     #[test]
@@ -701,15 +706,11 @@ mod tests {
         .unwrap();
         assert_eq!((c.node_disk_mib, c.dind_volume_mib), (0, 0));
         assert!(c.require_disk_quota);
-        for bad in [
+        each_refused_naming_its_key(&[
             ("PLAYGROUND_NODE_DISK_MIB", "10"),
             ("PLAYGROUND_DIND_VOLUME_MIB", "100"),
             ("PLAYGROUND_DIND_VOLUME_MIB", "99999999"),
-        ] {
-            let err = Config::load(None, env(&[bad])).unwrap_err();
-            let key = bad.0.trim_start_matches("PLAYGROUND_").to_lowercase();
-            assert!(err.to_string().contains(&key), "{bad:?}: {err}");
-        }
+        ]);
     }
 
     #[test]

@@ -231,11 +231,17 @@ impl Drop for Reservation {
     fn drop(&mut self) {
         let mut live = lock(&self.sessions.live);
         live.creating.remove(&self.id);
-        if let Some(n) = live.pending.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                live.pending.remove(&self.ip);
-            }
+        release_one(&mut live.pending, &self.ip);
+    }
+}
+
+/// Takes one off `key`'s count in `counts`, forgetting the key at zero (the
+/// counts of creations per address and of pool builds per lesson).
+fn release_one(counts: &mut HashMap<String, usize>, key: &str) {
+    if let Some(n) = counts.get_mut(key) {
+        *n -= 1;
+        if *n == 0 {
+            counts.remove(key);
         }
     }
 }

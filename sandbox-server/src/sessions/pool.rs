@@ -27,7 +27,10 @@ use std::time::{Duration, Instant};
 
 use protocol::terminal::close_code;
 
-use super::{hash_token, lock, random_hex, unix_now, Reservation, Session, SessionError, Sessions};
+use super::{
+    hash_token, lock, random_hex, release_one, unix_now, Reservation, Session, SessionError,
+    Sessions,
+};
 use crate::lessons::Lesson;
 use crate::store::SessionRecord;
 use crate::terminal::Terminal;
@@ -58,12 +61,7 @@ impl Drop for Filling {
     fn drop(&mut self) {
         let mut live = lock(&self.sessions.live);
         live.creating.remove(&self.id);
-        if let Some(n) = live.filling.get_mut(&self.lesson) {
-            *n -= 1;
-            if *n == 0 {
-                live.filling.remove(&self.lesson);
-            }
-        }
+        release_one(&mut live.filling, &self.lesson);
     }
 }
 
