@@ -107,8 +107,11 @@ pub enum ErrorCode {
     Forbidden,
     /// 404: no such session, node, lesson, step, file or route.
     NotFound,
-    /// 409: the operation is already under way (a node restarting).
+    /// 409: the operation is already under way (a node restarting), or a
+    /// name is taken (a workshop learner's).
     Conflict,
+    /// 409: every seat of the workshop is taken.
+    WorkshopFull,
     /// 413: a body or upload over its limit.
     TooLarge,
     /// 429: this client has as many live sessions as it may.
@@ -136,7 +139,7 @@ impl ErrorCode {
             ErrorCode::Unauthorized => 401,
             ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
-            ErrorCode::Conflict => 409,
+            ErrorCode::Conflict | ErrorCode::WorkshopFull => 409,
             ErrorCode::TooLarge => 413,
             ErrorCode::TooManySessions | ErrorCode::RateLimited => 429,
             ErrorCode::ServerFull => 503,
@@ -153,6 +156,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::NotFound => "not_found",
             ErrorCode::Conflict => "conflict",
+            ErrorCode::WorkshopFull => "workshop_full",
             ErrorCode::TooLarge => "too_large",
             ErrorCode::TooManySessions => "too_many_sessions",
             ErrorCode::RateLimited => "rate_limited",

@@ -148,6 +148,10 @@ pub enum Event {
     /// Something the learner should see outside the terminal (the session
     /// expires soon, the node restarted, ...).
     Notice { level: NoticeLevel, message: String },
+    /// How many operators watch the session's terminals (read-only, with the
+    /// admin token and `?watch=1`), sent to the learner's sockets when it
+    /// changes and on connecting while it is above 0.
+    Watchers { count: u32 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use crate::admin_token::AdminToken;
 use crate::config::Config;
 use crate::http::listener::{self, ListenerLimits};
-use crate::http::rate_limit::RateLimiter;
 use crate::http::{preview_router, router, AppState};
 use crate::lessons::Catalog;
 use crate::metrics::Metrics;
@@ -23,6 +23,14 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// database, so the next start serves them again.
 pub async fn serve(config: Config, catalog: Arc<Catalog>) -> anyhow::Result<()> {
     let config = Arc::new(config);
+    let admin_file = config.admin_token_path();
+    let (admin, created) = AdminToken::load_or_create(&admin_file)
+        .context("the admin token (admin_token_file) cannot be used")?;
+    if created {
+        tracing::info!(file = %admin_file.display(), "made a new admin token; operators read it from this file");
+    } else {
+        tracing::info!(file = %admin_file.display(), "admin token read from this file");
+    }
     crate::firewall::check(&config).context("learner nodes would reach this host")?;
     // The error says why: no engine answers, it is not isolated, or it cannot apply a
     // required disk limit.
@@ -44,6 +52,7 @@ pub async fn serve(config: Config, catalog: Arc<Catalog>) -> anyhow::Result<()> 
         .await
         .map_err(|e| anyhow::anyhow!("reconciling sessions with Docker: {e}"))?;
     tracing::info!(
+        workshops = report.workshops,
         restored = report.restored,
         removed = report.removed,
         orphans_removed = report.orphans_removed,
@@ -55,13 +64,13 @@ pub async fn serve(config: Config, catalog: Arc<Catalog>) -> anyhow::Result<()> 
     // The warm pool fills after reconcile removed the last run's (no record).
     let pool = tokio::spawn(sessions.clone().run_pool(stop_rx));
 
-    let state = AppState {
-        config: config.clone(),
-        sessions: sessions.clone(),
+    let state = AppState::new(
+        config.clone(),
+        sessions.clone(),
         catalog,
         metrics,
-        creations: Arc::new(RateLimiter::per_minute(config.session_creations_per_minute)),
-    };
+        admin,
+    );
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;

@@ -173,6 +173,22 @@ pub struct Config {
     /// lifetime starts at hand-out. Empty by default: no containers run that nobody asked for.
     #[serde(deserialize_with = "warm_pool_from_table_or_string")]
     pub warm_pool: BTreeMap<String, usize>,
+
+    /// File holding the admin token (operator routes, workshops, watching terminals).
+    /// None: `<data_dir>/admin-token`. Created with a random token (mode 0600) when it
+    /// does not exist; the server logs its path, never the token.
+    pub admin_token_file: Option<PathBuf>,
+    /// Most seats one workshop may have.
+    pub max_workshop_seats: u32,
+    /// Longest lifetime of a workshop (its sessions end with it), and the lifetime of
+    /// one created without `expires_in_secs`.
+    pub max_workshop_secs: u64,
+    /// Most workshops open at once.
+    pub max_workshops: usize,
+    /// Joins with a wrong workshop code one client may make per minute (a token
+    /// bucket); the next one gets 429. Joins with a right code are never counted,
+    /// so a class behind one address joins at once.
+    pub workshop_join_failures_per_minute: u32,
 }
 
 impl Default for Config {
@@ -228,6 +244,11 @@ impl Default for Config {
             max_upload_bytes: 64 * 1024 * 1024,
             preview_host_suffix: String::new(),
             warm_pool: BTreeMap::new(),
+            admin_token_file: None,
+            max_workshop_seats: 100,
+            max_workshop_secs: 8 * 60 * 60,
+            max_workshops: 20,
+            workshop_join_failures_per_minute: 10,
         }
     }
 }
@@ -252,7 +273,7 @@ pub enum ConfigError {
 }
 
 /// Keys whose default is "none", so they are missing from the defaults table.
-const OPTIONAL_STRING_KEYS: &[&str] = &["static_dir"];
+const OPTIONAL_STRING_KEYS: &[&str] = &["static_dir", "admin_token_file"];
 
 /// Prefix of the environment variables that override config keys.
 pub const ENV_PREFIX: &str = "PLAYGROUND_";
@@ -319,13 +340,11 @@ impl Config {
         }
         let mut config = Config::deserialize(toml::Value::Table(table))
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
-        // An empty static_dir means "none", never "the current directory".
-        if config
-            .static_dir
-            .as_ref()
-            .is_some_and(|d| d.as_os_str().is_empty())
-        {
-            config.static_dir = None;
+        // An empty path means "none", never "the current directory".
+        for path in [&mut config.static_dir, &mut config.admin_token_file] {
+            if path.as_ref().is_some_and(|d| d.as_os_str().is_empty()) {
+                *path = None;
+            }
         }
         overrides(&mut config);
         config.validate()?;
@@ -411,6 +430,15 @@ impl Config {
         if self.max_terminal_cells < 80 * 24 {
             return bad("max_terminal_cells must be at least 1920 (80x24)");
         }
+        if self.max_workshop_seats == 0
+            || self.max_workshop_secs == 0
+            || self.workshop_join_failures_per_minute == 0
+        {
+            return bad(
+                "max_workshop_seats, max_workshop_secs and workshop_join_failures_per_minute \
+                 must be positive",
+            );
+        }
         let pooled: usize = self.warm_pool.values().sum();
         if pooled > self.max_sessions {
             return Err(ConfigError::Invalid(format!(
@@ -490,6 +518,13 @@ impl Config {
             .map(|n| n.parse())
             .collect::<Result<_, _>>()
             .map_err(|e| ConfigError::Invalid(format!("trusted_proxies: {e}")))
+    }
+
+    /// The file of the admin token: `admin_token_file`, else `<data_dir>/admin-token`.
+    pub fn admin_token_path(&self) -> PathBuf {
+        self.admin_token_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("admin-token"))
     }
 
     /// The path of the session database.
@@ -687,7 +722,24 @@ mod tests {
             ("PLAYGROUND_MAX_CHECKS_PER_SESSION", "0"),
             ("PLAYGROUND_MAX_SCRIPT_OUTPUT_BYTES", "0"),
             ("PLAYGROUND_MAX_SCRIPT_READ_BYTES", "1000"),
+            ("PLAYGROUND_MAX_WORKSHOP_SEATS", "0"),
+            ("PLAYGROUND_MAX_WORKSHOP_SECS", "0"),
+            ("PLAYGROUND_WORKSHOP_JOIN_FAILURES_PER_MINUTE", "0"),
         ]);
+    }
+
+    #[test]
+    fn the_admin_token_lives_in_the_data_dir_unless_a_file_is_named() {
+        let c = Config::load(None, env(&[("PLAYGROUND_DATA_DIR", "/srv/pg")])).unwrap();
+        assert_eq!(c.admin_token_path(), PathBuf::from("/srv/pg/admin-token"));
+        let c = Config::load(
+            None,
+            env(&[("PLAYGROUND_ADMIN_TOKEN_FILE", "/etc/playground/admin")]),
+        )
+        .unwrap();
+        assert_eq!(c.admin_token_path(), PathBuf::from("/etc/playground/admin"));
+        let c = Config::load(None, env(&[("PLAYGROUND_ADMIN_TOKEN_FILE", "")])).unwrap();
+        assert_eq!(c.admin_token_path(), PathBuf::from(".state/admin-token"));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The sandbox server: learner sessions as Docker containers, their terminals
 //! over WebSockets, and the lessons they follow. See ARCHITECTURE.md for the map.
 
+pub mod admin_client;
+pub mod admin_token;
 pub mod app;
 pub mod client_addr;
 pub mod config;

@@ -39,6 +39,10 @@ enum Command {
     /// Tools for lesson authors: validate lessons, run them for real.
     #[command(subcommand)]
     Lesson(LessonCommand),
+    /// Operator commands against a running server, with the admin token of its
+    /// `admin_token_file` (made at its first start).
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Remove every container, network and volume of a server instance from Docker
     /// (its sessions end; run it while that server is stopped).
     Purge {
@@ -70,6 +74,37 @@ enum LessonCommand {
         #[arg(long)]
         check_fails_first: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// List every live session: id, lesson, learner and workshop, client, steps passed,
+    /// expiry, last activity.
+    Sessions {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Print the API's JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// End a live session: its containers are removed, its learner is told.
+    End {
+        /// The session's id (from `admin sessions`).
+        id: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+/// Which running server an admin command talks to.
+#[derive(clap::Args)]
+struct ServerArgs {
+    /// The server's URL [default: http:// and the configured `listen`].
+    #[arg(long)]
+    url: Option<String>,
+    /// File with the admin token [default: the configured `admin_token_file`].
+    #[arg(long)]
+    token_file: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Default)]
@@ -151,6 +186,7 @@ fn main() -> ExitCode {
             },
         ),
         Command::Purge { instance } => purge(cli.config.as_deref(), instance),
+        Command::Admin(command) => admin(cli.config.as_deref(), command),
         Command::Config(args) => load_config(cli.config.as_deref(), args).and_then(|c| {
             print!(
                 "{}",
@@ -231,6 +267,45 @@ fn lesson_check(file: Option<&std::path::Path>, dirs: Vec<PathBuf>) -> anyhow::R
     }
     eprintln!("{summary}");
     Ok(())
+}
+
+fn admin(file: Option<&std::path::Path>, command: AdminCommand) -> anyhow::Result<()> {
+    use sandbox_server::admin_client::{sessions_table, AdminClient};
+    let server = match &command {
+        AdminCommand::Sessions { server, .. } | AdminCommand::End { server, .. } => server,
+    };
+    let config = load_config(file, ServeArgs::default())?;
+    let url = server.url.clone().unwrap_or_else(|| {
+        let mut listen = config.listen;
+        if listen.ip().is_unspecified() {
+            listen.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        format!("http://{listen}")
+    });
+    let token_file = server
+        .token_file
+        .clone()
+        .unwrap_or_else(|| config.admin_token_path());
+    let token = sandbox_server::admin_token::read_token(&token_file)
+        .context("reading the admin token (run this as the server's user, or pass --token-file)")?;
+    let client = AdminClient::new(&url, token)?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        match command {
+            AdminCommand::Sessions { json: true, .. } => {
+                let sessions = client.sessions().await?;
+                println!("{}", serde_json::to_string_pretty(&sessions)?);
+            }
+            AdminCommand::Sessions { .. } => {
+                println!("{}", sessions_table(&client.sessions().await?));
+            }
+            AdminCommand::End { id, .. } => {
+                client.end(&id).await?;
+                println!("session {id} ended");
+            }
+        }
+        anyhow::Ok(())
+    })
 }
 
 fn purge(file: Option<&std::path::Path>, instance: Option<String>) -> anyhow::Result<()> {

@@ -24,6 +24,29 @@ pub struct SessionRecord {
     pub expires_at: i64,
     /// The learner's progress as JSON; its rules live in [`crate::sessions::progress`].
     pub progress: String,
+    /// The workshop seat the session was joined on; None for an anonymous session.
+    pub seat: Option<Seat>,
+}
+
+/// A workshop learner's place: which workshop, and the name they gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seat {
+    pub workshop: String,
+    pub learner: String,
+}
+
+/// One workshop as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkshopRecord {
+    pub id: String,
+    /// The join code, normalized (`ABCD2345`, no dash).
+    pub code: String,
+    pub lesson: String,
+    pub seats: u32,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub expires_at: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,7 +91,23 @@ CREATE TABLE IF NOT EXISTS screens (
     screen      BLOB NOT NULL,
     PRIMARY KEY (session_id, node)
 );
+CREATE TABLE IF NOT EXISTS workshops (
+    id          TEXT PRIMARY KEY,
+    code        TEXT NOT NULL UNIQUE,
+    lesson      TEXT NOT NULL,
+    seats       INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL
+);
 ";
+
+/// Columns added to `sessions` after its first version, with their types:
+/// added on open when missing, so an older database keeps its sessions.
+const SESSION_COLUMNS_ADDED: &[(&str, &str)] = &[("workshop", "TEXT"), ("learner", "TEXT")];
+
+/// The columns every session query reads, in [`raw_row`]'s order.
+const SESSION_COLUMNS: &str =
+    "id, token_hash, lesson, nodes, client_ip, created_at, expires_at, progress, workshop, learner";
 
 /// A terminal's screen as saved at shutdown: its size and the bytes that
 /// repaint it (`vt100::Screen::state_formatted`).
@@ -94,6 +133,7 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        add_missing_columns(&conn)?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -115,8 +155,8 @@ impl Store {
     pub async fn insert(&self, record: SessionRecord) -> Result<(), StoreError> {
         self.with(move |c| {
             c.execute(
-                "INSERT INTO sessions (id, token_hash, lesson, nodes, client_ip, created_at, expires_at, progress)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                &format!("INSERT INTO sessions ({SESSION_COLUMNS})
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
                 params![
                     record.id,
                     record.token_hash,
@@ -126,6 +166,8 @@ impl Store {
                     record.created_at,
                     record.expires_at,
                     record.progress,
+                    record.seat.as_ref().map(|s| &s.workshop),
+                    record.seat.as_ref().map(|s| &s.learner),
                 ],
             )?;
             Ok(())
@@ -148,8 +190,7 @@ impl Store {
         self.with(move |c| {
             let row = c
                 .query_row(
-                    "SELECT id, token_hash, lesson, nodes, client_ip, created_at, expires_at, progress
-                     FROM sessions WHERE id = ?1",
+                    &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"),
                     params![id],
                     raw_row,
                 )
@@ -161,10 +202,9 @@ impl Store {
 
     pub async fn all(&self) -> Result<Vec<SessionRecord>, StoreError> {
         self.with(|c| {
-            let mut stmt = c.prepare(
-                "SELECT id, token_hash, lesson, nodes, client_ip, created_at, expires_at, progress
-                 FROM sessions ORDER BY created_at",
-            )?;
+            let mut stmt = c.prepare(&format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions ORDER BY created_at"
+            ))?;
             let rows = stmt.query_map([], raw_row)?;
             rows.map(|r| decode(r?)).collect()
         })
@@ -219,6 +259,55 @@ impl Store {
         .await
     }
 
+    pub async fn insert_workshop(&self, workshop: WorkshopRecord) -> Result<(), StoreError> {
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO workshops (id, code, lesson, seats, created_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    workshop.id,
+                    workshop.code,
+                    workshop.lesson,
+                    workshop.seats,
+                    workshop.created_at,
+                    workshop.expires_at,
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn delete_workshop(&self, id: &str) -> Result<(), StoreError> {
+        let id = id.to_owned();
+        self.with(move |c| {
+            c.execute("DELETE FROM workshops WHERE id = ?1", params![id])?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn all_workshops(&self) -> Result<Vec<WorkshopRecord>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT id, code, lesson, seats, created_at, expires_at
+                 FROM workshops ORDER BY created_at",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(WorkshopRecord {
+                    id: r.get(0)?,
+                    code: r.get(1)?,
+                    lesson: r.get(2)?,
+                    seats: r.get(3)?,
+                    created_at: r.get(4)?,
+                    expires_at: r.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
     pub async fn set_progress(&self, id: &str, progress: String) -> Result<bool, StoreError> {
         let id = id.to_owned();
         self.with(move |c| {
@@ -232,7 +321,34 @@ impl Store {
     }
 }
 
-type RawRow = (String, String, String, String, String, i64, i64, String);
+/// Adds the columns of [`SESSION_COLUMNS_ADDED`] a database made by an older
+/// version lacks.
+fn add_missing_columns(conn: &Connection) -> Result<(), StoreError> {
+    let existing: Vec<String> = {
+        let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('sessions')")?;
+        let names = stmt.query_map([], |r| r.get(0))?;
+        names.collect::<Result<_, _>>()?
+    };
+    for (column, kind) in SESSION_COLUMNS_ADDED {
+        if !existing.iter().any(|c| c == column) {
+            conn.execute_batch(&format!("ALTER TABLE sessions ADD COLUMN {column} {kind}"))?;
+        }
+    }
+    Ok(())
+}
+
+type RawRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+);
 
 fn raw_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
     Ok((
@@ -244,12 +360,18 @@ fn raw_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
         r.get(5)?,
         r.get(6)?,
         r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
     ))
 }
 
 fn decode(row: RawRow) -> Result<SessionRecord, StoreError> {
-    let (id, token_hash, lesson, nodes, client_ip, created_at, expires_at, progress) = row;
+    let (id, token_hash, lesson, nodes, client_ip, created_at, expires_at, progress, w, l) = row;
     let nodes = serde_json::from_str(&nodes).map_err(|_| StoreError::Corrupt(id.clone()))?;
+    let seat = w.map(|workshop| Seat {
+        workshop,
+        learner: l.unwrap_or_default(),
+    });
     Ok(SessionRecord {
         id,
         token_hash,
@@ -259,6 +381,7 @@ fn decode(row: RawRow) -> Result<SessionRecord, StoreError> {
         created_at,
         expires_at,
         progress,
+        seat,
     })
 }
 
@@ -276,6 +399,7 @@ mod tests {
             created_at: 1,
             expires_at: 2,
             progress: "{}".into(),
+            seat: None,
         }
     }
 
@@ -299,6 +423,57 @@ mod tests {
         assert_eq!(all[0].progress, r#"{"x":1}"#);
         assert!(store.get("a").await.unwrap().is_none());
         assert!(store.insert(record("b")).await.is_err(), "duplicate id");
+    }
+
+    #[tokio::test]
+    async fn workshops_and_seats_survive_reopening_and_old_databases_gain_the_columns() {
+        let dir = std::env::temp_dir().join(format!("pg-store-ws-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.sqlite3");
+        // A database of the version before workshops, with one session in it.
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE sessions (id TEXT PRIMARY KEY, token_hash TEXT NOT NULL,
+                 lesson TEXT NOT NULL, nodes TEXT NOT NULL, client_ip TEXT NOT NULL,
+                 created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+                 progress TEXT NOT NULL DEFAULT '{}');
+                 INSERT INTO sessions VALUES ('old', 'h', 'shell', '[\"node1\"]', 'ip', 1, 2, '{}');",
+            )
+            .unwrap();
+        }
+        let workshop = WorkshopRecord {
+            id: "w1".into(),
+            code: "ABCD2345".into(),
+            lesson: "shell".into(),
+            seats: 20,
+            created_at: 5,
+            expires_at: 9,
+        };
+        {
+            let store = Store::open(&path).unwrap();
+            store.insert_workshop(workshop.clone()).await.unwrap();
+            let mut joined = record("ada");
+            joined.seat = Some(Seat {
+                workshop: "w1".into(),
+                learner: "Ada".into(),
+            });
+            store.insert(joined).await.unwrap();
+            let mut clash = workshop.clone();
+            clash.id = "w2".into();
+            assert!(store.insert_workshop(clash).await.is_err(), "codes are unique");
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.all_workshops().await.unwrap(), vec![workshop]);
+        let all = store.all().await.unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].id, "old");
+        assert_eq!(all[0].seat, None);
+        assert_eq!(all[1].seat.as_ref().unwrap().learner, "Ada");
+        store.delete_workshop("w1").await.unwrap();
+        assert!(store.all_workshops().await.unwrap().is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[tokio::test]

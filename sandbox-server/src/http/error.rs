@@ -24,6 +24,9 @@ pub enum ApiError {
     Unauthorized,
     #[error("this token does not open that session")]
     Forbidden,
+    /// An operator route with a token that is not the admin token.
+    #[error("this token is not the admin token")]
+    NotAdmin,
     /// 403 for what is never allowed, whatever the token (a service worker
     /// script on a preview).
     #[error("{0}")]
@@ -32,6 +35,8 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    WorkshopFull(String),
     #[error("{0}")]
     TooLarge(String),
     #[error("this address already has {0} live sessions; end one first")]
@@ -58,9 +63,12 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => ErrorCode::BadRequest,
             ApiError::Unauthorized => ErrorCode::Unauthorized,
-            ApiError::Forbidden | ApiError::NotAllowed(_) => ErrorCode::Forbidden,
+            ApiError::Forbidden | ApiError::NotAdmin | ApiError::NotAllowed(_) => {
+                ErrorCode::Forbidden
+            }
             ApiError::NotFound(_) => ErrorCode::NotFound,
             ApiError::Conflict(_) => ErrorCode::Conflict,
+            ApiError::WorkshopFull(_) => ErrorCode::WorkshopFull,
             ApiError::TooLarge(_) => ErrorCode::TooLarge,
             ApiError::TooManySessions(_) => ErrorCode::TooManySessions,
             ApiError::Full(..) => ErrorCode::ServerFull,
@@ -92,10 +100,16 @@ impl From<SessionError> for ApiError {
             | SessionError::NoLesson(_)
             | SessionError::NoStep { .. }
             | SessionError::NoCheck(_)
-            | SessionError::NoCheckNode(_) => ApiError::NotFound(e.to_string()),
-            SessionError::UnknownLesson(_) | SessionError::Invalid(_) => {
-                ApiError::BadRequest(e.to_string())
+            | SessionError::NoCheckNode(_)
+            | SessionError::NoWorkshop => ApiError::NotFound(e.to_string()),
+            SessionError::UnknownLesson(_)
+            | SessionError::Invalid(_)
+            | SessionError::BadName(_)
+            | SessionError::BadWorkshop(_) => ApiError::BadRequest(e.to_string()),
+            SessionError::TooManyWorkshops(_) | SessionError::NameTaken(_) => {
+                ApiError::Conflict(e.to_string())
             }
+            SessionError::WorkshopFull(_) => ApiError::WorkshopFull(e.to_string()),
             SessionError::Unauthorized => ApiError::Unauthorized,
             SessionError::Forbidden => ApiError::Forbidden,
             SessionError::Full { live, retry_after } => ApiError::Full(live, retry_after),

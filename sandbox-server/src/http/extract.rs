@@ -242,6 +242,63 @@ fn host_name(host: &str) -> Option<&str> {
     (!name.is_empty() && plain && (name.starts_with('[') || !name.contains(':'))).then_some(name)
 }
 
+/// An operator: the request carries the admin token as `Authorization:
+/// Bearer`. No token is 401; any other token (a learner's too) is 403. Put
+/// it first among a handler's extractors, so nobody without the token learns
+/// whether a session or workshop exists.
+pub struct Admin;
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        check_admin(state, bearer(&parts.headers))
+    }
+}
+
+/// Whether `token` is the admin token: 401 when absent or empty, 403 when wrong.
+pub fn check_admin(state: &AppState, token: Option<&str>) -> Result<Admin, ApiError> {
+    let token = token
+        .filter(|t| !t.is_empty())
+        .ok_or(ApiError::Unauthorized)?;
+    if state.admin.matches(token) {
+        Ok(Admin)
+    } else {
+        Err(ApiError::NotAdmin)
+    }
+}
+
+/// The app's origin as the client reached it (`http://host:port`), for links
+/// the server hands out (a workshop's join link): `https` when a trusted proxy
+/// says so in `X-Forwarded-Proto` (with `trust_forwarded_for`).
+pub struct AppOrigin(pub String);
+
+impl FromRequestParts<AppState> for AppOrigin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| {
+                !h.is_empty()
+                    && h.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+            })
+            .map(str::to_owned)
+            .unwrap_or_else(|| state.config.listen.to_string());
+        let https = state.config.trust_forwarded_for
+            && parts
+                .headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"));
+        let scheme = if https { "https" } else { "http" };
+        Ok(AppOrigin(format!("{scheme}://{host}")))
+    }
+}
+
 /// The client's address (see [`client_ip`]).
 pub struct ClientIp(pub String);
 

@@ -11,6 +11,7 @@
 //! one `Sessions` operation and map the result; session logic does not belong
 //! here.
 
+pub mod admin;
 pub mod error;
 pub mod extract;
 pub mod files;
@@ -25,6 +26,7 @@ pub mod sessions;
 mod spool;
 pub mod state;
 pub mod terminal;
+pub mod workshops;
 #[cfg(test)]
 mod tests_preview_token;
 
@@ -42,6 +44,8 @@ pub fn router(state: AppState) -> Router {
         .merge(sessions::routes())
         .merge(terminal::routes())
         .merge(lessons::routes())
+        .merge(admin::routes())
+        .merge(workshops::routes())
         .fallback(ops::api_not_found)
         .layer(DefaultBodyLimit::max(extract::MAX_JSON_BODY))
         .merge(files::routes());

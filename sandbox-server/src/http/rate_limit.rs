@@ -62,6 +62,20 @@ impl RateLimiter {
         }
     }
 
+    /// Whether `client` has a token at `now`, without taking it; else how
+    /// long until one is there.
+    pub fn peek(&self, client: &str, now: Instant) -> Result<(), Duration> {
+        let buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let tokens = buckets
+            .get(client)
+            .map_or(self.capacity, |b| self.refilled(*b, now));
+        if tokens >= 1.0 {
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - tokens) / self.per_second))
+        }
+    }
+
     /// Returns the token of a creation that started nothing.
     pub fn give_back(&self, client: &str) {
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
@@ -95,6 +109,18 @@ mod tests {
         let later = start + wait;
         assert_eq!(limiter.take("1.2.3.4", later), Ok(()));
         assert!(limiter.take("1.2.3.4", later).is_err());
+    }
+
+    #[test]
+    fn peeking_takes_nothing() {
+        let limiter = RateLimiter::per_minute(2);
+        let now = Instant::now();
+        for _ in 0..5 {
+            assert_eq!(limiter.peek("c", now), Ok(()), "a new client has tokens");
+        }
+        limiter.take("c", now).unwrap();
+        limiter.take("c", now).unwrap();
+        assert_eq!(limiter.peek("c", now), Err(Duration::from_secs(30)));
     }
 
     #[test]

@@ -4,6 +4,13 @@
 //! One task per socket selects between the client's queue (output, events)
 //! and the socket (input, resize, ack). Bad frames close this socket with a
 //! code and a reason; nothing else is disturbed.
+//!
+//! With `?watch=1` and the admin token (`?token=` or the header), an operator
+//! watches: output and the repaint as a learner gets them, read-only (input
+//! and resize frames are ignored, acks count for flow control). A watcher is
+//! not one of the learner's clients: it keeps no session from idling out and
+//! takes no slot of `max_sockets_per_session`, but one of the terminal's
+//! `max_sockets_per_terminal`. The learner's sockets get `Event::Watchers`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,10 +27,10 @@ use protocol::terminal::{close_code, encode_event, encode_output, ClientFrame};
 use serde::Deserialize;
 
 use super::error::ApiError;
-use super::extract::{HeaderOrQuery, SessionNode};
+use super::extract::{authorize, check_admin, node_terminal, HeaderOrQuery, TokenSource};
 use super::resize_throttle::{ResizeThrottle, Size};
 use super::state::AppState;
-use crate::sessions::Session;
+use crate::sessions::{Access, ClientGuard, Session, WatchGuard};
 use crate::terminal::{AttachError, Outbound, Terminal};
 
 /// Largest output message built by coalescing queued chunks.
@@ -37,11 +44,28 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/sessions/{id}/nodes/{node}/terminal", get(upgrade))
 }
 
-/// Size for a shell started by this connection (the client's terminal size).
+/// Size for a shell started by this connection (the client's terminal size),
+/// and whether an operator only watches.
 #[derive(Deserialize)]
 struct SizeQuery {
     cols: Option<u16>,
     rows: Option<u16>,
+    /// `1` (or `true`): watch read-only, with the admin token.
+    watch: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct TerminalPath {
+    id: String,
+    node: String,
+}
+
+/// Who holds a terminal socket; the guard counts them while the socket lives.
+enum Peer {
+    /// The session's learner (its token): a client of the session.
+    Learner { _guard: ClientGuard },
+    /// An operator watching (the admin token), read-only.
+    Watcher { _guard: WatchGuard },
 }
 
 /// Limits of one socket, from the server config.
@@ -58,10 +82,29 @@ async fn upgrade(
     State(state): State<AppState>,
     Query(query): Query<SizeQuery>,
     ws: WebSocketUpgrade,
-    SessionNode {
-        session, terminal, ..
-    }: SessionNode<HeaderOrQuery>,
+    axum::extract::Path(TerminalPath { id, node }): axum::extract::Path<TerminalPath>,
+    parts: axum::http::request::Parts,
 ) -> Result<Response, ApiError> {
+    let token = HeaderOrQuery::token(&parts)?;
+    let watch = match query.watch.as_deref() {
+        None | Some("0") | Some("false") => false,
+        Some("1") | Some("true") => true,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "watch={other:?}: expected 1 or 0"
+            )))
+        }
+    };
+    // An operator's token is checked before the session is looked up, so
+    // nobody without it learns which sessions exist; a learner's keeps the
+    // usual order (unknown session, then no token, then a wrong one).
+    let session = if watch {
+        check_admin(&state, token.as_deref())?;
+        state.sessions.get_for_operator(&id)?
+    } else {
+        authorize(&state, &id, token.as_deref(), Access::Full)?
+    };
+    let terminal = node_terminal(&session, &node)?;
     let size = match (query.cols, query.rows) {
         (Some(c), Some(r)) => {
             let ok = |n: u16| (1..=protocol::terminal::MAX_TERMINAL_DIMENSION).contains(&n);
@@ -91,7 +134,7 @@ async fn upgrade(
     Ok(ws
         .max_message_size(transport_limit)
         .max_frame_size(transport_limit)
-        .on_upgrade(move |socket| serve(socket, session, terminal, size, limits)))
+        .on_upgrade(move |socket| serve(socket, session, terminal, size, limits, watch)))
 }
 
 async fn serve(
@@ -100,6 +143,7 @@ async fn serve(
     terminal: Arc<Terminal>,
     size: Option<Size>,
     limits: SocketLimits,
+    watch: bool,
 ) {
     let max_frame = limits.max_frame;
     let (sink, mut stream) = socket.split();
@@ -113,13 +157,23 @@ async fn serve(
             reason: reason.into(),
         }))
     };
-    let Some(session_slot) = session.try_client_connected(limits.max_per_session) else {
-        let reason = format!(
-            "this session has {} sockets open already, the most allowed; close one",
-            limits.max_per_session
-        );
-        let _ = sink.send(close(close_code::POLICY_VIOLATION, reason)).await;
-        return;
+    // A watcher never sizes the learner's terminal.
+    let size = if watch { None } else { size };
+    let session_slot = if watch {
+        Peer::Watcher {
+            _guard: session.watch(),
+        }
+    } else {
+        let Some(slot) = session.try_client_connected(limits.max_per_session) else {
+            let reason = format!(
+                "this session has {} sockets open already, the most allowed; close one",
+                limits.max_per_session
+            );
+            let _ = sink.send(close(close_code::POLICY_VIOLATION, reason)).await;
+            return;
+        };
+        session.touch();
+        Peer::Learner { _guard: slot }
     };
     // Turned away before it can start or resize the shell for the others. Its
     // session slot is given back before the client hears why, so a client that
@@ -165,7 +219,11 @@ async fn serve(
     };
     let client = attachment.id;
     let mut rx = attachment.rx;
-    if let Some(notice) = session.expiry_notice() {
+    let notices = match session_slot {
+        Peer::Learner { .. } => [session.expiry_notice(), session.watchers_notice()],
+        Peer::Watcher { .. } => [None, None],
+    };
+    for notice in notices.into_iter().flatten() {
         if sink
             .send(Message::Binary(Bytes::from(encode_event(&notice))))
             .await
@@ -226,7 +284,10 @@ async fn serve(
                         ));
                     }
                     match ClientFrame::decode(&data) {
+                        // A watcher's keys and sizes are dropped: it only watches.
+                        Ok(ClientFrame::Input(_) | ClientFrame::Resize { .. }) if watch => {}
                         Ok(ClientFrame::Input(bytes)) => {
+                            session.touch();
                             if let Err(e) = terminal.input(bytes).await {
                                 tracing::debug!("terminal input: {e}");
                             }

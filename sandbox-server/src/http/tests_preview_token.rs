@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::listener::{serve, ListenerLimits};
-use super::rate_limit::RateLimiter;
+use crate::admin_token::AdminToken;
 use super::{preview_router, router, AppState};
 use crate::config::Config;
 use crate::lessons::{builtin_shell, Catalog};
@@ -53,13 +53,13 @@ async fn server_with_a_session() -> Served {
         metrics.clone(),
     ));
     let (session, token) = sessions.create("shell", "192.0.2.1").await.unwrap();
-    let state = AppState {
-        creations: Arc::new(RateLimiter::per_minute(config.session_creations_per_minute)),
-        config: config.clone(),
+    let state = AppState::new(
+        config.clone(),
         sessions,
         catalog,
         metrics,
-    };
+        AdminToken::from_value("test-admin-token"),
+    );
     let limits = ListenerLimits {
         max_connections: 16,
         header_read_timeout: Duration::from_secs(5),

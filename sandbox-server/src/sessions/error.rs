@@ -42,6 +42,24 @@ pub enum SessionError {
     /// The client's address has `max_sessions_per_ip` sessions (live or being created).
     #[error("this address already has {0} live sessions; end one first")]
     TooManySessions(usize),
+    /// No open workshop has this code or id (or it has ended).
+    #[error("no such workshop, or it has ended; check the code with your instructor")]
+    NoWorkshop,
+    /// Every seat of the workshop is taken.
+    #[error("this workshop is full: all {0} seats are taken; ask your instructor for room")]
+    WorkshopFull(u32),
+    /// Someone in the workshop goes by this name already.
+    #[error("someone in this workshop is called {0:?} already; pick another name")]
+    NameTaken(String),
+    /// A learner's name that cannot be shown.
+    #[error("invalid name: {0}")]
+    BadName(String),
+    /// A workshop that cannot be opened as asked.
+    #[error("{0}")]
+    BadWorkshop(String),
+    /// `max_workshops` are open.
+    #[error("{0} workshops are open, the most allowed (max_workshops); end one first")]
+    TooManyWorkshops(usize),
     /// The node is restarting already.
     #[error("{0} is already restarting")]
     Busy(String),

@@ -21,7 +21,7 @@
 //! are removed by the periodic [`Sessions::sweep`].
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -39,16 +39,18 @@ pub mod scripts;
 #[cfg(test)]
 mod tests_on_fake_runtime;
 mod upkeep;
+mod workshops;
 
 pub use error::SessionError;
 pub use progress::Progress;
 pub use upkeep::ReconcileReport;
+pub use workshops::{display_code, normalize_code, WorkshopView, JOIN_CODE_LEN};
 
 use crate::config::Config;
 use crate::lessons::{Catalog, Lesson};
 use crate::metrics::Metrics;
 use crate::runtime::{NodeLimits, NodeSpec, Runtime, RuntimeError};
-use crate::store::{SessionRecord, Store};
+use crate::store::{Seat, SessionRecord, Store};
 use crate::terminal::{Terminal, TerminalSettings};
 
 /// One live session.
@@ -59,7 +61,12 @@ pub struct Session {
     progress: tokio::sync::Mutex<Progress>,
     terminals: BTreeMap<String, Arc<Terminal>>,
     clients: AtomicUsize,
+    /// Admin sockets watching this session's terminals (`?watch=1`).
+    watchers: AtomicUsize,
     last_active: Mutex<Instant>,
+    /// Unix seconds of the last keystroke, check or terminal connection, for
+    /// operators (idleness is `last_active` and `clients`).
+    last_active_at: AtomicI64,
     expiry_warned: AtomicBool,
     /// Checks that may run at once in this session (`max_checks_per_session`).
     checks: Arc<tokio::sync::Semaphore>,
@@ -96,6 +103,56 @@ impl Session {
     /// The capability that opens this session's previews only ([`preview_token`]).
     pub fn preview_token(&self) -> String {
         preview_token(&self.record.token_hash)
+    }
+
+    /// Notes activity now (a keystroke, a check, a connection): what operators
+    /// see as "last active". One relaxed store, cheap enough per input frame.
+    pub fn touch(&self) {
+        self.last_active_at.store(unix_now(), Ordering::Relaxed);
+    }
+
+    /// Unix seconds of the last [`Session::touch`].
+    pub fn last_active_at(&self) -> i64 {
+        self.last_active_at.load(Ordering::Relaxed)
+    }
+
+    /// The learner's terminal sockets open now.
+    pub fn connected(&self) -> usize {
+        self.clients.load(Ordering::SeqCst)
+    }
+
+    /// Admin sockets watching now.
+    pub fn watchers(&self) -> usize {
+        self.watchers.load(Ordering::SeqCst)
+    }
+
+    /// The "someone is watching" event for a learner's socket that connects
+    /// while someone watches; None when nobody does.
+    pub fn watchers_notice(&self) -> Option<Event> {
+        match self.watchers() {
+            0 => None,
+            n => Some(Event::Watchers { count: n as u32 }),
+        }
+    }
+
+    /// Marks an admin watching until the guard drops; every terminal of the
+    /// session is told how many watch, each time it changes. A watcher is not
+    /// a client: it keeps no session from being reaped for idleness.
+    pub fn watch(self: &Arc<Self>) -> WatchGuard {
+        let n = self.watchers.fetch_add(1, Ordering::SeqCst) + 1;
+        self.announce_watchers(n);
+        WatchGuard {
+            session: self.clone(),
+        }
+    }
+
+    fn announce_watchers(&self, count: usize) {
+        let event = Event::Watchers {
+            count: count as u32,
+        };
+        for terminal in self.terminals.values() {
+            terminal.broadcast(event.clone());
+        }
     }
 
     pub fn nodes(&self) -> Vec<NodeInfo> {
@@ -140,6 +197,18 @@ pub struct ClientGuard {
     session: Arc<Session>,
 }
 
+/// An admin watching a session ([`Session::watch`]).
+pub struct WatchGuard {
+    session: Arc<Session>,
+}
+
+impl Drop for WatchGuard {
+    fn drop(&mut self) {
+        let n = self.session.watchers.fetch_sub(1, Ordering::SeqCst) - 1;
+        self.session.announce_watchers(n);
+    }
+}
+
 impl Drop for ClientGuard {
     fn drop(&mut self) {
         *lock(&self.session.last_active) = Instant::now();
@@ -159,6 +228,8 @@ pub enum EndReason {
     Idle,
     /// Created for a client that left before it got the token.
     Abandoned,
+    /// Its workshop was ended by the instructor, or expired.
+    WorkshopEnded,
 }
 
 impl EndReason {
@@ -168,6 +239,7 @@ impl EndReason {
             EndReason::Expired => "session expired",
             EndReason::Idle => "session ended after inactivity",
             EndReason::Abandoned => "session abandoned while being created",
+            EndReason::WorkshopEnded => "the workshop has ended",
         }
     }
 }
@@ -185,6 +257,12 @@ struct Live {
     pooled: HashMap<String, Vec<pool::Pooled>>,
     /// Pooled sessions being built, by lesson (their ids are in `creating`).
     filling: HashMap<String, usize>,
+    /// Open workshops by id (`workshops.rs`).
+    workshops: HashMap<String, Arc<crate::store::WorkshopRecord>>,
+    /// Joins under way, by workshop id: they count against its seats.
+    joining: HashMap<String, usize>,
+    /// Names of the joins under way, as `workshop\0lowercase name`.
+    joining_names: HashSet<String>,
 }
 
 impl Live {
@@ -195,12 +273,15 @@ impl Live {
             + self.pending.values().sum::<usize>()
             + self.pooled.values().map(Vec::len).sum::<usize>()
             + self.filling.values().sum::<usize>()
+            + self.joining.values().sum::<usize>()
     }
 
+    /// Sessions `ip` holds or is being given, workshop seats apart (a class
+    /// behind one address joins on seats, not on the address's limit).
     fn for_ip(&self, ip: &str) -> usize {
         self.sessions
             .values()
-            .filter(|s| s.record.client_ip == ip)
+            .filter(|s| s.record.client_ip == ip && s.record.seat.is_none())
             .count()
             + self.pending.get(ip).copied().unwrap_or(0)
     }
@@ -219,19 +300,57 @@ pub struct Sessions {
     pool_wake: tokio::sync::Notify,
 }
 
+/// Whose a new session is, and so which limit it counts against.
+#[derive(Debug, Clone)]
+enum Claim {
+    /// An anonymous visitor: `max_sessions_per_ip`, `session_lifetime_secs`.
+    Visitor,
+    /// A workshop learner: the workshop's seats, its lifetime.
+    Seat { seat: Seat, expires_at: i64 },
+}
+
+impl Claim {
+    /// Counts a session being created under this claim in `live`.
+    fn count_in(&self, live: &mut Live, ip: &str, id: &str) {
+        match self {
+            Claim::Visitor => *live.pending.entry(ip.to_owned()).or_default() += 1,
+            Claim::Seat { seat, .. } => {
+                *live.joining.entry(seat.workshop.clone()).or_default() += 1;
+                live.joining_names.insert(workshops::name_key(seat));
+            }
+        }
+        live.creating.insert(id.to_owned());
+    }
+
+    /// The seat and the expiry of a session under this claim created `now`.
+    fn record_fields(&self, now: i64, lifetime_secs: u64) -> (Option<Seat>, i64) {
+        match self {
+            Claim::Visitor => (None, now + lifetime_secs as i64),
+            Claim::Seat { seat, expires_at } => (Some(seat.clone()), *expires_at),
+        }
+    }
+}
+
 /// Releases a capacity reservation (and the id's "being created" mark) when
 /// creation ends, however it ends.
 struct Reservation {
     sessions: Arc<Sessions>,
     ip: String,
     id: String,
+    claim: Claim,
 }
 
 impl Drop for Reservation {
     fn drop(&mut self) {
         let mut live = lock(&self.sessions.live);
         live.creating.remove(&self.id);
-        release_one(&mut live.pending, &self.ip);
+        match &self.claim {
+            Claim::Visitor => release_one(&mut live.pending, &self.ip),
+            Claim::Seat { seat, .. } => {
+                release_one(&mut live.joining, &seat.workshop);
+                live.joining_names.remove(&workshops::name_key(seat));
+            }
+        }
     }
 }
 
@@ -316,7 +435,9 @@ impl Sessions {
             record,
             terminals,
             clients: AtomicUsize::new(0),
+            watchers: AtomicUsize::new(0),
             last_active: Mutex::new(Instant::now()),
+            last_active_at: AtomicI64::new(unix_now()),
             expiry_warned: AtomicBool::new(false),
             checks: Arc::new(tokio::sync::Semaphore::new(
                 self.config.max_checks_per_session,
@@ -326,16 +447,36 @@ impl Sessions {
 
     #[cfg(test)]
     fn reserve(self: &Arc<Self>, ip: &str, id: &str) -> Result<Reservation, SessionError> {
-        self.reserve_locked(&mut lock(&self.live), ip, id)
+        let mut live = lock(&self.live);
+        self.admit(&live, ip, &Claim::Visitor)?;
+        self.reserve_locked(&mut live, ip, id, Claim::Visitor)
     }
 
-    /// A reservation for a new session `id` of `ip`, within `max_sessions`
-    /// and `max_sessions_per_ip`; `live` is the locked map.
+    /// Whether `claim` may have another session: a visitor within
+    /// `max_sessions_per_ip`, a learner within the seats of the workshop
+    /// under a name nobody there has. `live` is the locked map.
+    fn admit(&self, live: &Live, ip: &str, claim: &Claim) -> Result<(), SessionError> {
+        match claim {
+            Claim::Visitor => {
+                let mine = live.for_ip(ip);
+                if mine >= self.config.max_sessions_per_ip {
+                    self.metrics.sessions_rejected_ip.inc();
+                    return Err(SessionError::TooManySessions(mine));
+                }
+                Ok(())
+            }
+            Claim::Seat { seat, .. } => workshops::admit_seat(live, seat),
+        }
+    }
+
+    /// A reservation for a new session `id` of `ip` under `claim` (admitted
+    /// already), within `max_sessions`; `live` is the locked map.
     fn reserve_locked(
         self: &Arc<Self>,
         live: &mut Live,
         ip: &str,
         id: &str,
+        claim: Claim,
     ) -> Result<Reservation, SessionError> {
         let total = live.total();
         if total >= self.config.max_sessions {
@@ -345,17 +486,12 @@ impl Sessions {
                 retry_after: self.config.retry_after_secs,
             });
         }
-        let mine = live.for_ip(ip);
-        if mine >= self.config.max_sessions_per_ip {
-            self.metrics.sessions_rejected_ip.inc();
-            return Err(SessionError::TooManySessions(mine));
-        }
-        *live.pending.entry(ip.to_owned()).or_default() += 1;
-        live.creating.insert(id.to_owned());
+        claim.count_in(live, ip, id);
         Ok(Reservation {
             sessions: self.clone(),
             ip: ip.to_owned(),
             id: id.to_owned(),
+            claim,
         })
     }
 
@@ -370,12 +506,22 @@ impl Sessions {
         lesson: &str,
         ip: &str,
     ) -> Result<(Arc<Session>, String), SessionError> {
+        self.create_for(lesson, ip, Claim::Visitor).await
+    }
+
+    /// [`Sessions::create`] under `claim` (a visitor's limits, or a workshop seat).
+    async fn create_for(
+        self: &Arc<Self>,
+        lesson: &str,
+        ip: &str,
+        claim: Claim,
+    ) -> Result<(Arc<Session>, String), SessionError> {
         let lesson = self
             .catalog
             .get(lesson)
             .ok_or_else(|| SessionError::UnknownLesson(lesson.to_owned()))?;
         let id = random_hex(8);
-        let (reservation, pooled) = self.reserve_or_take(ip, &id, &lesson)?;
+        let (reservation, pooled) = self.reserve_or_take(ip, &id, &lesson, claim)?;
         let (taken, result) = tokio::sync::oneshot::channel();
         let this = self.clone();
         tokio::spawn(async move {
@@ -408,7 +554,9 @@ impl Sessions {
         let started = Instant::now();
         let token = random_hex(24);
         let now = unix_now();
-        let expires_at = now + self.config.session_lifetime_secs as i64;
+        let (seat, expires_at) = reservation
+            .claim
+            .record_fields(now, self.config.session_lifetime_secs);
         let took = self.provision(&id, &lesson, expires_at).await?;
         let record = SessionRecord {
             id: id.clone(),
@@ -419,6 +567,7 @@ impl Sessions {
             created_at: now,
             expires_at,
             progress: "{}".into(),
+            seat,
         };
         let step = Instant::now();
         if let Err(e) = self.store.insert(record.clone()).await {
@@ -538,6 +687,16 @@ impl Sessions {
         self.authorize_for(id, token, Access::Full)
     }
 
+    /// The live session `id`, for an operator the HTTP layer has checked (the
+    /// admin token): no session token asked.
+    pub fn get_for_operator(&self, id: &str) -> Result<Arc<Session>, SessionError> {
+        lock(&self.live)
+            .sessions
+            .get(id)
+            .cloned()
+            .ok_or_else(|| SessionError::NoSession(id.to_owned()))
+    }
+
     /// The session `id`, if `token` opens it for `access`; same error order
     /// as [`Sessions::authorize`].
     pub fn authorize_for(
@@ -574,7 +733,9 @@ impl Sessions {
             // not after the clean-up (which a failure would skip; reconcile
             // finishes that).
             let counter = match reason {
-                EndReason::Deleted | EndReason::Abandoned => &self.metrics.sessions_deleted,
+                EndReason::Deleted | EndReason::Abandoned | EndReason::WorkshopEnded => {
+                    &self.metrics.sessions_deleted
+                }
                 EndReason::Expired => &self.metrics.sessions_reaped_expired,
                 EndReason::Idle => &self.metrics.sessions_reaped_idle,
             };

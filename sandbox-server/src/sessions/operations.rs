@@ -85,6 +85,7 @@ impl Sessions {
         session: &Session,
         step: usize,
     ) -> Result<CheckResult, SessionError> {
+        session.touch();
         let lesson = self.lesson_of(session)?;
         let check = lesson
             .steps

@@ -28,8 +28,8 @@ use std::time::{Duration, Instant};
 use protocol::terminal::close_code;
 
 use super::{
-    hash_token, lock, random_hex, release_one, unix_now, Reservation, Session, SessionError,
-    Sessions,
+    hash_token, lock, random_hex, release_one, unix_now, workshops, Claim, Live, Reservation,
+    Session, SessionError, Sessions,
 };
 use crate::lessons::Lesson;
 use crate::store::SessionRecord;
@@ -75,6 +75,7 @@ impl Sessions {
         ip: &str,
         id: &str,
         lesson: &Arc<Lesson>,
+        claim: Claim,
     ) -> Result<(Reservation, Option<Pooled>), SessionError> {
         let lesson_id = &lesson.summary.id;
         let mut discard = Vec::new();
@@ -87,46 +88,53 @@ impl Sessions {
             *ready = fresh;
             discard.extend(stale);
         }
-        let taken = match live.pooled.get_mut(lesson_id).and_then(Vec::pop) {
-            Some(pooled) => {
-                let mine = live.for_ip(ip);
-                if mine >= self.config.max_sessions_per_ip {
-                    live.pooled
-                        .entry(lesson_id.clone())
-                        .or_default()
-                        .push(pooled);
-                    self.metrics.sessions_rejected_ip.inc();
-                    Err(SessionError::TooManySessions(mine))
-                } else {
-                    // It stays counted: as being handed out to `ip` now.
-                    *live.pending.entry(ip.to_owned()).or_default() += 1;
-                    live.creating.insert(pooled.id.clone());
+        let taken = match self.admit(&live, ip, &claim) {
+            Err(e) => Err(e),
+            Ok(()) => match live.pooled.get_mut(lesson_id).and_then(Vec::pop) {
+                Some(pooled) => {
+                    // It stays counted: as being handed out now.
+                    claim.count_in(&mut live, ip, &pooled.id);
                     let reservation = Reservation {
                         sessions: self.clone(),
                         ip: ip.to_owned(),
                         id: pooled.id.clone(),
+                        claim,
                     };
                     Ok((reservation, Some(pooled)))
                 }
-            }
-            None => {
-                if self.config.warm_pool.get(lesson_id).is_some_and(|&n| n > 0) {
-                    self.metrics.pool_misses.inc();
-                }
-                // Room the pool holds is the learners' first.
-                if live.total() >= self.config.max_sessions
-                    && live.for_ip(ip) < self.config.max_sessions_per_ip
-                {
-                    if let Some(victim) = live.pooled.values_mut().find_map(Vec::pop) {
-                        discard.push(victim);
+                None => {
+                    if self.pool_target(&live, lesson_id) > 0 {
+                        self.metrics.pool_misses.inc();
                     }
+                    // Room the pool holds is the learners' first.
+                    if live.total() >= self.config.max_sessions {
+                        if let Some(victim) = live.pooled.values_mut().find_map(Vec::pop) {
+                            discard.push(victim);
+                        }
+                    }
+                    self.reserve_locked(&mut live, ip, id, claim)
+                        .map(|r| (r, None))
                 }
-                self.reserve_locked(&mut live, ip, id).map(|r| (r, None))
-            }
+            },
         };
         drop(live);
         self.discard_pooled(discard);
         taken
+    }
+
+    /// Ready sessions wanted for each lesson: its `warm_pool` count, plus the
+    /// seats of open workshops of that lesson nobody has taken yet (a
+    /// workshop starts its learners' sessions ahead of them).
+    pub(super) fn pool_targets(&self, live: &Live) -> BTreeMap<String, usize> {
+        let mut targets = self.config.warm_pool.clone();
+        for (lesson, free) in workshops::free_seats(live, unix_now()) {
+            *targets.entry(lesson).or_default() += free;
+        }
+        targets
+    }
+
+    fn pool_target(&self, live: &Live, lesson: &str) -> usize {
+        self.pool_targets(live).get(lesson).copied().unwrap_or(0)
     }
 
     /// Gives pooled session `pooled` to the holder of `reservation`: a fresh
@@ -140,6 +148,9 @@ impl Sessions {
         let (ip, id) = (reservation.ip.clone(), pooled.id.clone());
         let token = random_hex(24);
         let now = unix_now();
+        let (seat, expires_at) = reservation
+            .claim
+            .record_fields(now, self.config.session_lifetime_secs);
         let record = SessionRecord {
             id: id.clone(),
             token_hash: hash_token(&token),
@@ -147,8 +158,9 @@ impl Sessions {
             nodes: pooled.lesson.nodes.iter().map(|n| n.name.clone()).collect(),
             client_ip: ip.clone(),
             created_at: now,
-            expires_at: now + self.config.session_lifetime_secs as i64,
+            expires_at,
             progress: "{}".into(),
+            seat,
         };
         if let Err(e) = self.store.insert(record.clone()).await {
             close_terminals(&pooled.terminals).await;
@@ -171,12 +183,15 @@ impl Sessions {
     /// Ready sessions per lesson of `warm_pool`, for `/metrics`.
     pub fn pool_ready(&self) -> Vec<(String, usize)> {
         let live = lock(&self.live);
-        self.config
-            .warm_pool
-            .keys()
+        let mut lessons: Vec<String> = self.pool_targets(&live).into_keys().collect();
+        lessons.extend(live.pooled.keys().cloned());
+        lessons.sort();
+        lessons.dedup();
+        lessons
+            .into_iter()
             .map(|lesson| {
-                let ready = live.pooled.get(lesson).map_or(0, Vec::len);
-                (lesson.clone(), ready)
+                let ready = live.pooled.get(&lesson).map_or(0, Vec::len);
+                (lesson, ready)
             })
             .collect()
     }
@@ -186,12 +201,9 @@ impl Sessions {
         live.pooled.values().flatten().any(|p| p.id == id)
     }
 
-    /// Keeps the pool filled until `stop` fires: a pass on every hand-out
-    /// and every [`POOL_CHECK_INTERVAL`]. Does nothing when `warm_pool` is empty.
+    /// Keeps the pool filled until `stop` fires: a pass on every hand-out,
+    /// workshop change and every [`POOL_CHECK_INTERVAL`].
     pub async fn run_pool(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
-        if self.config.warm_pool.values().all(|&n| n == 0) {
-            return;
-        }
         for lesson in self.config.warm_pool.keys() {
             if self.catalog.get(lesson).is_none() {
                 tracing::warn!(%lesson, "warm_pool names a lesson the catalog does not serve (yet)");
@@ -211,13 +223,16 @@ impl Sessions {
         }
     }
 
-    /// One pass: drains sessions of changed lessons, then builds sessions one
-    /// at a time until each lesson has its `warm_pool` count (within
+    /// One pass: drains sessions of changed lessons and those beyond their
+    /// lesson's target (a workshop ended), then builds sessions one at a time
+    /// until each lesson has its target ([`Sessions::pool_targets`], within
     /// `max_sessions`), skipping lessons in `failed`. Returns how many it built.
     pub async fn refill(self: &Arc<Self>, failed: &mut HashMap<String, Instant>) -> usize {
         self.drain_stale();
+        self.drain_excess();
         let mut built = 0;
-        for (lesson_id, &want) in &self.config.warm_pool {
+        let targets = self.pool_targets(&lock(&self.live));
+        for (lesson_id, &want) in &targets {
             if failed.contains_key(lesson_id) {
                 continue;
             }
@@ -239,9 +254,11 @@ impl Sessions {
     }
 
     /// A place for one more pooled session of `lesson`, if it has fewer than
-    /// `want` and the server has room.
+    /// `want` (and than its target now: learners may have joined since the
+    /// pass began) and the server has room.
     fn reserve_fill(self: &Arc<Self>, lesson: &str, want: usize) -> Option<Filling> {
         let mut live = lock(&self.live);
+        let want = want.min(self.pool_target(&live, lesson));
         let have = live.pooled.get(lesson).map_or(0, Vec::len)
             + live.filling.get(lesson).copied().unwrap_or(0);
         if have >= want || live.total() >= self.config.max_sessions {
@@ -325,6 +342,29 @@ impl Sessions {
             tracing::info!(sessions = n, "draining pooled sessions of changed lessons");
         }
         self.discard_pooled(stale);
+        n
+    }
+
+    /// Takes ready sessions beyond their lesson's target out of the pool (a
+    /// workshop ended or `warm_pool` shrank) and removes them. Returns how many.
+    pub fn drain_excess(&self) -> usize {
+        let excess: Vec<Pooled> = {
+            let mut live = lock(&self.live);
+            let targets = self.pool_targets(&live);
+            let mut excess = Vec::new();
+            for (lesson, ready) in live.pooled.iter_mut() {
+                let want = targets.get(lesson).copied().unwrap_or(0);
+                if ready.len() > want {
+                    excess.extend(ready.drain(want..));
+                }
+            }
+            excess
+        };
+        let n = excess.len();
+        if n > 0 {
+            tracing::info!(sessions = n, "draining pooled sessions nobody needs any more");
+        }
+        self.discard_pooled(excess);
         n
     }
 

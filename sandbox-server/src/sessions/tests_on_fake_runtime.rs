@@ -120,6 +120,7 @@ fn record(id: &str, nodes: &[&str], expires_at: i64) -> SessionRecord {
         created_at: unix_now(),
         expires_at,
         progress: "{}".into(),
+        seat: None,
     }
 }
 
@@ -452,6 +453,7 @@ async fn reconcile_restores_complete_sessions_and_starts_stopped_nodes() {
     assert_eq!(
         report,
         ReconcileReport {
+            workshops: 0,
             restored: 1,
             removed: 0,
             orphans_removed: 0
@@ -491,6 +493,7 @@ async fn reconcile_removes_expired_incomplete_and_orphaned_sessions() {
     assert_eq!(
         report,
         ReconcileReport {
+            workshops: 0,
             restored: 0,
             removed: 2,
             orphans_removed: 4
@@ -1001,4 +1004,219 @@ async fn a_restart_removes_pooled_leftovers_and_the_pool_is_rebuilt() {
     assert!(!s.fake.has_session(&leftover));
     assert!(s.fake.has_session(&old));
     assert_eq!(refill(&again).await, 1);
+}
+
+// Workshops.
+
+/// A workshop of `checks` with `seats` seats, open for an hour; its code.
+async fn workshop(sessions: &Arc<Sessions>, seats: u32) -> (String, String) {
+    let w = sessions
+        .create_workshop("checks", seats, Some(3600))
+        .await
+        .unwrap();
+    (w.id, display_code(&w.code))
+}
+
+async fn join(
+    sessions: &Arc<Sessions>,
+    code: &str,
+    name: &str,
+) -> Result<(Arc<Session>, String), SessionError> {
+    sessions.join_workshop(code, name, None, IP).await
+}
+
+#[tokio::test]
+async fn a_class_behind_one_address_joins_on_seats_not_on_its_limit() {
+    let s = setup_with(Config {
+        max_sessions_per_ip: 2,
+        ..Config::default()
+    });
+    let (id, code) = workshop(&s.sessions, 4).await;
+    for name in ["Ada", "Grace", "Linus", "Ken"] {
+        let (session, _) = join(&s.sessions, &code, name).await.unwrap();
+        let seat = session.record.seat.as_ref().unwrap();
+        assert_eq!((seat.workshop.as_str(), seat.learner.as_str()), (id.as_str(), name));
+        assert_eq!(session.record.lesson, "checks");
+    }
+    assert!(matches!(
+        join(&s.sessions, &code, "Barbara").await,
+        Err(SessionError::WorkshopFull(4))
+    ));
+    // The address's own limit is untouched by the seats.
+    s.sessions.create("checks", IP).await.unwrap();
+    s.sessions.create("checks", IP).await.unwrap();
+    assert!(matches!(
+        refused(&s.sessions, "checks", IP).await,
+        SessionError::TooManySessions(2)
+    ));
+    // An ended session frees its seat.
+    let learners = s.sessions.workshop_view(&id).await.unwrap().learners;
+    assert_eq!(learners.len(), 4);
+    s.sessions
+        .end(&learners[0].session, EndReason::Deleted)
+        .await
+        .unwrap();
+    join(&s.sessions, &code, "Barbara").await.unwrap();
+}
+
+#[tokio::test]
+async fn names_are_unique_in_a_workshop_and_a_token_gets_its_session_back() {
+    let s = setup();
+    let (_, code) = workshop(&s.sessions, 3).await;
+    let (ada, token) = join(&s.sessions, &code, "Ada").await.unwrap();
+    assert!(matches!(
+        join(&s.sessions, &code, " ada ").await,
+        Err(SessionError::NameTaken(_))
+    ));
+    assert!(matches!(
+        join(&s.sessions, &code, "").await,
+        Err(SessionError::BadName(_))
+    ));
+    // The same browser comes back (its token), typed in lower case.
+    let (again, same) = s
+        .sessions
+        .join_workshop(&code.to_lowercase(), "whatever", Some(&token), IP)
+        .await
+        .unwrap();
+    assert_eq!(again.record.id, ada.record.id);
+    assert_eq!(same, token);
+    // Another workshop's token (or a wrong one) is a new join, not Ada's session.
+    let (other, _) = s
+        .sessions
+        .join_workshop(&code, "Grace", Some("not-a-token"), IP)
+        .await
+        .unwrap();
+    assert_ne!(other.record.id, ada.record.id);
+    assert_eq!(s.sessions.live_count(), 2);
+}
+
+#[tokio::test]
+async fn wrong_or_ended_workshops_are_not_found_and_ending_one_ends_its_sessions() {
+    let s = setup();
+    assert!(matches!(
+        join(&s.sessions, "ABCD-EFGH", "Ada").await,
+        Err(SessionError::NoWorkshop)
+    ));
+    assert!(matches!(
+        join(&s.sessions, "not a code", "Ada").await,
+        Err(SessionError::NoWorkshop)
+    ));
+    let (id, code) = workshop(&s.sessions, 2).await;
+    let (ada, _) = join(&s.sessions, &code, "Ada").await.unwrap();
+    let mut client = attached(&ada).await;
+    let (mine, _) = s.sessions.create("checks", IP).await.unwrap();
+    s.sessions.end_workshop(&id).await.unwrap();
+    match next(&mut client.rx).await {
+        Outbound::Close { code, reason } => {
+            assert_eq!(code, close_code::NORMAL);
+            assert!(reason.contains("workshop has ended"), "{reason}");
+        }
+        other => panic!("expected a close, got {other:?}"),
+    }
+    assert!(!s.fake.has_session(&ada.record.id));
+    assert!(s.fake.has_session(&mine.record.id), "other sessions stay");
+    assert!(matches!(
+        join(&s.sessions, &code, "Grace").await,
+        Err(SessionError::NoWorkshop)
+    ));
+    assert!(matches!(
+        s.sessions.end_workshop(&id).await,
+        Err(SessionError::NoWorkshop)
+    ));
+    assert!(s.store.all_workshops().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn workshops_are_bounded_by_their_settings() {
+    let s = setup_with(Config {
+        max_workshop_seats: 10,
+        max_workshop_secs: 3600,
+        max_workshops: 1,
+        ..Config::default()
+    });
+    let err = |r: Result<crate::store::WorkshopRecord, SessionError>| r.err().unwrap();
+    assert!(matches!(
+        err(s.sessions.create_workshop("nope", 1, None).await),
+        SessionError::UnknownLesson(_)
+    ));
+    for (seats, secs) in [(0, None), (11, None), (1, Some(3601)), (1, Some(10))] {
+        assert!(matches!(
+            err(s.sessions.create_workshop("checks", seats, secs).await),
+            SessionError::BadWorkshop(_)
+        ));
+    }
+    let w = s.sessions.create_workshop("checks", 10, None).await.unwrap();
+    assert_eq!(w.expires_at - w.created_at, 3600, "max_workshop_secs by default");
+    assert!(matches!(
+        err(s.sessions.create_workshop("checks", 1, None).await),
+        SessionError::TooManyWorkshops(1)
+    ));
+}
+
+#[tokio::test]
+async fn free_seats_are_started_ahead_and_handed_to_learners() {
+    let s = setup();
+    let (id, code) = workshop(&s.sessions, 3).await;
+    assert_eq!(refill(&s.sessions).await, 3, "one per free seat");
+    assert_eq!(s.sessions.workshop_view(&id).await.unwrap().ready_seats, 3);
+    let ready = pooled_ids(&s.sessions, "checks");
+    let (ada, _) = join(&s.sessions, &code, "Ada").await.unwrap();
+    assert!(ready.contains(&ada.record.id), "handed a ready session");
+    assert_eq!(refill(&s.sessions).await, 0, "two seats, two ready");
+    let view = s.sessions.workshop_view(&id).await.unwrap();
+    assert_eq!((view.ready_seats, view.learners.len()), (2, 1));
+    // The workshop ends: its ready sessions are drained.
+    s.sessions.end_workshop(&id).await.unwrap();
+    refill(&s.sessions).await;
+    assert!(pooled_ids(&s.sessions, "checks").is_empty());
+    assert_eq!(s.sessions.metrics.pool_drained.get(), 2);
+}
+
+#[tokio::test]
+async fn workshop_sessions_expire_with_it_never_idle_and_survive_a_restart() {
+    let s = setup_with(Config {
+        idle_timeout_secs: 0,
+        ..Config::default()
+    });
+    let (id, code) = workshop(&s.sessions, 2).await;
+    let (ada, _) = join(&s.sessions, &code, "Ada").await.unwrap();
+    let view = s.sessions.workshop_view(&id).await.unwrap();
+    assert_eq!(ada.record.expires_at, view.record.expires_at);
+    let (visitor, _) = s.sessions.create("checks", IP).await.unwrap();
+    s.sessions.reap().await;
+    assert!(s.sessions.authorize(&visitor.record.id, None).is_err());
+    assert_eq!(s.sessions.live_count(), 1, "the visitor idled out, Ada did not");
+    // A new server on the same store and runtime.
+    let again = sessions_on(&s.fake, &s.store, Config::default());
+    let report = again.reconcile().await.unwrap();
+    assert_eq!((report.workshops, report.restored), (1, 1));
+    assert_eq!(again.workshop_view(&id).await.unwrap().learners[0].name, "Ada");
+    assert!(matches!(
+        join(&again, &code, "ADA").await,
+        Err(SessionError::NameTaken(_))
+    ));
+}
+
+#[tokio::test]
+async fn watchers_are_announced_to_the_learner_and_are_not_clients() {
+    let s = setup();
+    let (session, _) = s.sessions.create("checks", IP).await.unwrap();
+    let mut client = attached(&session).await;
+    assert_eq!(session.watchers_notice(), None);
+    let guard = session.watch();
+    match next(&mut client.rx).await {
+        Outbound::Event(Event::Watchers { count }) => assert_eq!(count, 1),
+        other => panic!("expected watchers, got {other:?}"),
+    }
+    assert_eq!(session.watchers_notice(), Some(Event::Watchers { count: 1 }));
+    assert_eq!(session.connected(), 0, "a watcher is no client");
+    drop(guard);
+    match next(&mut client.rx).await {
+        Outbound::Event(Event::Watchers { count }) => assert_eq!(count, 0),
+        other => panic!("expected watchers, got {other:?}"),
+    }
+    let sessions = s.sessions.admin_sessions().await;
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].id, session.record.id);
+    assert_eq!((sessions[0].watchers, sessions[0].learner.clone()), (0, None));
 }

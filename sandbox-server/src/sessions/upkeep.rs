@@ -14,8 +14,11 @@ use super::{expiry_notice, lock, unix_now, EndReason, Session, SessionError, Ses
 use crate::store::SavedScreen;
 
 impl Sessions {
-    /// One pass of the reaper: ends expired and idle sessions, warns those about to expire.
+    /// One pass of the reaper: ends expired workshops, expired and idle
+    /// sessions (workshop sessions are never idle: they end with their
+    /// workshop), warns those about to expire.
     pub async fn reap(&self) {
+        self.end_expired_workshops().await;
         let now = unix_now();
         let idle_limit = Duration::from_secs(self.config.idle_timeout_secs);
         let sessions: Vec<Arc<Session>> = lock(&self.live).sessions.values().cloned().collect();
@@ -23,7 +26,9 @@ impl Sessions {
             let id = &session.record.id;
             let reason = if now >= session.record.expires_at {
                 Some(EndReason::Expired)
-            } else if session.idle_for().is_some_and(|idle| idle >= idle_limit) {
+            } else if session.record.seat.is_none()
+                && session.idle_for().is_some_and(|idle| idle >= idle_limit)
+            {
                 Some(EndReason::Idle)
             } else {
                 None
@@ -111,6 +116,7 @@ impl Sessions {
                 .or_default()
                 .push((node.node, node.running));
         }
+        report.workshops = self.restore_workshops().await?;
         let mut kept = HashSet::new();
         for record in self.store.all().await? {
             let id = record.id.clone();
@@ -121,7 +127,12 @@ impl Sessions {
                     .iter()
                     .all(|want| nodes.iter().any(|(have, _)| have == want))
             });
-            if record.expires_at <= now || !complete {
+            // A session of a workshop that has ended (while the server was down) ends too.
+            let orphaned_seat = record
+                .seat
+                .as_ref()
+                .is_some_and(|seat| !lock(&self.live).workshops.contains_key(&seat.workshop));
+            if record.expires_at <= now || !complete || orphaned_seat {
                 self.runtime.remove_session(&id).await?;
                 self.store.delete(&id).await?;
                 report.removed += 1;
@@ -180,6 +191,8 @@ impl Sessions {
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ReconcileReport {
+    /// Open workshops loaded from the store.
+    pub workshops: usize,
     pub restored: usize,
     pub removed: usize,
     pub orphans_removed: usize,
