@@ -185,6 +185,9 @@ pub struct Config {
     pub max_workshop_secs: u64,
     /// Most workshops open at once.
     pub max_workshops: usize,
+    /// Start sessions for a workshop's free seats ahead of its learners (in the
+    /// warm pool, within `max_sessions`), so a learner who joins gets a prompt at once.
+    pub workshop_prestart: bool,
     /// Joins with a wrong workshop code one client may make per minute (a token
     /// bucket); the next one gets 429. Joins with a right code are never counted,
     /// so a class behind one address joins at once.
@@ -248,6 +251,7 @@ impl Default for Config {
             max_workshop_seats: 100,
             max_workshop_secs: 8 * 60 * 60,
             max_workshops: 20,
+            workshop_prestart: true,
             workshop_join_failures_per_minute: 10,
         }
     }

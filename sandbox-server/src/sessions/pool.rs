@@ -127,8 +127,10 @@ impl Sessions {
     /// workshop starts its learners' sessions ahead of them).
     pub(super) fn pool_targets(&self, live: &Live) -> BTreeMap<String, usize> {
         let mut targets = self.config.warm_pool.clone();
-        for (lesson, free) in workshops::free_seats(live, unix_now()) {
-            *targets.entry(lesson).or_default() += free;
+        if self.config.workshop_prestart {
+            for (lesson, free) in workshops::free_seats(live, unix_now()) {
+                *targets.entry(lesson).or_default() += free;
+            }
         }
         targets
     }
@@ -362,7 +364,10 @@ impl Sessions {
         };
         let n = excess.len();
         if n > 0 {
-            tracing::info!(sessions = n, "draining pooled sessions nobody needs any more");
+            tracing::info!(
+                sessions = n,
+                "draining pooled sessions nobody needs any more"
+            );
         }
         self.discard_pooled(excess);
         n
