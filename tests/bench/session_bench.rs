@@ -5,6 +5,7 @@
 //! ```text
 //! cargo run --release -p playground-e2e --bin session-bench [-- --sessions 30 --lesson docker-1-first-containers]
 //! cargo run --release -p playground-e2e --bin session-bench -- --burst [--base 100 --dind 50]
+//! cargo run --release -p playground-e2e --bin session-bench -- --workshop 20 [--workshop-lesson shell]
 //! ```
 //!
 //! Starts a release `sandbox-server` on loopback. The default mode measures, for
@@ -27,6 +28,9 @@
 //! `max_sessions` is the larger burst plus 4 unless `--max-sessions` says
 //! otherwise (lower it to see refusals).
 //!
+//! `--workshop N` (`bench/workshop.rs`): N learners join one workshop at once, join
+//! to first prompt (p50, p99), without and with the seats started ahead.
+//!
 //! The engine is the server's (`PLAYGROUND_ENGINE_SOCKET`, `PLAYGROUND_DOCKER_PROFILE`
 //! pass through), so the same bench measures the host's main daemon with
 //! `PLAYGROUND_ENGINE_SOCKET=/var/run/docker.sock PLAYGROUND_DOCKER_PROFILE=capabilities`.
@@ -38,6 +42,7 @@ use playground_e2e::{docker, docker_available, node_exec, Profile, Server};
 use protocol::api::CreatedSession;
 
 mod burst;
+mod workshop;
 
 struct Args {
     lesson: String,
@@ -50,6 +55,8 @@ struct Args {
     max_sessions: Option<usize>,
     timeout: u64,
     settle: u64,
+    workshop: usize,
+    workshop_lesson: String,
 }
 
 fn parse_args() -> Result<Args> {
@@ -64,6 +71,8 @@ fn parse_args() -> Result<Args> {
         max_sessions: None,
         timeout: 120,
         settle: 5,
+        workshop: 0,
+        workshop_lesson: "shell".into(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -83,11 +92,14 @@ fn parse_args() -> Result<Args> {
             "--max-sessions" => args.max_sessions = Some(number(value()?)?),
             "--timeout" => args.timeout = number(value()?)? as u64,
             "--settle" => args.settle = number(value()?)? as u64,
+            "--workshop" => args.workshop = number(value()?)?,
+            "--workshop-lesson" => args.workshop_lesson = value()?,
             "-h" | "--help" => {
                 println!(
                     "session-bench [--lesson ID] [--single N] [--sessions N]\n\
                      session-bench --burst [--base N] [--dind N] [--base-lesson ID] [--lesson ID] \
-                     [--max-sessions N] [--timeout SECS] [--settle SECS]"
+                     [--max-sessions N] [--timeout SECS] [--settle SECS]\n\
+                     session-bench --workshop N [--workshop-lesson ID]"
                 );
                 std::process::exit(0);
             }
@@ -160,6 +172,9 @@ async fn main() -> Result<()> {
     }
     if args.burst {
         return burst::run(&args).await;
+    }
+    if args.workshop > 0 {
+        return workshop::run(&args).await;
     }
     let limit = (args.sessions + 4).to_string();
     let server = Server::start_with(
