@@ -93,9 +93,9 @@ impl From<SessionError> for ApiError {
             | SessionError::NoStep { .. }
             | SessionError::NoCheck(_)
             | SessionError::NoCheckNode(_) => ApiError::NotFound(e.to_string()),
-            SessionError::UnknownLesson(_) | SessionError::Invalid(_) => {
-                ApiError::BadRequest(e.to_string())
-            }
+            SessionError::UnknownLesson(_)
+            | SessionError::ReadingOnly(_)
+            | SessionError::Invalid(_) => ApiError::BadRequest(e.to_string()),
             SessionError::Unauthorized => ApiError::Unauthorized,
             SessionError::Forbidden => ApiError::Forbidden,
             SessionError::Full { live, retry_after } => ApiError::Full(live, retry_after),

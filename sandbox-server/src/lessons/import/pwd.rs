@@ -408,7 +408,9 @@ fn convert(file: &Path, lines: &[(usize, &str)], terms: usize, diags: &mut Diagn
                 j += 1;
             }
             if j < lines.len() {
-                out.push(lines[j].0, lines[j].1);
+                // At the opening's indentation: posts indent the two
+                // differently inside list items, which Jekyll forgave.
+                out.push(lines[j].0, marker.as_str());
             }
             i = j + 1;
             just_closed = true;
