@@ -44,12 +44,17 @@ fn apk_adds_what_is_here_and_refuses_the_rest_clearly() {
         "apk update && apk add --no-cache bridge iproute2 curl git bind-tools jq",
     );
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("already installed: bridge iproute2 curl git bind-tools jq"), "{out}");
+    assert!(
+        out.contains("already installed: bridge iproute2 curl git bind-tools jq"),
+        "{out}"
+    );
 
     let (code, out, err) = run_in("playground/dind:latest", "apk add curl strace");
     assert_eq!(code, 1, "{out}{err}");
     assert!(
-        err.contains("cannot install strace: it is not in this node's image (Debian package strace)"),
+        err.contains(
+            "cannot install strace: it is not in this node's image (Debian package strace)"
+        ),
         "{err}"
     );
     assert!(!err.contains("cannot install curl"), "{err}");

@@ -82,6 +82,9 @@ struct Page {
     /// Katacoda: a Markdown file with the step's answer (its solution).
     #[serde(default)]
     answer: Option<String>,
+    /// Katacoda: a link crediting the author, shown on the intro.
+    #[serde(default)]
+    credits: Option<String>,
     #[serde(flatten)]
     other: BTreeMap<String, Value>,
 }
@@ -267,10 +270,15 @@ impl Scenario<'_> {
 
     /// The intro's text; its scripts are appended to node1's `setup`.
     fn intro(&self, intro: &Page, setup: &mut String, conv: &mut Converter<'_>) -> Option<Source> {
-        let source = intro
+        let mut source = intro
             .text
             .as_deref()
             .and_then(|p| self.read_page(p, Fold::Inline, conv));
+        if let (Some(source), Some(credits)) = (&mut source, &intro.credits) {
+            let at = self.line_of_value(credits);
+            source.push(at, "");
+            source.push(at, format!("Credits: <{credits}>"));
+        }
         if let Some(s) = self.script(&intro.background, "background", conv) {
             setup.push_str(&s);
             setup.push('\n');
