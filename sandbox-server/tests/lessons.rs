@@ -310,10 +310,11 @@ fn docs_example_is_the_hello_web_fixture() {
     assert_eq!(compared, 4);
 }
 
-/// Published labs, as their authors wrote them: `published/` holds
-/// play-with-docker posts (`.markdown` and `.md`, one to read only) and
-/// Killercoda scenarios (two hosts, a course directory), under a
-/// `playground.toml` that names their node image. Written for these tests.
+/// Published labs, as their authors wrote them: `published/` holds a Jekyll
+/// site of play-with-docker posts (`.markdown` and `.md`, some to read only;
+/// its `about.md` page is no lab) and Killercoda scenarios (two hosts, a
+/// course directory), under a `playground.toml` that names their node image.
+/// Written for these tests.
 #[test]
 fn published_labs_load_as_they_are_and_what_is_not_mapped_is_warned_about() {
     let report = load("published");
@@ -327,10 +328,10 @@ fn published_labs_load_as_they_are_and_what_is_not_mapped_is_warned_about() {
             "killercoda/two-hosts/index.json:11: warning: the intro's foreground script runs as node1's setup script (not visibly in the terminal)",
             "killercoda/two-hosts/index.json:24: warning: step 2: background scripts of later steps are not run (the playground runs setup scripts only when nodes start)",
             "killercoda/two-hosts/index.json:34: warning: asset assets/gone.txt is not in the scenario; not copied",
-            "pwd/2023-02-01-first-containers.markdown:10: warning: front matter key \"comments\" is not supported; ignored",
-            "pwd/2023-02-01-first-containers.markdown:17: warning: embedded frame (https://video.example/embed/abc) cannot be shown here; it becomes a link",
-            "pwd/2023-02-01-first-containers.markdown:35: warning: block for terminal 3, but the post has 2 terminal(s) (terms: 2); it becomes copy-only",
-            "pwd/2023-03-09-reading-list.md: warning: lesson id \"reading-list\" is already used at pwd/2023-02-02-reading-list.md; this one is \"2023-03-09-reading-list\"",
+            "pwd-site/_posts/2023-02-01-first-containers.markdown:10: warning: front matter key \"comments\" is not supported; ignored",
+            "pwd-site/_posts/2023-02-01-first-containers.markdown:17: warning: embedded frame (https://video.example/embed/abc) cannot be shown here; it becomes a link",
+            "pwd-site/_posts/2023-02-01-first-containers.markdown:35: warning: block for terminal 3, but the post has 2 terminal(s) (terms: 2); it becomes copy-only",
+            "pwd-site/_posts/2023-03-09-reading-list.md: warning: lesson id \"reading-list\" is already used at pwd-site/_posts/2023-02-02-reading-list.md; this one is \"2023-03-09-reading-list\"",
         ]
     );
 }
@@ -528,9 +529,9 @@ fn cli_check_summary_prints_one_line_per_lesson_and_the_totals() {
         vec![
             "loaded k8s-lab 0 error(s), 1 warning(s) published/killercoda/course/k8s-lab",
             "loaded two-hosts 0 error(s), 4 warning(s) published/killercoda/two-hosts",
-            "loaded first-containers 0 error(s), 3 warning(s) published/pwd/2023-02-01-first-containers.markdown",
-            "loaded reading-list 0 error(s), 0 warning(s) published/pwd/2023-02-02-reading-list.md",
-            "loaded 2023-03-09-reading-list 0 error(s), 1 warning(s) published/pwd/2023-03-09-reading-list.md",
+            "loaded first-containers 0 error(s), 3 warning(s) published/pwd-site/_posts/2023-02-01-first-containers.markdown",
+            "loaded reading-list 0 error(s), 0 warning(s) published/pwd-site/_posts/2023-02-02-reading-list.md",
+            "loaded 2023-03-09-reading-list 0 error(s), 1 warning(s) published/pwd-site/_posts/2023-03-09-reading-list.md",
             "FAILED bad-refs 9 error(s), 0 warning(s) broken/bad-refs",
             "FAILED ? 1 error(s), 0 warning(s) broken/bad-toml",
             "loaded same-id 0 error(s), 0 warning(s) broken/dup-a",

@@ -4,7 +4,8 @@
 //! files (`.md`, `.markdown`) with YAML front matter (play-with-docker posts,
 //! one lesson each). A configured directory may be one lesson or hold
 //! lessons in sub-directories, a few levels down (a Killercoda repository
-//! groups scenarios into course directories). A `playground.toml` on the way
+//! groups scenarios into course directories); a Jekyll site's lessons are
+//! its `_posts/`. A `playground.toml` on the way
 //! sets what imported lessons below it run on ([`ImportSettings`]).
 
 use std::collections::BTreeMap;
@@ -174,6 +175,12 @@ fn search(
     let Some(settings) = inherited.for_dir(dir, diags) else {
         return Vec::new();
     };
+    // A Jekyll site (play-with-docker's training site): its labs are its
+    // posts; its pages (about, contributing) and layouts are not lessons.
+    let posts = dir.join("_posts");
+    if dir.join("_config.yml").is_file() && posts.is_dir() {
+        return search(&posts, &settings, depth, diags);
+    }
     let here = detect(dir);
     if !here.is_empty() {
         return here.into_iter().map(|f| (f, settings.clone())).collect();
