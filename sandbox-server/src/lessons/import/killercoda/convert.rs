@@ -371,7 +371,14 @@ fn fold_details(
             fence = Some(f);
         } else if starts_details(line) {
             match read_details(lines, i) {
-                Some((details, next)) => {
+                Some((details, next, closed)) => {
+                    if !closed {
+                        diags.warn(
+                            file,
+                            n,
+                            "<details> is never closed (no </details>): it runs to the end of the file, as in a browser",
+                        );
+                    }
                     i = next;
                     match fold {
                         Fold::Inline => inline(details, &mut out),
@@ -380,11 +387,7 @@ fn fold_details(
                     }
                     continue;
                 }
-                None => diags.warn(
-                    file,
-                    n,
-                    "<details> is never closed (no </details>); shown as text",
-                ),
+                None => diags.warn(file, n, "<details tag without its >; shown as text"),
             }
         }
         out.push((n, line.to_owned()));
@@ -420,9 +423,11 @@ fn starts_details(line: &str) -> bool {
         .starts_with("<details")
 }
 
-/// The fold opening at `lines[at]` and the index after its `</details>`;
-/// `None` when it is never closed. Nested folds stay in its content.
-fn read_details(lines: &[(usize, String)], at: usize) -> Option<(Details, usize)> {
+/// The fold opening at `lines[at]`, the index after its `</details>`, and
+/// whether there is one (a browser closes a fold left open at the end of the
+/// page; so does this). `None` when the tag itself is not closed by `>`.
+/// Nested folds stay in its content.
+fn read_details(lines: &[(usize, String)], at: usize) -> Option<(Details, usize, bool)> {
     // The fold's text from just after `<details ...>`, one entry per line.
     let first = &lines[at].1;
     let open_end = first.find('>')? + 1;
@@ -450,15 +455,18 @@ fn read_details(lines: &[(usize, String)], at: usize) -> Option<(Details, usize)
             break;
         }
     }
-    let close = close?;
+    let closed = close.is_some();
+    let close = close.unwrap_or(rest.len() - 1);
     let mut body: Vec<(usize, String)> = rest[..=close].to_vec();
-    let last = body.last_mut().expect("the closing line");
-    let cut = last
-        .1
-        .to_ascii_lowercase()
-        .rfind("</details>")
-        .expect("found above");
-    last.1.truncate(cut);
+    if closed {
+        let last = body.last_mut().expect("the closing line");
+        let cut = last
+            .1
+            .to_ascii_lowercase()
+            .rfind("</details>")
+            .expect("found above");
+        last.1.truncate(cut);
+    }
     // The summary: from `<summary>` to `</summary>`, maybe over lines.
     let joined: String = body.iter().map(|(_, l)| format!("{l}\n")).collect();
     let lower = joined.to_ascii_lowercase();
@@ -501,6 +509,7 @@ fn read_details(lines: &[(usize, String)], at: usize) -> Option<(Details, usize)
             content,
         },
         at + close + 1,
+        closed,
     ))
 }
 
@@ -556,5 +565,23 @@ mod tests {
         );
         assert_eq!(diags.warnings(), 1);
         assert!(diags.items[0].message.contains("TRAFFIC_SELECTOR"));
+    }
+    #[test]
+    fn details_folds_become_the_hint_and_the_solution() {
+        let mut diags = Diagnostics::default();
+        let mut conv = Converter::new(&mut diags);
+        let text = "Text\n<br>\n<details><summary>Tip 1</summary>\nUse ls.\n</details>\n\n<details>\n<summary>Solution</summary>\n\n`ls`{{exec}}\n";
+        let src = conv.convert(Path::new("t.md"), text, Fold::Sections);
+        let lines: Vec<&str> = src.lines.iter().map(|(_, l)| l.as_str()).collect();
+        assert_eq!(
+            lines.join("\n"),
+            "Text\n\n\n\n## Hint\n\n**Tip 1**\n\nUse ls.\n\n## Solution\n\n```sh run=node1\nls\n```"
+        );
+        // Each line keeps the line it came from: the solution's block is line 10.
+        assert_eq!(src.lines.last().unwrap().0, 10);
+        // The solution fold is never closed: it runs to the end, with a warning.
+        assert_eq!(diags.warnings(), 1);
+        assert!(diags.items[0].message.contains("never closed"));
+        assert_eq!(diags.items[0].line, 7);
     }
 }
