@@ -40,8 +40,9 @@ struct Index {
     description: String,
     #[serde(default)]
     difficulty: String,
+    /// "10 minutes", or a number of minutes.
     #[serde(default)]
-    time: String,
+    time: Value,
     #[serde(default)]
     details: Details,
     #[serde(default)]
@@ -93,6 +94,8 @@ struct Page {
 struct Backend {
     #[serde(default)]
     imageid: String,
+    #[serde(flatten)]
+    other: BTreeMap<String, Value>,
 }
 
 #[derive(Deserialize)]
@@ -102,6 +105,8 @@ struct AssetJson {
     target: String,
     #[serde(default)]
     chmod: Option<String>,
+    #[serde(flatten)]
+    other: BTreeMap<String, Value>,
 }
 
 /// Keys that only style the original site; dropping them loses nothing a learner needs.
@@ -149,6 +154,9 @@ pub fn load(dir: &Path, settings: &ImportSettings, diags: &mut Diagnostics) -> O
     for (host, list) in &index.details.assets {
         draft.assets.extend(sc.assets(host, list, &mut conv));
     }
+    for key in index.backend.iter().flat_map(|b| b.other.keys()) {
+        sc.warn_key("backend", key, conv.diags);
+    }
     draft.nodes = sc.nodes(index.backend.as_ref(), settings, setup, &mut conv);
     Some(draft)
 }
@@ -195,12 +203,21 @@ impl Scenario<'_> {
                 String::new()
             }
         };
-        let minutes = index
-            .time
-            .split_whitespace()
-            .next()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
+        let minutes = match &index.time {
+            Value::Null => Some(0),
+            Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+            Value::String(t) if t.trim().is_empty() => Some(0),
+            Value::String(t) => t.split_whitespace().next().and_then(|n| n.parse().ok()),
+            _ => None,
+        }
+        .unwrap_or_else(|| {
+            diags.warn(
+                self.file,
+                self.line("\"time\""),
+                format!("time {} is not a number of minutes; left out", index.time),
+            );
+            0
+        });
         LessonSummary {
             id,
             title,
@@ -382,6 +399,9 @@ impl Scenario<'_> {
                 "scripts of the finish page are not run",
             );
         }
+        for key in finish.other.keys() {
+            self.warn_key("finish", key, conv.diags);
+        }
         source
     }
 
@@ -404,6 +424,13 @@ impl Scenario<'_> {
         let mut out = Vec::new();
         for asset in list {
             let at = self.line_of_value(&asset.file);
+            for key in asset.other.keys() {
+                conv.diags.warn(
+                    self.file,
+                    at,
+                    format!("asset key {key:?} is not supported; ignored"),
+                );
+            }
             let mode = self.asset_mode(asset.chmod.as_deref(), at, conv.diags);
             let target = asset_target(&asset.target);
             let matched = expand(&assets_dir, &asset.file);
