@@ -56,7 +56,13 @@ enum Command {
 enum LessonCommand {
     /// Validate lessons; print every problem as `file:line: message`; exit 1 on any error.
     /// Each DIR is a lesson or a directory of lessons (default: `lessons_dirs` of the config).
-    Check { dirs: Vec<PathBuf> },
+    Check {
+        dirs: Vec<PathBuf>,
+        /// Instead of every problem, one line per lesson: loaded or not, its
+        /// errors and warnings (an import report for a directory of published labs).
+        #[arg(long)]
+        summary: bool,
+    },
     /// Run a lesson in a real session: each step's solution, then its check, with timing.
     /// Exit 1 if a step fails. DIR is a lesson or a directory of lessons (all are run).
     Test {
@@ -168,7 +174,9 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
         Command::Serve(args) => serve(cli.config.as_deref(), args),
-        Command::Lesson(LessonCommand::Check { dirs }) => lesson_check(cli.config.as_deref(), dirs),
+        Command::Lesson(LessonCommand::Check { dirs, summary }) => {
+            lesson_check(cli.config.as_deref(), dirs, summary)
+        }
         Command::Lesson(LessonCommand::Test {
             dir,
             only,
@@ -236,24 +244,32 @@ fn serve(file: Option<&std::path::Path>, args: ServeArgs) -> anyhow::Result<()> 
 #[error("{0}")]
 struct Reported(String);
 
-fn lesson_check(file: Option<&std::path::Path>, dirs: Vec<PathBuf>) -> anyhow::Result<()> {
+fn lesson_check(
+    file: Option<&std::path::Path>,
+    dirs: Vec<PathBuf>,
+    summary: bool,
+) -> anyhow::Result<()> {
     let dirs = if dirs.is_empty() {
         load_config(file, ServeArgs::default())?.lessons_dirs
     } else {
         dirs
     };
     let report = loader::load_dirs(&dirs);
-    for d in &report.diagnostics.items {
-        println!("{d}");
-    }
-    for lesson in &report.lessons {
-        eprintln!(
-            "ok {} ({} steps, {} checks, nodes {})",
-            lesson.summary.id,
-            lesson.steps.len(),
-            lesson.steps.iter().filter(|s| s.check.is_some()).count(),
-            lesson.summary.nodes.join(",")
-        );
+    if summary {
+        print_summary(&report);
+    } else {
+        for d in &report.diagnostics.items {
+            println!("{d}");
+        }
+        for lesson in &report.lessons {
+            eprintln!(
+                "ok {} ({} steps, {} checks, nodes {})",
+                lesson.summary.id,
+                lesson.steps.len(),
+                lesson.steps.iter().filter(|s| s.check.is_some()).count(),
+                lesson.summary.nodes.join(",")
+            );
+        }
     }
     let summary = format!(
         "{} lesson(s) found, {} valid; {} error(s), {} warning(s)",
@@ -306,6 +322,42 @@ fn admin(file: Option<&std::path::Path>, command: AdminCommand) -> anyhow::Resul
         }
         anyhow::Ok(())
     })
+}
+
+/// `lesson check --summary`: one line per found lesson (`loaded` or
+/// `FAILED`, its id, its errors and warnings, where it is), then how many
+/// problems belong to no lesson (a missing directory, a directory that is
+/// no lesson), which only the full report shows.
+fn print_summary(report: &loader::LoadReport) {
+    let width = report
+        .outcomes
+        .iter()
+        .map(|o| o.id.as_deref().map_or(1, str::len))
+        .max()
+        .unwrap_or(0);
+    for o in &report.outcomes {
+        println!(
+            "{:<6}  {:<width$}  {} error(s), {} warning(s)  {}",
+            if o.served { "loaded" } else { "FAILED" },
+            o.id.as_deref().unwrap_or("?"),
+            o.errors,
+            o.warnings,
+            o.source.display()
+        );
+    }
+    let (errors, warnings) = report
+        .outcomes
+        .iter()
+        .fold((0, 0), |(e, w), o| (e + o.errors, w + o.warnings));
+    let (other_errors, other_warnings) = (
+        report.diagnostics.errors() - errors,
+        report.diagnostics.warnings() - warnings,
+    );
+    if other_errors + other_warnings > 0 {
+        println!(
+            "outside lessons: {other_errors} error(s), {other_warnings} warning(s) (run without --summary to see them)"
+        );
+    }
 }
 
 fn purge(file: Option<&std::path::Path>, instance: Option<String>) -> anyhow::Result<()> {

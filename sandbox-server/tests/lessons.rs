@@ -1,6 +1,8 @@
 //! Loading lessons from the fixtures in `tests/fixtures/lessons`: the native
-//! format, both importers, and broken lessons with the exact messages
-//! `sandbox-server lesson check` prints.
+//! format, both importers, published labs in their own formats
+//! (`published/`: play-with-docker posts and Killercoda scenarios written for
+//! these tests, under a `playground.toml`), and broken lessons with the exact
+//! messages `sandbox-server lesson check` prints.
 
 use std::path::{Path, PathBuf};
 
@@ -306,4 +308,239 @@ fn docs_example_is_the_hello_web_fixture() {
         compared += 1;
     }
     assert_eq!(compared, 4);
+}
+
+/// Published labs, as their authors wrote them: `published/` holds a Jekyll
+/// site of play-with-docker posts (`.markdown` and `.md`, some to read only;
+/// its `about.md` page is no lab) and Killercoda scenarios (two hosts, a
+/// course directory), under a `playground.toml` that names their node image.
+/// Written for these tests.
+#[test]
+fn published_labs_load_as_they_are_and_what_is_not_mapped_is_warned_about() {
+    let report = load("published");
+    assert_eq!(report.found, 5);
+    assert_eq!(report.diagnostics.errors(), 0, "{:#?}", report.diagnostics);
+    assert_eq!(
+        messages(&report, "published"),
+        vec![
+            "killercoda/course/k8s-lab/index.json:10: warning: backend \"kubernetes-kubeadm-2nodes\" is not available here; its 2 node(s) run \"dind\" (a Docker host, nothing more)",
+            "killercoda/two-hosts/index.json:6: warning: index.json key \"files\" is not supported; ignored",
+            "killercoda/two-hosts/index.json:11: warning: the intro's foreground script runs as node1's setup script (not visibly in the terminal)",
+            "killercoda/two-hosts/index.json:24: warning: step 2: background scripts of later steps are not run (the playground runs setup scripts only when nodes start)",
+            "killercoda/two-hosts/index.json:34: warning: asset assets/gone.txt is not in the scenario; not copied",
+            "pwd-site/_posts/2023-02-01-first-containers.markdown:10: warning: front matter key \"comments\" is not supported; ignored",
+            "pwd-site/_posts/2023-02-01-first-containers.markdown:17: warning: embedded frame (https://video.example/embed/abc) cannot be shown here; it becomes a link",
+            "pwd-site/_posts/2023-02-01-first-containers.markdown:35: warning: block for terminal 3, but the post has 2 terminal(s) (terms: 2); it becomes copy-only",
+            "pwd-site/_posts/2023-03-09-reading-list.md: warning: lesson id \"reading-list\" is already used at pwd-site/_posts/2023-02-02-reading-list.md; this one is \"2023-03-09-reading-list\"",
+        ]
+    );
+}
+
+#[test]
+fn a_markdown_post_gets_its_terminals_links_and_the_directorys_image() {
+    let report = load("published");
+    let l = lesson(&report, "first-containers");
+    assert_eq!(l.summary.title, "Containers on two hosts");
+    assert_eq!(l.summary.difficulty, "beginner");
+    // `image: franela/dind` was play-with-docker's own: the directory's node image instead.
+    assert_eq!(l.summary.nodes, vec!["node1", "node2"]);
+    assert!(l.nodes.iter().all(|n| n.image == "lab/docker-host:1"));
+    // Anchors are dropped from headings; HTML links and frames become Markdown.
+    let titles: Vec<&str> = l.steps.iter().map(|s| s.view.title.as_str()).collect();
+    assert_eq!(
+        titles,
+        vec![
+            "Before you start",
+            "Task 1: Look around",
+            "Task 2: A third host"
+        ]
+    );
+    let first = &l.steps[0].view.markdown;
+    assert!(
+        first.contains("The [Docker documentation](https://docs.docker.com/) has more."),
+        "{first}"
+    );
+    assert!(first.contains("[embedded content](https://video.example/embed/abc)"));
+    // Blocks indented inside list items run too, on their terminal's node.
+    let blocks: Vec<(&str, &str)> = l.steps[1]
+        .text_blocks
+        .iter()
+        .map(|b| (b.node.as_str(), b.code.trim()))
+        .collect();
+    assert_eq!(blocks, vec![("node1", "brctl show"), ("node2", "hostname")]);
+    // A terminal the post does not have: copy-only.
+    assert!(l.steps[2].text_blocks.is_empty());
+    assert!(l.steps[2].view.markdown.starts_with("```sh copy\n"));
+}
+
+#[test]
+fn a_post_with_no_terminals_is_a_lesson_to_read_with_no_nodes() {
+    let report = load("published");
+    let l = lesson(&report, "reading-list");
+    assert!(l.nodes.is_empty() && l.summary.nodes.is_empty());
+    assert_eq!(l.steps.len(), 1);
+    assert!(l.steps[0].view.markdown.contains("Pick the next lab"));
+    // A second post of the same name, another day: its dated name.
+    let later = lesson(&report, "2023-03-09-reading-list");
+    assert_eq!(later.summary.title, "Where to go next, spring edition");
+}
+
+#[test]
+fn a_killercoda_scenario_maps_hosts_assets_scripts_verify_folds_and_answers() {
+    let report = load("published");
+    let l = lesson(&report, "two-hosts");
+    assert_eq!(l.summary.title, "Ping between two hosts");
+    assert_eq!(l.summary.minutes, 15);
+    // host02 (assets, {{execute HOST2}}) is node2; `ubuntu` is a Docker host.
+    assert_eq!(l.summary.nodes, vec!["node1", "node2"]);
+    assert!(l.nodes.iter().all(|n| n.image == "lab/docker-host:1"));
+    // The intro's background, then its foreground, set node1 up.
+    assert_eq!(
+        l.nodes[0].setup.as_ref().unwrap().body,
+        "mkdir -p /root/notes\n\necho \"hosts ready\"\n\n"
+    );
+    assert!(l.nodes[1].setup.is_none());
+    // A fold on the intro page stays in place; credits are linked.
+    assert!(l
+        .intro
+        .contains("**Why two hosts?**\n\nBecause one host cannot ping"));
+    assert!(l
+        .intro
+        .ends_with("Credits: <https://example.org/fixture-author>"));
+    assert_eq!(l.finish, "Both hosts answered each other.");
+    // Assets per host: globs, `**` keeps the tree, symbolic and octal modes; gone.txt is missing.
+    let assets: Vec<(&str, &str, u32)> = l
+        .assets
+        .iter()
+        .map(|a| (a.node.as_str(), a.path.as_str(), a.mode))
+        .collect();
+    assert_eq!(
+        assets,
+        vec![
+            ("node1", "/usr/local/bin/greet.sh", 0o755),
+            ("node1", "/usr/local/bin/helper.sh", 0o755),
+            ("node1", "/root/conf/app/settings.toml", 0o644),
+            ("node1", "/root/conf/top.conf", 0o644),
+            ("node2", "/etc/motd.txt", 0o600),
+        ]
+    );
+
+    let s1 = &l.steps[0];
+    assert_eq!(s1.view.title, "Name the hosts");
+    let check = s1.check.as_ref().unwrap();
+    assert_eq!(check.node, "node1");
+    assert!(check.script.body.contains("/root/notes/name.txt"));
+    let nodes: Vec<&str> = s1.text_blocks.iter().map(|b| b.node.as_str()).collect();
+    assert_eq!(nodes, vec!["node1", "node2", "node1"]);
+    // <details> folds: the tip is the hint, the solution the solution (runnable).
+    assert!(s1
+        .view
+        .hint
+        .as_deref()
+        .unwrap()
+        .contains("`hostname` prints the name"));
+    assert!(
+        !s1.view.markdown.contains("details"),
+        "{}",
+        s1.view.markdown
+    );
+    assert!(!s1.view.markdown.contains("<br>"), "{}", s1.view.markdown);
+    assert_eq!(s1.solution_blocks.len(), 1);
+    assert_eq!(
+        s1.solution()[0].code.trim(),
+        "hostname > /root/notes/name.txt"
+    );
+
+    // Katacoda's answer file is the step's solution; traffic links are previews.
+    let s2 = &l.steps[1];
+    assert!(!s2.view.has_check);
+    assert_eq!(s2.solution()[0].code.trim(), "ping -c 3 node2");
+    assert!(s2.view.markdown.contains("[port 8080](preview:node2:8080)"));
+}
+
+#[test]
+fn a_course_directory_is_searched_and_its_settings_override_the_parents() {
+    let report = load("published");
+    let l = lesson(&report, "k8s-lab");
+    // `kubernetes-kubeadm-2nodes`: two nodes, on the course's image (warned above).
+    assert_eq!(l.summary.nodes, vec!["node1", "node2"]);
+    assert!(l.nodes.iter().all(|n| n.image == "dind"));
+}
+
+#[test]
+fn broken_settings_keep_the_lessons_below_them_out() {
+    let report = load("bad-settings");
+    assert_eq!(report.found, 0);
+    assert_eq!(
+        messages(&report, "bad-settings"),
+        vec!["playground.toml:2: unknown field `image`, expected `node_image`"]
+    );
+}
+
+#[test]
+fn a_native_lesson_still_needs_nodes() {
+    let dir = std::env::temp_dir().join(format!("pg-no-nodes-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("steps")).unwrap();
+    std::fs::write(
+        dir.join("lesson.toml"),
+        "id = \"empty\"\ntitle = \"Empty\"\nnodes = []\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("steps/01-a.md"), "# A\n\nText.\n").unwrap();
+    let report = load_dirs(std::slice::from_ref(&dir));
+    let got: Vec<String> = report
+        .diagnostics
+        .items
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
+    assert_eq!(
+        got,
+        vec![format!(
+            "{}: the lesson has no nodes (add a [[nodes]] table)",
+            dir.join("lesson.toml:3").display()
+        )]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn cli_check_summary_prints_one_line_per_lesson_and_the_totals() {
+    let bin = env!("CARGO_BIN_EXE_sandbox-server");
+    let out = std::process::Command::new(bin)
+        .args(["lesson", "check", "--summary"])
+        .arg(fixtures("published"))
+        .arg(fixtures("broken"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let root = format!(
+        "{}/",
+        fixtures("").display().to_string().trim_end_matches('/')
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).replace(&root, "");
+    let lines: Vec<String> = stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            "loaded k8s-lab 0 error(s), 1 warning(s) published/killercoda/course/k8s-lab",
+            "loaded two-hosts 0 error(s), 4 warning(s) published/killercoda/two-hosts",
+            "loaded first-containers 0 error(s), 3 warning(s) published/pwd-site/_posts/2023-02-01-first-containers.markdown",
+            "loaded reading-list 0 error(s), 0 warning(s) published/pwd-site/_posts/2023-02-02-reading-list.md",
+            "loaded 2023-03-09-reading-list 0 error(s), 1 warning(s) published/pwd-site/_posts/2023-03-09-reading-list.md",
+            "FAILED bad-refs 9 error(s), 0 warning(s) broken/bad-refs",
+            "FAILED ? 1 error(s), 0 warning(s) broken/bad-toml",
+            "loaded same-id 0 error(s), 0 warning(s) broken/dup-a",
+            "FAILED same-id 1 error(s), 0 warning(s) broken/dup-b",
+        ]
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("9 lesson(s) found, 6 valid; 11 error(s), 9 warning(s)"),
+        "{stderr}"
+    );
 }

@@ -144,6 +144,30 @@ try {
     && stops.indexOf('search') < stops.length - 1, 'Tab goes skip link, search, ..., Start', stops.join(' > '));
   await page.screenshot({ path: join(artifacts, 'catalog.png') });
 
+  // --- A post to read only: no machines, so no session and no terminal pane ---------------
+  const readingCard = page.locator('[data-testid=lesson-card][data-lesson=reading-notes]');
+  const readingCardText = await readingCard.innerText();
+  check(/Text only/.test(readingCardText) && (await readingCard.locator('[data-testid=start]').innerText()).trim() === 'Read',
+    'a lesson with no machines is marked Text only, with a Read button', readingCardText);
+  await readingCard.locator('[data-testid=start]').click();
+  await page.waitForSelector('[data-testid=reading]');
+  check(await page.locator('.terminals-pane').count() === 0 && await page.locator('[data-testid=terminal]').count() === 0,
+    'it opens without a terminal pane');
+  const readingText = await page.innerText('[data-testid=reading]');
+  check(/Step 1 of 2/.test(readingText) && /need no machine/.test(readingText) && /own view of files/.test(readingText),
+    'its intro and first step show', readingText);
+  await page.locator('[data-testid=reading] button', { hasText: 'Next' }).click();
+  check(/Step 2 of 2/.test(await page.innerText('[data-testid=reading]')), 'Next moves on to the second step');
+  await page.screenshot({ path: join(artifacts, 'reading.png') });
+  const readingRefused = await fetch(`${base}/api/v1/sessions`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ lesson: 'reading-notes' }),
+  });
+  const readingRefusal = await readingRefused.json();
+  check(readingRefused.status === 400 && readingRefusal.error.code === 'bad_request' && /no machines/.test(readingRefusal.error.message),
+    'the API starts no session for it, and says why', JSON.stringify(readingRefusal));
+  await page.goto(`${base}/`);
+  await page.waitForSelector('[data-testid=lesson-card]');
+
   // --- Start a lesson -----------------------------------------------------------------
   const t0 = Date.now();
   await card.locator('[data-testid=start]').click();

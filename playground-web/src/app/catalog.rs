@@ -151,9 +151,16 @@ fn card(nav: &Nav, l: &LessonSummary) -> Html {
         Callback::from(move |_| go.emit((route.clone(), true)))
     };
     let title_id = format!("lesson-{}", l.id);
+    let reading = l.nodes.is_empty();
     let nodes = match l.nodes.len() {
+        0 => "Text only".to_owned(),
         1 => "1 machine".to_owned(),
         n => format!("{n} machines"),
+    };
+    let action = match (reading, resume) {
+        (true, _) => "Read",
+        (false, true) => "Resume",
+        (false, false) => "Start",
     };
     html! {
         <li class="card" data-testid="lesson-card" data-lesson={l.id.clone()} aria-labelledby={title_id.clone()}>
@@ -177,8 +184,8 @@ fn card(nav: &Nav, l: &LessonSummary) -> Html {
             }
             <div class="card-actions">
                 <button class="btn primary" data-testid="start" onclick={start}
-                        aria-label={format!("{} {}", if resume { "Resume" } else { "Start" }, l.title)}>
-                    { if resume { "Resume" } else { "Start" } }
+                        aria-label={format!("{action} {}", l.title)}>
+                    { action }
                 </button>
             </div>
         </li>

@@ -103,6 +103,7 @@ impl From<SessionError> for ApiError {
             | SessionError::NoCheckNode(_)
             | SessionError::NoWorkshop => ApiError::NotFound(e.to_string()),
             SessionError::UnknownLesson(_)
+            | SessionError::ReadingOnly(_)
             | SessionError::Invalid(_)
             | SessionError::BadName(_)
             | SessionError::BadWorkshop(_) => ApiError::BadRequest(e.to_string()),

@@ -53,13 +53,10 @@ fn check_id(draft: &Draft, diags: &mut Diagnostics) {
     }
 }
 
-/// Reports a lesson without nodes, node names that are no hostname, and
-/// names declared twice.
+/// Reports node names that are no hostname, and names declared twice. A
+/// lesson may have no nodes: an imported post to read only.
 fn check_node_names(draft: &Draft, names: &[String], diags: &mut Diagnostics) {
     let id_file = &draft.id_at.0;
-    if draft.nodes.is_empty() {
-        diags.error(id_file, 0, "the lesson has no nodes");
-    }
     for (i, name) in names.iter().enumerate() {
         if !valid_node_name(name) {
             diags.error(

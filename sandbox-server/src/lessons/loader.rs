@@ -1,9 +1,12 @@
 //! Finds lessons in directories, loads each with the importer its files call
 //! for, and reports every problem. A directory is a lesson when it holds
 //! `lesson.toml` (native), `index.json` (Killercoda/Katacoda) or Markdown
-//! files with YAML front matter (play-with-docker posts, one lesson each).
-//! A configured directory may be one lesson or hold one lesson per
-//! sub-directory.
+//! files (`.md`, `.markdown`) with YAML front matter (play-with-docker posts,
+//! one lesson each). A configured directory may be one lesson or hold
+//! lessons in sub-directories, a few levels down (a Killercoda repository
+//! groups scenarios into course directories); a Jekyll site's lessons are
+//! its `_posts/`. A `playground.toml` on the way
+//! sets what imported lessons below it run on ([`ImportSettings`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,8 +15,13 @@ use std::time::{Duration, SystemTime};
 
 use super::assemble::assemble;
 use super::diag::{Diagnostics, Severity};
+use super::import::settings::ImportSettings;
 use super::import::{killercoda, native, pwd};
 use super::{Catalog, Lesson};
+
+/// How many directory levels under a configured directory are searched for
+/// lessons (a scenario in a course directory of a repository is level 2).
+const MAX_DEPTH: usize = 3;
 
 /// A lesson found on disk, by format.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +30,15 @@ pub enum Found {
     Killercoda(PathBuf),
     /// A play-with-docker post: the Markdown file.
     Pwd(PathBuf),
+}
+
+impl Found {
+    /// The lesson's directory, or its file for a post.
+    pub fn path(&self) -> &Path {
+        match self {
+            Found::Native(p) | Found::Killercoda(p) | Found::Pwd(p) => p,
+        }
+    }
 }
 
 /// The lessons `dir` itself is, by its files.
@@ -37,22 +54,59 @@ pub fn detect(dir: &Path) -> Vec<Found> {
         .flatten()
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "md") && pwd::has_front_matter(p))
+        .filter(|p| is_markdown(p) && pwd::has_front_matter(p))
         .collect();
     posts.sort();
     posts.into_iter().map(Found::Pwd).collect()
 }
 
-/// Loads one found lesson; `None` when it could not be read at all. Also
-/// returns where its id is written.
-pub fn load_found(found: &Found, diags: &mut Diagnostics) -> Option<(Lesson, (PathBuf, usize))> {
-    let draft = match found {
+/// `.md` and `.markdown`: Jekyll sites name their posts either way.
+fn is_markdown(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e == "md" || e == "markdown")
+}
+
+/// A lesson as loaded, before its id is claimed.
+pub struct Loaded {
+    pub lesson: Lesson,
+    /// Where its id is written.
+    pub id_at: (PathBuf, usize),
+    /// The id to use if this one is taken ([`Draft::id_if_taken`](super::import::draft::Draft)).
+    pub id_if_taken: Option<String>,
+}
+
+/// Loads one found lesson with the settings of its directory; `None` when it
+/// could not be read at all.
+pub fn load_found(
+    found: &Found,
+    settings: &ImportSettings,
+    diags: &mut Diagnostics,
+) -> Option<Loaded> {
+    let mut draft = match found {
         Found::Native(dir) => native::load(dir, diags)?,
-        Found::Killercoda(dir) => killercoda::load(dir, diags)?,
-        Found::Pwd(file) => pwd::load(file, diags)?,
+        Found::Killercoda(dir) => killercoda::load(dir, settings, diags)?,
+        Found::Pwd(file) => pwd::load(file, settings, diags)?,
     };
-    let at = draft.id_at.clone();
-    Some((assemble(draft, diags), at))
+    let id_at = draft.id_at.clone();
+    let id_if_taken = draft.id_if_taken.take();
+    Some(Loaded {
+        lesson: assemble(draft, diags),
+        id_at,
+        id_if_taken,
+    })
+}
+
+/// How one found lesson fared: a line of `lesson check --summary`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LessonOutcome {
+    /// The lesson's directory, or its file for a post.
+    pub source: PathBuf,
+    /// Its id, when it could be read that far.
+    pub id: Option<String>,
+    /// Served: read, and no errors.
+    pub served: bool,
+    pub errors: usize,
+    pub warnings: usize,
 }
 
 /// What loading a set of directories gave.
@@ -64,6 +118,8 @@ pub struct LoadReport {
     pub diagnostics: Diagnostics,
     /// How many lessons were found (served or not).
     pub found: usize,
+    /// Each found lesson's outcome, in load order.
+    pub outcomes: Vec<LessonOutcome>,
 }
 
 /// Loads every lesson in `dirs` (each a lesson or a directory of lessons).
@@ -72,16 +128,24 @@ pub fn load_dirs(dirs: &[PathBuf]) -> LoadReport {
     let mut report = LoadReport::default();
     let mut ids = Ids::new();
     for dir in dirs {
-        for found in find(dir, &mut report.diagnostics) {
+        for (found, settings) in find(dir, &mut report.diagnostics) {
             report.found += 1;
             let mut diags = Diagnostics::default();
-            let lesson = load_found(&found, &mut diags);
-            if let Some((lesson, at)) = &lesson {
-                claim_id(&mut ids, &lesson.summary.id, at, &mut diags);
+            let mut loaded = load_found(&found, &settings, &mut diags);
+            if let Some(loaded) = &mut loaded {
+                claim_id(&mut ids, loaded, &mut diags);
             }
+            let lesson = loaded.map(|l| l.lesson);
             let ok = !diags.has_errors();
+            report.outcomes.push(LessonOutcome {
+                source: found.path().to_owned(),
+                id: lesson.as_ref().map(|l| l.summary.id.clone()),
+                served: ok && lesson.is_some(),
+                errors: diags.errors(),
+                warnings: diags.warnings(),
+            });
             report.diagnostics.extend(diags);
-            if let (Some((lesson, _)), true) = (lesson, ok) {
+            if let (Some(lesson), true) = (lesson, ok) {
                 report.lessons.push(lesson);
             }
         }
@@ -89,18 +153,44 @@ pub fn load_dirs(dirs: &[PathBuf]) -> LoadReport {
     report
 }
 
-/// The lessons `dir` holds: itself, else each of its sub-directories that
-/// is one (the others are warned about). A missing directory is an error.
-fn find(dir: &Path, diags: &mut Diagnostics) -> Vec<Found> {
-    let found = detect(dir);
-    if !found.is_empty() {
-        return found;
-    }
-    let Ok(entries) = std::fs::read_dir(dir) else {
+/// The lessons `dir` holds, each with the settings of its directory: `dir`
+/// itself, else the lessons under it. A missing directory is an error.
+fn find(dir: &Path, diags: &mut Diagnostics) -> Vec<(Found, ImportSettings)> {
+    if !dir.is_dir() {
         diags.error(dir, 0, "lessons directory not found or not readable");
-        return found;
+        return Vec::new();
+    }
+    search(dir, &ImportSettings::default(), 0, diags)
+}
+
+/// The lessons in `dir` (at `depth` under a configured directory) and below
+/// it. Each sub-directory with no lesson anywhere below is warned about
+/// once, at its top.
+fn search(
+    dir: &Path,
+    inherited: &ImportSettings,
+    depth: usize,
+    diags: &mut Diagnostics,
+) -> Vec<(Found, ImportSettings)> {
+    let Some(settings) = inherited.for_dir(dir, diags) else {
+        return Vec::new();
     };
-    let mut subdirs: Vec<PathBuf> = entries
+    // A Jekyll site (play-with-docker's training site): its labs are its
+    // posts; its pages (about, contributing) and layouts are not lessons.
+    let posts = dir.join("_posts");
+    if dir.join("_config.yml").is_file() && posts.is_dir() {
+        return search(&posts, &settings, depth, diags);
+    }
+    let here = detect(dir);
+    if !here.is_empty() {
+        return here.into_iter().map(|f| (f, settings.clone())).collect();
+    }
+    if depth >= MAX_DEPTH {
+        return Vec::new();
+    }
+    let mut subdirs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.is_dir() && !is_hidden(p))
@@ -108,15 +198,16 @@ fn find(dir: &Path, diags: &mut Diagnostics) -> Vec<Found> {
     subdirs.sort();
     let mut found = Vec::new();
     for sub in subdirs {
-        let here = detect(&sub);
-        if here.is_empty() {
+        let errors_before = diags.errors();
+        let below = search(&sub, &settings, depth + 1, diags);
+        if below.is_empty() && diags.errors() == errors_before {
             diags.warn(
                 &sub,
                 0,
                 "not a lesson (no lesson.toml, index.json or Markdown with front matter); skipped",
             );
         }
-        found.extend(here);
+        found.extend(below);
     }
     found
 }
@@ -124,22 +215,43 @@ fn find(dir: &Path, diags: &mut Diagnostics) -> Vec<Found> {
 /// Lesson ids already served, with where each is written.
 type Ids = BTreeMap<String, (PathBuf, usize)>;
 
-/// Records that the lesson with `id` (written at `at`) is served, or
-/// reports the id as a duplicate of an earlier lesson's. A lesson with
-/// errors claims no id.
-fn claim_id(ids: &mut Ids, id: &str, at: &(PathBuf, usize), diags: &mut Diagnostics) {
-    let (here, here_line) = at;
-    if let Some((file, line)) = ids.get(id) {
-        diags.error(
-            here,
-            *here_line,
-            format!(
-                "duplicate lesson id {id:?}: already used at {}:{line}",
-                file.display()
-            ),
-        );
-    } else if !diags.has_errors() {
-        ids.insert(id.to_owned(), at.clone());
+/// Records that the lesson `loaded` is served under its id, or reports the
+/// id as a duplicate of an earlier lesson's. An id the importer made up
+/// gives way to its alternative, with a warning. A lesson with errors
+/// claims no id.
+fn claim_id(ids: &mut Ids, loaded: &mut Loaded, diags: &mut Diagnostics) {
+    let (here, here_line) = &loaded.id_at;
+    let id = loaded.lesson.summary.id.clone();
+    if let Some((file, line)) = ids.get(&id) {
+        let first = match line {
+            0 => file.display().to_string(),
+            n => format!("{}:{n}", file.display()),
+        };
+        match loaded
+            .id_if_taken
+            .take()
+            .filter(|alt| !ids.contains_key(alt))
+        {
+            Some(alt) => {
+                diags.warn(
+                    here,
+                    *here_line,
+                    format!("lesson id {id:?} is already used at {first}; this one is {alt:?}"),
+                );
+                loaded.lesson.summary.id = alt;
+            }
+            None => {
+                diags.error(
+                    here,
+                    *here_line,
+                    format!("duplicate lesson id {id:?}: already used at {first}"),
+                );
+                return;
+            }
+        }
+    }
+    if !diags.has_errors() {
+        ids.insert(loaded.lesson.summary.id.clone(), loaded.id_at.clone());
     }
 }
 

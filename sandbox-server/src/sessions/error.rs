@@ -16,6 +16,10 @@ pub enum SessionError {
     /// A session was asked for a lesson the catalog does not serve.
     #[error("unknown lesson {0:?}")]
     UnknownLesson(String),
+    /// The lesson has no machines (an imported post to read only): it is
+    /// read without a session.
+    #[error("lesson {0:?} has no machines: it is read without a session")]
+    ReadingOnly(String),
     /// The session's lesson left the catalog (a reload dropped it).
     #[error("lesson {0:?} of this session is no longer served")]
     NoLesson(String),

@@ -520,6 +520,9 @@ impl Sessions {
             .catalog
             .get(lesson)
             .ok_or_else(|| SessionError::UnknownLesson(lesson.to_owned()))?;
+        if lesson.nodes.is_empty() {
+            return Err(SessionError::ReadingOnly(lesson.summary.id.clone()));
+        }
         let id = random_hex(8);
         let (reservation, pooled) = self.reserve_or_take(ip, &id, &lesson, claim)?;
         let (taken, result) = tokio::sync::oneshot::channel();

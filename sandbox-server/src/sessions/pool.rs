@@ -207,8 +207,14 @@ impl Sessions {
     /// workshop change and every [`POOL_CHECK_INTERVAL`].
     pub async fn run_pool(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
         for lesson in self.config.warm_pool.keys() {
-            if self.catalog.get(lesson).is_none() {
-                tracing::warn!(%lesson, "warm_pool names a lesson the catalog does not serve (yet)");
+            match self.catalog.get(lesson) {
+                None => {
+                    tracing::warn!(%lesson, "warm_pool names a lesson the catalog does not serve (yet)")
+                }
+                Some(l) if l.nodes.is_empty() => {
+                    tracing::warn!(%lesson, "warm_pool names a lesson with no machines; nothing to keep warm")
+                }
+                Some(_) => {}
             }
         }
         let mut failed: HashMap<String, Instant> = HashMap::new();
@@ -238,7 +244,8 @@ impl Sessions {
             if failed.contains_key(lesson_id) {
                 continue;
             }
-            let Some(lesson) = self.catalog.get(lesson_id) else {
+            // A lesson to read only has no session to keep warm.
+            let Some(lesson) = self.catalog.get(lesson_id).filter(|l| !l.nodes.is_empty()) else {
                 continue;
             };
             while let Some(filling) = self.reserve_fill(lesson_id, want) {

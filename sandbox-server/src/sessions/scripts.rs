@@ -13,11 +13,15 @@ const GRACE_SECS: u64 = 10;
 
 /// Runs a script the way lessons expect: bash when the node has it (else
 /// sh), killed by coreutils `timeout` after its limit, and on Docker-in-Docker
-/// nodes only once their `dockerd` is ready (the image touches
-/// `/run/playground-dind-ready`).
+/// nodes only once their `dockerd` is ready (the playground's image touches
+/// `/run/playground-dind-ready`; one without its init script, as the official
+/// `docker:dind` an operator may name in `playground.toml`, is ready when
+/// `docker version` answers).
 const WRAPPER: &str = r#"t=$1; s=$2; flags=$3
 if command -v dockerd >/dev/null 2>&1 && [ ! -e /run/playground-dind-ready ]; then
-  i=0; while [ ! -e /run/playground-dind-ready ] && [ $i -lt 120 ]; do sleep 0.25; i=$((i+1)); done
+  i=0; while [ ! -e /run/playground-dind-ready ] && [ $i -lt 120 ]; do
+    if [ ! -e /usr/local/bin/playground-dind-init ] && docker version >/dev/null 2>&1; then break; fi
+    sleep 0.25; i=$((i+1)); done
 fi
 if command -v bash >/dev/null 2>&1; then sh=bash; else sh=sh; fi
 if command -v timeout >/dev/null 2>&1; then exec timeout -k 2 "$t" "$sh" $flags "$s"; fi

@@ -55,6 +55,16 @@ fn lesson() -> Lesson {
     lesson
 }
 
+/// A lesson with no nodes: an imported post to read only.
+fn reading_lesson() -> Lesson {
+    let mut lesson = builtin_shell();
+    lesson.summary.id = "reading".into();
+    lesson.summary.nodes.clear();
+    lesson.nodes.clear();
+    lesson.steps = vec![step(None)];
+    lesson
+}
+
 struct Setup {
     fake: Arc<FakeRuntime>,
     store: Store,
@@ -80,7 +90,7 @@ fn sessions_on(fake: &Arc<FakeRuntime>, store: &Store, config: Config) -> Arc<Se
         Arc::new(config),
         fake.clone(),
         store.clone(),
-        Arc::new(Catalog::new([lesson()])),
+        Arc::new(Catalog::new([lesson(), reading_lesson()])),
         Arc::new(Metrics::default()),
     ))
 }
@@ -147,6 +157,18 @@ async fn an_unknown_lesson_is_refused_before_anything_is_created() {
     let s = setup();
     let err = refused(&s.sessions, "nope", IP).await;
     assert!(matches!(err, SessionError::UnknownLesson(l) if l == "nope"));
+    assert!(s.fake.list_nodes().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_lesson_to_read_only_gets_no_session_nor_a_warm_pool() {
+    let s = setup_with(pooled_config(&[("reading", 2)]));
+    let err = refused(&s.sessions, "reading", IP).await;
+    assert!(
+        matches!(&err, SessionError::ReadingOnly(l) if l == "reading"),
+        "{err:?}"
+    );
+    assert_eq!(refill(&s.sessions).await, 0);
     assert!(s.fake.list_nodes().await.unwrap().is_empty());
 }
 

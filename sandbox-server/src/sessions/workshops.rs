@@ -155,8 +155,13 @@ impl Sessions {
         seats: u32,
         expires_in_secs: Option<u64>,
     ) -> Result<WorkshopRecord, SessionError> {
-        if self.catalog.get(lesson).is_none() {
-            return Err(SessionError::UnknownLesson(lesson.to_owned()));
+        match self.catalog.get(lesson) {
+            None => return Err(SessionError::UnknownLesson(lesson.to_owned())),
+            // Nothing to start for a lesson read without a session.
+            Some(l) if l.nodes.is_empty() => {
+                return Err(SessionError::ReadingOnly(lesson.to_owned()))
+            }
+            Some(_) => {}
         }
         let max_seats = self.config.max_workshop_seats;
         if seats == 0 || seats > max_seats {

@@ -3,7 +3,9 @@
 //! progress, the active tab and the split. The active session's view is made
 //! of components with one job each: `session_bar`, `steps` (the steps pane),
 //! `divider` and `workspace` (node tabs and terminals); `screens` draws the
-//! full-page messages and `toasts` the short notices.
+//! full-page messages and `toasts` the short notices. A lesson with no
+//! machines (an imported post to read only) needs no session: its steps show
+//! on their own, without a terminal pane, and its progress is not saved.
 
 mod divider;
 mod screens;
@@ -54,6 +56,8 @@ enum Phase {
     Loading,
     /// No session: show the intro and a Start button.
     Idle,
+    /// A lesson with no machines: its steps, read without a session.
+    Reading,
     Starting,
     Rejoining(CreatedSession),
     Active(CreatedSession),
@@ -229,8 +233,12 @@ impl Component for LessonPage {
         match msg {
             Msg::Lesson(Ok(detail)) => {
                 set_title(&format!("{} · Container Playground", detail.summary.title));
+                let reading = detail.summary.nodes.is_empty();
                 self.lesson = LessonLoad::Loaded(Rc::new(detail));
-                if self.phase == Phase::Loading {
+                if reading && matches!(self.phase, Phase::Loading | Phase::Idle) {
+                    self.phase = Phase::Reading;
+                    self.progress_loaded = true;
+                } else if self.phase == Phase::Loading {
                     if ctx.props().autostart {
                         self.start(ctx);
                     } else {
@@ -368,6 +376,7 @@ impl Component for LessonPage {
                 };
                 screens::intro(&nav, &title, summary, intro, &on_start)
             }
+            Phase::Reading => self.reading_view(ctx, &nav),
             Phase::Starting => screens::starting(&nav, &title),
             Phase::Full { message, retry_at } => {
                 let secs = ((retry_at - self.now) / 1000.0).ceil().max(0.0) as i64;
@@ -381,6 +390,31 @@ impl Component for LessonPage {
 }
 
 impl LessonPage {
+    /// A lesson with no machines: its steps in a page of their own, no
+    /// terminal pane, no session (so nothing to start, time out or save).
+    fn reading_view(&self, ctx: &Context<Self>, nav: &Nav) -> Html {
+        let LessonLoad::Loaded(lesson) = &self.lesson else {
+            return html! {};
+        };
+        let link = ctx.link();
+        html! {
+            <>
+            <header class="topbar">
+                { screens::back_link(nav) }
+                <span class="muted">{ "Text only: this lesson has no machines" }</span>
+            </header>
+            <main id="main" class="page narrow reading" data-testid="reading">
+                <section class="steps-pane" aria-label="Lesson steps">
+                    <StepsPane lesson={lesson.clone()} session={AttrValue::default()} token={AttrValue::default()}
+                               preview_token={AttrValue::default()} preview_origin={AttrValue::default()}
+                               progress={self.progress.clone()} reading=true
+                               on_progress={link.callback(Msg::Progress)} on_run={link.callback(Msg::Run)} />
+                </section>
+            </main>
+            </>
+        }
+    }
+
     /// The session bar over the steps pane, the divider and the terminals.
     fn session_view(&self, ctx: &Context<Self>, s: &CreatedSession, title: &str) -> Html {
         let link = ctx.link();

@@ -29,6 +29,9 @@ pub struct Props {
     pub on_progress: Callback<Progress>,
     /// A Run button was pressed.
     pub on_run: Callback<CodeBlock>,
+    /// The lesson is read without a session (it has no machines).
+    #[prop_or_default]
+    pub reading: bool,
 }
 
 enum CheckState {
@@ -249,7 +252,7 @@ impl Component for StepsPane {
                     if !lesson.intro.is_empty() {
                         <Markdown md={lesson.intro.clone()} session={Some(p.session.clone())} preview_token={p.preview_token.clone()} preview_origin={p.preview_origin.clone()} on_run={p.on_run.clone()} />
                     }
-                    <p class="muted">{ "This lesson has no steps: the terminal is yours to explore." }</p>
+                    <p class="muted">{ if p.reading { "This lesson is text only." } else { "This lesson has no steps: the terminal is yours to explore." } }</p>
                 </div>
             };
         }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use protocol::api::LessonSummary;
 
 use crate::lessons::diag::Diagnostics;
-use crate::lessons::markdown::{resolve_relative, Source};
+use crate::lessons::markdown::{fence_closes, fence_open, resolve_relative, Fence, Source};
 use crate::lessons::{Asset, Check, LessonNode, Runnable};
 
 /// Largest asset file copied into a node.
@@ -19,6 +19,10 @@ pub struct Draft {
     pub summary: LessonSummary,
     /// Where the id was set, for duplicate-id messages.
     pub id_at: (PathBuf, usize),
+    /// The id to use instead when the id, made by the importer (not written
+    /// by the author), is another lesson's: two posts of a blog may share a
+    /// name on different dates.
+    pub id_if_taken: Option<String>,
     pub nodes: Vec<LessonNode>,
     pub intro: Option<Source>,
     pub finish: Option<Source>,
@@ -41,6 +45,7 @@ impl Default for Draft {
                 tags: Vec::new(),
             },
             id_at: Default::default(),
+            id_if_taken: None,
             nodes: Vec::new(),
             intro: None,
             finish: None,
@@ -71,6 +76,20 @@ pub struct DraftStep {
     /// A check defined outside the Markdown (lesson.toml, index.json).
     pub check: Option<Check>,
     pub solution_script: Option<Runnable>,
+}
+
+/// The fence `line` opens at any indentation, and that indentation:
+/// published posts indent blocks inside list items by four spaces or more,
+/// which pulldown-cmark (and so the dialect) reads as a block of the item.
+pub fn nested_fence_open(line: &str) -> Option<(&str, Fence)> {
+    let trimmed = line.trim_start_matches(' ');
+    let indent = &line[..line.len() - trimmed.len()];
+    fence_open(trimmed).map(|f| (indent, f))
+}
+
+/// Does `line` close `fence`, at any indentation?
+pub fn nested_fence_closes(line: &str, fence: &Fence) -> bool {
+    fence_closes(line.trim_start_matches(' '), fence)
 }
 
 /// "01-first-steps.md" -> "First steps".

@@ -7,6 +7,8 @@
 //! use [`draft`] (plus `diag` and `markdown`), and `draft` uses no importer.
 
 pub mod draft;
+pub mod html;
 pub mod killercoda;
 pub mod native;
 pub mod pwd;
+pub mod settings;

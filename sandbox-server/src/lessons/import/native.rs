@@ -7,7 +7,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::draft::{read_asset, read_file, title_from_file, Draft, DraftStep};
-use crate::lessons::diag::{line_of_offset, Diagnostics};
+use crate::lessons::diag::{line_containing, line_of_offset, Diagnostics};
 use crate::lessons::markdown::{read_relative, Source, MAX_CHECK_TIMEOUT_SECS};
 use crate::lessons::{
     Asset, Check, LessonNode, Resources, Runnable, Script, DEFAULT_CHECK_TIMEOUT_SECS,
@@ -126,6 +126,14 @@ pub fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Draft> {
     draft.summary.tags = tags;
     if let Some(d) = difficulty {
         draft.summary.difficulty = toml.difficulty(d, diags);
+    }
+    if nodes.is_empty() {
+        // Only imported posts may be read without machines; here it is a slip.
+        diags.error(
+            &file,
+            line_containing(&text, "nodes"),
+            "the lesson has no nodes (add a [[nodes]] table)",
+        );
     }
     draft.nodes = nodes.into_iter().map(|n| toml.node(n, diags)).collect();
     let names: Vec<String> = draft.nodes.iter().map(|n| n.name.clone()).collect();

@@ -1,9 +1,11 @@
-//! Importer for play-with-docker training-site posts: one Markdown file with
-//! YAML front matter (`title`, `terms`, `image`, `tags`, ...). Blocks whose
-//! info string is `.term1`, `.term2`... (or that carry a kramdown
-//! `{:data-term=".term1"}` line) run on node1, node2...; links with
-//! `data-term` and `data-port` (HTML or kramdown attributes) become preview
-//! links. Sections split on the post's top headings become steps.
+//! Importer for play-with-docker training-site posts: one Markdown file
+//! (`.md` or `.markdown`) with YAML front matter (`title`, `terms`, `image`,
+//! `tags`, ...). Blocks whose info string is `.term1`, `.term2`... (or that
+//! carry a kramdown `{:data-term=".term1"}` line) run on node1, node2...;
+//! links with `data-term` and `data-port` (HTML or kramdown attributes)
+//! become preview links; other HTML goes through [`super::html`]. Sections
+//! split on the post's top headings become steps. A post with `terms: 0`
+//! (a landing page, a reading-only post) is a lesson with no nodes.
 //!
 //! The front matter parser is a small hand parser for the flat keys these
 //! posts use (scalars, `[a, b]` lists and `- item` lists), not general YAML.
@@ -13,9 +15,13 @@ use std::path::Path;
 
 use protocol::api::LessonSummary;
 
-use super::draft::{id_from_name, read_file, Draft, DraftStep};
+use super::draft::{
+    id_from_name, nested_fence_closes, nested_fence_open, read_file, Draft, DraftStep,
+};
+use super::html;
+use super::settings::ImportSettings;
 use crate::lessons::diag::Diagnostics;
-use crate::lessons::markdown::{fence_closes, fence_open, Fence, Source};
+use crate::lessons::markdown::{Fence, Source};
 use crate::lessons::{LessonNode, Resources};
 
 /// Nodes a post may ask for.
@@ -34,8 +40,12 @@ const COSMETIC_KEYS: &[&str] = &[
     "excerpt",
     "description",
     "categories",
+    "category",
     "level",
 ];
+
+/// The image play-with-docker's instances ran: here, the directory's node image.
+const PWD_IMAGE: &str = "franela/dind";
 
 /// Does `path` start with a `---` front matter block?
 pub fn has_front_matter(path: &Path) -> bool {
@@ -137,8 +147,9 @@ fn front_matter(
     out
 }
 
-/// Loads the post `file`.
-pub fn load(file: &Path, diags: &mut Diagnostics) -> Option<Draft> {
+/// Loads the post `file`; its nodes run `settings.node_image` unless the
+/// post names another image.
+pub fn load(file: &Path, settings: &ImportSettings, diags: &mut Diagnostics) -> Option<Draft> {
     let text = read_file(file, diags)?;
     let lines: Vec<(usize, &str)> = text.lines().enumerate().map(|(i, l)| (i + 1, l)).collect();
     let (meta_lines, body_lines) = split_front_matter(&lines, file, diags)?;
@@ -150,10 +161,15 @@ pub fn load(file: &Path, diags: &mut Diagnostics) -> Option<Draft> {
         draft.id_at.1 = line;
     } else {
         draft.summary.id = id_from_file(file);
+        let dated = file
+            .file_stem()
+            .map(|s| id_from_name(&s.to_string_lossy()))
+            .filter(|d| *d != draft.summary.id);
+        draft.id_if_taken = dated;
     }
     meta.describe(&mut draft.summary, file, diags);
     let terms = meta.terms(file, diags);
-    let image = meta.image();
+    let image = meta.image(settings);
     meta.unsupported_keys(file, diags);
     draft.nodes = (1..=terms)
         .map(|n| LessonNode {
@@ -163,7 +179,7 @@ pub fn load(file: &Path, diags: &mut Diagnostics) -> Option<Draft> {
             resources: Resources::default(),
         })
         .collect();
-    let body = convert(file, body_lines, diags);
+    let body = convert(file, body_lines, terms, diags);
     split_steps(body, &draft.summary.title.clone(), &mut draft);
     Some(draft)
 }
@@ -222,11 +238,9 @@ impl Meta {
             .map(|v| v.scalar())
             .unwrap_or_default();
         let mut tags = self.value("tags").map(|v| v.list()).unwrap_or_default();
-        for level in self
-            .value("categories")
-            .map(|v| v.list())
-            .unwrap_or_default()
+        for level in ["categories", "category"]
             .into_iter()
+            .flat_map(|key| self.value(key).map(|v| v.list()).unwrap_or_default())
             .chain(self.value("level").map(|v| v.scalar()))
         {
             let lower = level.to_ascii_lowercase();
@@ -248,19 +262,20 @@ impl Meta {
             .unwrap_or(0);
     }
 
-    /// How many nodes (`terms`, default 1), reported when out of range.
+    /// How many nodes (`terms`, default 1; 0 for a post to read only),
+    /// reported when out of range.
     fn terms(&self, file: &Path, diags: &mut Diagnostics) -> usize {
         let Some((v, n)) = self.get("terms") else {
             return 1;
         };
         match v.scalar().parse::<usize>() {
-            Ok(t) if (1..=MAX_TERMS).contains(&t) => t,
+            Ok(t) if t <= MAX_TERMS => t,
             _ => {
                 diags.error(
                     file,
                     n,
                     format!(
-                        "terms: {:?}: expected a number of nodes from 1 to {MAX_TERMS}",
+                        "terms: {:?}: expected a number of nodes from 0 to {MAX_TERMS}",
                         v.scalar()
                     ),
                 );
@@ -269,12 +284,14 @@ impl Meta {
         }
     }
 
-    /// The nodes' image (default `dind`: these posts are about Docker).
-    fn image(&self) -> String {
+    /// The nodes' image: the directory's node image (by default `dind`:
+    /// these posts are about Docker), also for play-with-docker's own
+    /// `franela/dind`; another image the post names is used as it is.
+    fn image(&self, settings: &ImportSettings) -> String {
         self.value("image")
             .map(|v| v.scalar())
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "dind".into())
+            .filter(|s| !s.is_empty() && !s.starts_with(PWD_IMAGE))
+            .unwrap_or_else(|| settings.node_image.clone())
     }
 
     /// Warns about keys that are neither used nor cosmetic.
@@ -342,8 +359,32 @@ fn attr<'a>(text: &'a str, name: &str) -> Option<&'a str> {
     }
 }
 
-/// Converts the post body to the dialect, line for line.
-fn convert(file: &Path, lines: &[(usize, &str)], diags: &mut Diagnostics) -> Source {
+/// The info string of a block the post runs in terminal `term`: runnable on
+/// that node when the post has it (`terms`), else copy-only, reported.
+fn term_block_info(
+    marker: &str,
+    term: usize,
+    terms: usize,
+    file: &Path,
+    n: usize,
+    diags: &mut Diagnostics,
+) -> String {
+    if (1..=terms).contains(&term) {
+        return format!("{marker}sh run=node{term}");
+    }
+    diags.warn(
+        file,
+        n,
+        format!(
+            "block for terminal {term}, but the post has {terms} terminal(s) (terms: {terms}); it becomes copy-only"
+        ),
+    );
+    format!("{marker}sh copy")
+}
+
+/// Converts the post body to the dialect, line for line; blocks name nodes
+/// up to `terms`.
+fn convert(file: &Path, lines: &[(usize, &str)], terms: usize, diags: &mut Diagnostics) -> Source {
     let mut out = Source {
         file: file.to_owned(),
         lines: Vec::new(),
@@ -353,21 +394,23 @@ fn convert(file: &Path, lines: &[(usize, &str)], diags: &mut Diagnostics) -> Sou
     let mut just_closed = false;
     while i < lines.len() {
         let (n, line) = lines[i];
-        if let Some(fence) = fence_open(line) {
-            let marker = fence.ch.to_string().repeat(fence.len);
+        if let Some((indent, fence)) = nested_fence_open(line) {
+            let marker = format!("{indent}{}", fence.ch.to_string().repeat(fence.len));
             let info = match term_number(&fence.info) {
-                Some(t) => format!("{marker}sh run=node{t}"),
+                Some(t) => term_block_info(&marker, t, terms, file, n, diags),
                 None => line.to_owned(),
             };
             last_open = Some(out.lines.len());
             out.push(n, info);
             let mut j = i + 1;
-            while j < lines.len() && !fence_closes(lines[j].1, &fence) {
+            while j < lines.len() && !nested_fence_closes(lines[j].1, &fence) {
                 out.push(lines[j].0, lines[j].1);
                 j += 1;
             }
             if j < lines.len() {
-                out.push(lines[j].0, lines[j].1);
+                // At the opening's indentation: posts indent the two
+                // differently inside list items, which Jekyll forgave.
+                out.push(lines[j].0, marker.as_str());
             }
             i = j + 1;
             just_closed = true;
@@ -378,9 +421,9 @@ fn convert(file: &Path, lines: &[(usize, &str)], diags: &mut Diagnostics) -> Sou
         if just_closed && trimmed.starts_with("{:") && trimmed.ends_with('}') {
             if let (Some(t), Some(open)) = (term_number(trimmed), last_open) {
                 let (ln, opening) = out.lines[open].clone();
-                let f = fence_open(&opening).expect("an opening fence");
-                let marker = f.ch.to_string().repeat(f.len);
-                out.lines[open] = (ln, format!("{marker}sh run=node{t}"));
+                let (indent, f) = nested_fence_open(&opening).expect("an opening fence");
+                let marker = format!("{indent}{}", f.ch.to_string().repeat(f.len));
+                out.lines[open] = (ln, term_block_info(&marker, t, terms, file, n, diags));
             } else {
                 diags.warn(
                     file,
@@ -499,7 +542,7 @@ fn links(file: &Path, n: usize, line: &str, diags: &mut Diagnostics) -> String {
             "Jekyll/Liquid tag has no equivalent here; left as is",
         );
     }
-    out
+    html::rewrite_line(file, n, &out, diags)
 }
 
 /// Splits the body on its top-level headings: text before the first is the
@@ -509,12 +552,12 @@ fn split_steps(body: Source, title: &str, draft: &mut Draft) {
     let mut headings = Vec::new();
     for (i, (_, line)) in body.lines.iter().enumerate() {
         if let Some(f) = &in_fence {
-            if fence_closes(line, f) {
+            if nested_fence_closes(line, f) {
                 in_fence = None;
             }
             continue;
         }
-        if let Some(f) = fence_open(line) {
+        if let Some((_, f)) = nested_fence_open(line) {
             in_fence = Some(f);
             continue;
         }
@@ -571,7 +614,7 @@ mod tests {
     fn conv(text: &str) -> (Vec<String>, Diagnostics) {
         let mut d = Diagnostics::default();
         let lines: Vec<(usize, &str)> = text.lines().enumerate().map(|(i, l)| (i + 1, l)).collect();
-        let s = convert(Path::new("p.md"), &lines, &mut d);
+        let s = convert(Path::new("p.md"), &lines, 2, &mut d);
         (s.lines.into_iter().map(|(_, l)| l).collect(), d)
     }
 

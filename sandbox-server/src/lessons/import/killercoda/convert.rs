@@ -4,8 +4,10 @@
 
 use std::path::Path;
 
+use super::super::draft::{nested_fence_closes, nested_fence_open};
+use super::super::html;
 use crate::lessons::diag::Diagnostics;
-use crate::lessons::markdown::{fence_open, Source};
+use crate::lessons::markdown::{Fence, Source};
 
 /// `host01`, `HOST2`, `client` -> node number.
 pub(super) fn host_node(host: &str) -> Option<usize> {
@@ -41,34 +43,35 @@ impl<'a> Converter<'a> {
         }
     }
 
-    /// Converts one Markdown file of the scenario to the dialect, line for line.
-    pub(super) fn convert(&mut self, file: &Path, text: &str) -> Source {
-        let lines: Vec<&str> = text.lines().collect();
+    /// Converts one Markdown file of the scenario to the dialect, line for
+    /// line; `<details>` folds become what `fold` says.
+    pub(super) fn convert(&mut self, file: &Path, text: &str, fold: Fold) -> Source {
+        let numbered: Vec<(usize, String)> = text
+            .lines()
+            .enumerate()
+            .map(|(i, l)| (i + 1, l.to_owned()))
+            .collect();
+        let lines = fold_details(file, &numbered, fold, self.diags);
         let mut out = Source {
             file: file.to_owned(),
             lines: Vec::new(),
         };
         let mut i = 0;
         while i < lines.len() {
-            let n = i + 1;
-            if let Some(fence) = fence_open(lines[i]) {
-                let marker = fence.ch.to_string().repeat(fence.len);
+            let (n, line) = (lines[i].0, lines[i].1.as_str());
+            if let Some((indent, fence)) = nested_fence_open(line) {
+                let marker = format!("{indent}{}", fence.ch.to_string().repeat(fence.len));
                 let mut j = i + 1;
                 let mut action = None;
                 while j < lines.len() {
-                    let t = lines[j].trim_start();
-                    let k = t.chars().take_while(|c| *c == fence.ch).count();
-                    if k >= fence.len {
-                        let rest = t[k..].trim();
-                        if rest.is_empty() {
+                    match fence_end(&lines[j].1, &fence) {
+                        Some("") => break,
+                        Some(suffix) => {
+                            action = self.action(suffix, file, lines[j].0);
                             break;
                         }
-                        if rest.starts_with("{{") {
-                            action = self.action(rest, file, j + 1);
-                            break;
-                        }
+                        None => j += 1,
                     }
-                    j += 1;
                 }
                 let lang = fence.info.split_whitespace().next().unwrap_or("");
                 let info = match action {
@@ -85,28 +88,24 @@ impl<'a> Converter<'a> {
                     None => fence.info.clone(),
                 };
                 out.push(n, format!("{marker}{info}").trim_end().to_owned());
-                for (k, line) in lines
-                    .iter()
-                    .enumerate()
-                    .take(j.min(lines.len()))
-                    .skip(i + 1)
-                {
+                for (k, line) in lines.iter().take(j.min(lines.len())).skip(i + 1) {
                     if line.contains("{{") || line.contains("[[HOST") {
                         self.diags.warn(
                             file,
-                            k + 1,
+                            *k,
                             "placeholder inside a code block is not replaced",
                         );
                     }
-                    out.push(k + 1, *line);
+                    out.push(*k, line.as_str());
                 }
                 if j < lines.len() {
-                    out.push(j + 1, marker);
+                    out.push(lines[j].0, marker);
                 }
                 i = j + 1;
                 continue;
             }
-            self.convert_line(file, n, lines[i], &mut out);
+            let line = html::rewrite_line(file, n, line, self.diags);
+            self.convert_line(file, n, &line, &mut out);
             i += 1;
         }
         out
@@ -179,6 +178,8 @@ impl<'a> Converter<'a> {
         let mut words = inner.split_whitespace();
         let verb = words.next().unwrap_or("");
         match verb {
+            // `{{}}`: a code span without Killercoda's copy-on-click; plain code here too.
+            "" => None,
             "exec" | "execute" => {
                 let mut node = 1;
                 let mut interrupt = false;
@@ -298,6 +299,220 @@ impl<'a> Converter<'a> {
     }
 }
 
+/// What a scenario file's `<details>` folds become.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Fold {
+    /// A step: folds whose summary says "solution" (or "answer") go to the
+    /// step's `## Solution`, the others to its `## Hint`, each under its
+    /// summary in bold; both are shown folded, as on Killercoda.
+    Sections,
+    /// The intro or finish page (no hint or solution there): each fold's
+    /// summary in bold, then its content, where it stood.
+    Inline,
+}
+
+/// Where a line ends the fenced block `fence`: `Some("")` for a plain
+/// closing fence, `Some("{{exec}}")` for one carrying an action.
+pub(super) fn fence_end<'l>(line: &'l str, fence: &Fence) -> Option<&'l str> {
+    if nested_fence_closes(line, fence) {
+        return Some("");
+    }
+    let t = line.trim_start();
+    let k = t.chars().take_while(|c| *c == fence.ch).count();
+    let rest = t[k..].trim();
+    (k >= fence.len && rest.starts_with("{{")).then_some(rest)
+}
+
+/// One `<details>` fold of a scenario file.
+struct Details {
+    /// Line of `<details>`.
+    line: usize,
+    summary: String,
+    content: Vec<(usize, String)>,
+}
+
+impl Details {
+    fn is_solution(&self) -> bool {
+        let s = self.summary.to_ascii_lowercase();
+        s.contains("solution") || s.contains("answer")
+    }
+}
+
+/// Cuts the `<details>` folds (outside code blocks) out of `lines` and
+/// puts them where `fold` says. A step whose text already has a `## Hint`
+/// or `## Solution` heading keeps its folds in place (as [`Fold::Inline`]).
+fn fold_details(
+    file: &Path,
+    lines: &[(usize, String)],
+    fold: Fold,
+    diags: &mut Diagnostics,
+) -> Vec<(usize, String)> {
+    let has_sections = lines.iter().any(|(_, l)| {
+        let h = l.trim_start_matches('#');
+        l.starts_with("## ")
+            && matches!(
+                h.trim().to_ascii_lowercase().as_str(),
+                "hint" | "hints" | "solution"
+            )
+    });
+    let fold = if has_sections { Fold::Inline } else { fold };
+    let mut out = Vec::new();
+    let mut hints: Vec<Details> = Vec::new();
+    let mut solutions: Vec<Details> = Vec::new();
+    let mut fence: Option<Fence> = None;
+    let mut i = 0;
+    while i < lines.len() {
+        let (n, line) = (lines[i].0, lines[i].1.as_str());
+        if let Some(f) = &fence {
+            if fence_end(line, f).is_some() {
+                fence = None;
+            }
+        } else if let Some((_, f)) = nested_fence_open(line) {
+            fence = Some(f);
+        } else if starts_details(line) {
+            match read_details(lines, i) {
+                Some((details, next, closed)) => {
+                    if !closed {
+                        diags.warn(
+                            file,
+                            n,
+                            "<details> is never closed (no </details>): it runs to the end of the file, as in a browser",
+                        );
+                    }
+                    i = next;
+                    match fold {
+                        Fold::Inline => inline(details, &mut out),
+                        Fold::Sections if details.is_solution() => solutions.push(details),
+                        Fold::Sections => hints.push(details),
+                    }
+                    continue;
+                }
+                None => diags.warn(file, n, "<details tag without its >; shown as text"),
+            }
+        }
+        out.push((n, line.to_owned()));
+        i += 1;
+    }
+    for (heading, folds) in [("## Hint", hints), ("## Solution", solutions)] {
+        let Some(first) = folds.first() else { continue };
+        out.push((first.line, String::new()));
+        out.push((first.line, heading.to_owned()));
+        let titled = heading == "## Hint" || folds.len() > 1;
+        for details in folds {
+            if titled {
+                out.push((details.line, String::new()));
+                out.push((details.line, format!("**{}**", details.summary)));
+            }
+            out.push((details.line, String::new()));
+            out.extend(details.content);
+        }
+    }
+    out
+}
+
+/// A fold shown in place: its summary in bold, then its content.
+fn inline(details: Details, out: &mut Vec<(usize, String)>) {
+    out.push((details.line, format!("**{}**", details.summary)));
+    out.push((details.line, String::new()));
+    out.extend(details.content);
+}
+
+fn starts_details(line: &str) -> bool {
+    line.trim_start()
+        .to_ascii_lowercase()
+        .starts_with("<details")
+}
+
+/// The fold opening at `lines[at]`, the index after its `</details>`, and
+/// whether there is one (a browser closes a fold left open at the end of the
+/// page; so does this). `None` when the tag itself is not closed by `>`.
+/// Nested folds stay in its content.
+fn read_details(lines: &[(usize, String)], at: usize) -> Option<(Details, usize, bool)> {
+    // The fold's text from just after `<details ...>`, one entry per line.
+    let first = &lines[at].1;
+    let open_end = first.find('>')? + 1;
+    let mut rest: Vec<(usize, String)> = vec![(lines[at].0, first[open_end..].to_owned())];
+    rest.extend(lines[at + 1..].iter().cloned());
+    let mut depth = 1;
+    let mut close = None;
+    let mut fence: Option<Fence> = None;
+    for (k, (_, line)) in rest.iter().enumerate() {
+        if let Some(f) = &fence {
+            if fence_end(line, f).is_some() {
+                fence = None;
+            }
+            continue;
+        }
+        if let Some((_, f)) = nested_fence_open(line) {
+            fence = Some(f);
+            continue;
+        }
+        let lower = line.to_ascii_lowercase();
+        depth += lower.matches("<details").count();
+        depth -= lower.matches("</details>").count().min(depth);
+        if depth == 0 {
+            close = Some(k);
+            break;
+        }
+    }
+    let closed = close.is_some();
+    let close = close.unwrap_or(rest.len() - 1);
+    let mut body: Vec<(usize, String)> = rest[..=close].to_vec();
+    if closed {
+        let last = body.last_mut().expect("the closing line");
+        let cut = last
+            .1
+            .to_ascii_lowercase()
+            .rfind("</details>")
+            .expect("found above");
+        last.1.truncate(cut);
+    }
+    // The summary: from `<summary>` to `</summary>`, maybe over lines.
+    let joined: String = body.iter().map(|(_, l)| format!("{l}\n")).collect();
+    let lower = joined.to_ascii_lowercase();
+    let (summary, mut skip) = match (lower.find("<summary"), lower.find("</summary>")) {
+        (Some(s), Some(e)) if s < e => {
+            let text_start = joined[s..].find('>').map_or(e, |g| s + g + 1).min(e);
+            (
+                joined[text_start..e].trim().to_owned(),
+                e + "</summary>".len(),
+            )
+        }
+        _ => ("Details".to_owned(), 0),
+    };
+    // Drop the characters up to the summary's end, line by line.
+    let mut content = Vec::new();
+    for (n, line) in body {
+        let len = line.len() + 1;
+        if skip >= len {
+            skip -= len;
+            continue;
+        }
+        content.push((n, line[skip..].to_owned()));
+        skip = 0;
+    }
+    while content.first().is_some_and(|(_, l)| l.trim().is_empty()) {
+        content.remove(0);
+    }
+    while content.last().is_some_and(|(_, l)| l.trim().is_empty()) {
+        content.pop();
+    }
+    let summary = if summary.is_empty() {
+        "Details".to_owned()
+    } else {
+        summary
+    };
+    Some((
+        Details {
+            line: lines[at].0,
+            summary,
+            content,
+        },
+        at + close + 1,
+        closed,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,7 +520,7 @@ mod tests {
     fn convert(text: &str) -> (Vec<String>, Diagnostics) {
         let mut diags = Diagnostics::default();
         let mut conv = Converter::new(&mut diags);
-        let src = conv.convert(Path::new("t.md"), text);
+        let src = conv.convert(Path::new("t.md"), text, Fold::Sections);
         (src.lines.into_iter().map(|(_, l)| l).collect(), diags)
     }
 
@@ -350,5 +565,23 @@ mod tests {
         );
         assert_eq!(diags.warnings(), 1);
         assert!(diags.items[0].message.contains("TRAFFIC_SELECTOR"));
+    }
+    #[test]
+    fn details_folds_become_the_hint_and_the_solution() {
+        let mut diags = Diagnostics::default();
+        let mut conv = Converter::new(&mut diags);
+        let text = "Text\n<br>\n<details><summary>Tip 1</summary>\nUse ls.\n</details>\n\n<details>\n<summary>Solution</summary>\n\n`ls`{{exec}}\n";
+        let src = conv.convert(Path::new("t.md"), text, Fold::Sections);
+        let lines: Vec<&str> = src.lines.iter().map(|(_, l)| l.as_str()).collect();
+        assert_eq!(
+            lines.join("\n"),
+            "Text\n\n\n\n## Hint\n\n**Tip 1**\n\nUse ls.\n\n## Solution\n\n```sh run=node1\nls\n```"
+        );
+        // Each line keeps the line it came from: the solution's block is line 10.
+        assert_eq!(src.lines.last().unwrap().0, 10);
+        // The solution fold is never closed: it runs to the end, with a warning.
+        assert_eq!(diags.warnings(), 1);
+        assert!(diags.items[0].message.contains("never closed"));
+        assert_eq!(diags.items[0].line, 7);
     }
 }

@@ -3,8 +3,11 @@
 //! dialect: `{{exec}}`/`{{execute}}` (with `interrupt`, `HOSTn` and `Tn`
 //! targets) become runnable blocks, `{{copy}}` copy-only blocks, and the
 //! traffic placeholders (`{{TRAFFIC_HOST1_80}}`, Katacoda's
-//! `https://[[HOST_SUBDOMAIN]]-80-[[KATACODA_HOST]]...`) preview links.
-//! Whatever has no equivalent is reported as a warning.
+//! `https://[[HOST_SUBDOMAIN]]-80-[[KATACODA_HOST]]...`) preview links;
+//! `<details>` folds become the step's hint and solution. Each host
+//! (`host01`, `host02`...) is a node. Whatever has no equivalent is reported
+//! as a warning, and so is an asset `index.json` lists but the scenario does
+//! not contain (Killercoda serves such scenarios; so does this server).
 //!
 //! This file reads `index.json` and the files it names; `convert.rs` rewrites
 //! the scenario's Markdown.
@@ -20,13 +23,14 @@ use serde_json::Value;
 use protocol::api::LessonSummary;
 
 use super::draft::{id_from_name, read_asset, read_file, Draft, DraftStep};
+use super::settings::ImportSettings;
 use crate::lessons::diag::{line_containing, Diagnostics};
 use crate::lessons::markdown::{read_relative, Source};
 use crate::lessons::{
     Asset, Check, LessonNode, Resources, Script, DEFAULT_CHECK_TIMEOUT_SECS,
     DEFAULT_SETUP_TIMEOUT_SECS,
 };
-use convert::{host_node, Converter};
+use convert::{host_node, Converter, Fold};
 
 #[derive(Deserialize, Default)]
 struct Index {
@@ -36,8 +40,9 @@ struct Index {
     description: String,
     #[serde(default)]
     difficulty: String,
+    /// "10 minutes", or a number of minutes.
     #[serde(default)]
-    time: String,
+    time: Value,
     #[serde(default)]
     details: Details,
     #[serde(default)]
@@ -75,6 +80,12 @@ struct Page {
     /// Katacoda called it `code`.
     #[serde(default, alias = "code")]
     foreground: Option<String>,
+    /// Katacoda: a Markdown file with the step's answer (its solution).
+    #[serde(default)]
+    answer: Option<String>,
+    /// Katacoda: a link crediting the author, shown on the intro.
+    #[serde(default)]
+    credits: Option<String>,
     #[serde(flatten)]
     other: BTreeMap<String, Value>,
 }
@@ -83,6 +94,8 @@ struct Page {
 struct Backend {
     #[serde(default)]
     imageid: String,
+    #[serde(flatten)]
+    other: BTreeMap<String, Value>,
 }
 
 #[derive(Deserialize)]
@@ -92,6 +105,8 @@ struct AssetJson {
     target: String,
     #[serde(default)]
     chmod: Option<String>,
+    #[serde(flatten)]
+    other: BTreeMap<String, Value>,
 }
 
 /// Keys that only style the original site; dropping them loses nothing a learner needs.
@@ -106,8 +121,8 @@ const COSMETIC_KEYS: &[&str] = &[
     "uilayout",
 ];
 
-/// Loads the scenario in `dir`.
-pub fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Draft> {
+/// Loads the scenario in `dir`; Docker-host nodes run `settings.node_image`.
+pub fn load(dir: &Path, settings: &ImportSettings, diags: &mut Diagnostics) -> Option<Draft> {
     let file = dir.join("index.json");
     let text = read_file(&file, diags)?;
     let index: Index = match serde_json::from_str(&text) {
@@ -139,7 +154,10 @@ pub fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Draft> {
     for (host, list) in &index.details.assets {
         draft.assets.extend(sc.assets(host, list, &mut conv));
     }
-    draft.nodes = sc.nodes(index.backend.as_ref(), setup, &mut conv);
+    for key in index.backend.iter().flat_map(|b| b.other.keys()) {
+        sc.warn_key("backend", key, conv.diags);
+    }
+    draft.nodes = sc.nodes(index.backend.as_ref(), settings, setup, &mut conv);
     Some(draft)
 }
 
@@ -185,12 +203,21 @@ impl Scenario<'_> {
                 String::new()
             }
         };
-        let minutes = index
-            .time
-            .split_whitespace()
-            .next()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
+        let minutes = match &index.time {
+            Value::Null => Some(0),
+            Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+            Value::String(t) if t.trim().is_empty() => Some(0),
+            Value::String(t) => t.split_whitespace().next().and_then(|n| n.parse().ok()),
+            _ => None,
+        }
+        .unwrap_or_else(|| {
+            diags.warn(
+                self.file,
+                self.line("\"time\""),
+                format!("time {} is not a number of minutes; left out", index.time),
+            );
+            0
+        });
         LessonSummary {
             id,
             title,
@@ -222,9 +249,9 @@ impl Scenario<'_> {
 
     /// A page's text file, converted to the dialect; `None` (reported) when
     /// it cannot be read.
-    fn read_page(&self, path: &str, conv: &mut Converter<'_>) -> Option<Source> {
+    fn read_page(&self, path: &str, fold: Fold, conv: &mut Converter<'_>) -> Option<Source> {
         match read_relative(self.dir, path) {
-            Ok(t) => Some(conv.convert(&self.dir.join(path), &t)),
+            Ok(t) => Some(conv.convert(&self.dir.join(path), &t, fold)),
             Err(m) => {
                 conv.diags.error(
                     self.file,
@@ -260,7 +287,15 @@ impl Scenario<'_> {
 
     /// The intro's text; its scripts are appended to node1's `setup`.
     fn intro(&self, intro: &Page, setup: &mut String, conv: &mut Converter<'_>) -> Option<Source> {
-        let source = intro.text.as_deref().and_then(|p| self.read_page(p, conv));
+        let mut source = intro
+            .text
+            .as_deref()
+            .and_then(|p| self.read_page(p, Fold::Inline, conv));
+        if let (Some(source), Some(credits)) = (&mut source, &intro.credits) {
+            let at = self.line_of_value(credits);
+            source.push(at, "");
+            source.push(at, format!("Credits: <{credits}>"));
+        }
         if let Some(s) = self.script(&intro.background, "background", conv) {
             setup.push_str(&s);
             setup.push('\n');
@@ -293,7 +328,10 @@ impl Scenario<'_> {
                 .error(self.file, 0, format!("step {n} has no \"text\" file"));
             return None;
         };
-        let source = self.read_page(text_path, conv)?;
+        let mut source = self.read_page(text_path, Fold::Sections, conv)?;
+        if let Some(answer) = &step.answer {
+            self.append_answer(&mut source, answer, conv);
+        }
         let check = self.script(&step.verify, "verify", conv).map(|body| Check {
             node: "node1".into(),
             script: Script {
@@ -333,9 +371,27 @@ impl Scenario<'_> {
         })
     }
 
+    /// Appends Katacoda's answer file to the step's `## Solution` section
+    /// (which its text's folds may have started; it comes last).
+    fn append_answer(&self, source: &mut Source, answer: &str, conv: &mut Converter<'_>) {
+        let Some(answer_src) = self.read_page(answer, Fold::Inline, conv) else {
+            return;
+        };
+        let at = answer_src.lines.first().map_or(0, |(n, _)| *n);
+        if !source.lines.iter().any(|(_, l)| l == "## Solution") {
+            source.push(at, "");
+            source.push(at, "## Solution");
+        }
+        source.push(at, "");
+        source.lines.extend(answer_src.lines);
+    }
+
     /// The finish page's text; its scripts are reported as not run.
     fn finish(&self, finish: &Page, conv: &mut Converter<'_>) -> Option<Source> {
-        let source = finish.text.as_deref().and_then(|p| self.read_page(p, conv));
+        let source = finish
+            .text
+            .as_deref()
+            .and_then(|p| self.read_page(p, Fold::Inline, conv));
         if finish.background.is_some() || finish.foreground.is_some() {
             conv.diags.warn(
                 self.file,
@@ -343,11 +399,17 @@ impl Scenario<'_> {
                 "scripts of the finish page are not run",
             );
         }
+        for key in finish.other.keys() {
+            self.warn_key("finish", key, conv.diags);
+        }
         source
     }
 
-    /// The assets of one host: files under `assets/` (wildcards expanded),
-    /// copied into a directory of that host's node.
+    /// The assets of one host: files under `assets/` (`*` and `**`
+    /// wildcards expanded), copied into `target` in that host's node, each
+    /// under its path below the pattern's last directory without wildcards
+    /// (`conf/app.yaml` lands in `target/app.yaml`, `**` keeps the tree). A
+    /// file listed but missing is a warning: the rest of the lesson loads.
     fn assets(&self, host: &str, list: &[AssetJson], conv: &mut Converter<'_>) -> Vec<Asset> {
         let Some(node) = host_node(host) else {
             conv.diags.warn(
@@ -362,69 +424,101 @@ impl Scenario<'_> {
         let mut out = Vec::new();
         for asset in list {
             let at = self.line_of_value(&asset.file);
+            for key in asset.other.keys() {
+                conv.diags.warn(
+                    self.file,
+                    at,
+                    format!("asset key {key:?} is not supported; ignored"),
+                );
+            }
             let mode = self.asset_mode(asset.chmod.as_deref(), at, conv.diags);
             let target = asset_target(&asset.target);
-            for name in expand(&assets_dir, &asset.file) {
+            let matched = expand(&assets_dir, &asset.file);
+            if matched.is_empty() {
+                conv.diags.warn(
+                    self.file,
+                    at,
+                    format!(
+                        "asset assets/{} is not in the scenario; not copied",
+                        asset.file
+                    ),
+                );
+            }
+            for (name, below) in matched {
                 match read_asset(&assets_dir, &name) {
                     Ok(content) => out.push(Asset {
                         node: format!("node{node}"),
-                        path: format!("{}/{}", target.trim_end_matches('/'), name),
+                        path: format!("{}/{}", target.trim_end_matches('/'), below),
                         mode,
                         content,
                     }),
-                    Err(m) => conv.diags.error(self.file, at, format!("asset assets/{m}")),
+                    Err(m) => {
+                        conv.diags
+                            .warn(self.file, at, format!("asset assets/{m}; not copied"))
+                    }
                 }
             }
         }
         out
     }
 
-    /// An asset's `chmod` as permission bits (default 0644; `+x` is 0755),
-    /// warned about at line `at` when not understood.
+    /// An asset's `chmod` as permission bits on top of 0644 (octal, or
+    /// symbolic as `+x`, `u+x`, `go-w`), warned about at line `at` when not
+    /// understood.
     fn asset_mode(&self, chmod: Option<&str>, at: usize, diags: &mut Diagnostics) -> u32 {
-        match chmod {
-            None | Some("") => 0o644,
-            Some("+x") | Some("a+x") | Some("u+x") => 0o755,
-            Some(m) => u32::from_str_radix(m, 8).unwrap_or_else(|_| {
-                diags.warn(
-                    self.file,
-                    at,
-                    format!("chmod {m:?} is not understood; the file gets 0644"),
-                );
-                0o644
-            }),
+        let chmod = chmod.unwrap_or("").trim();
+        if chmod.is_empty() {
+            return DEFAULT_ASSET_MODE;
         }
+        parse_chmod(chmod, DEFAULT_ASSET_MODE).unwrap_or_else(|| {
+            diags.warn(
+                self.file,
+                at,
+                format!("chmod {chmod:?} is not understood; the file gets 0644"),
+            );
+            DEFAULT_ASSET_MODE
+        })
     }
 
-    /// The nodes: as many as the backend has or the text targets, all on
-    /// one image; node1 runs the collected `setup` scripts.
+    /// The nodes: as many as the backend has or the text targets (a host
+    /// of the assets counts), all on one image: for Killercoda's machines,
+    /// Docker hosts, the directory's node image; node1 runs the collected
+    /// `setup` scripts.
     fn nodes(
         &self,
         backend: Option<&Backend>,
+        settings: &ImportSettings,
         setup: String,
         conv: &mut Converter<'_>,
     ) -> Vec<LessonNode> {
-        let image = backend.map(|b| b.imageid.as_str()).unwrap_or("");
-        let backend_nodes = image
+        let backend_id = backend.map(|b| b.imageid.as_str()).unwrap_or("");
+        let backend_nodes = backend_id
             .split('-')
             .find_map(|part| {
                 part.strip_suffix("nodes")
                     .and_then(|n| n.parse::<usize>().ok())
             })
             .unwrap_or(1);
-        let image_name = match image {
-            "" => "base",
-            i if i.contains("docker") || i.contains("ubuntu") => "dind",
+        let image = match backend_id {
+            "" => "base".to_owned(),
+            i if i.contains("docker") || i.contains("ubuntu") => settings.node_image.clone(),
             i => {
-                conv.diags.warn(self.file, self.line("\"imageid\""), format!("backend {i:?} is not available here; nodes run the dind image (Debian with Docker)"));
-                "dind"
+                conv.diags.warn(
+                    self.file,
+                    self.line("\"imageid\""),
+                    format!(
+                        "backend {i:?} is not available here; its {backend_nodes} node(s) run {:?} (a Docker host, nothing more)",
+                        settings.node_image
+                    ),
+                );
+                settings.node_image.clone()
             }
         };
         let count = conv.max_node.max(backend_nodes);
         (1..=count)
             .map(|n| LessonNode {
                 name: format!("node{n}"),
-                image: image_name.into(),
+                image: image.clone(),
                 setup: (n == 1 && !setup.trim().is_empty()).then(|| Script {
                     body: setup.clone(),
                     timeout_secs: DEFAULT_SETUP_TIMEOUT_SECS,
@@ -433,6 +527,57 @@ impl Scenario<'_> {
             })
             .collect()
     }
+}
+
+/// What an asset gets without `chmod`.
+const DEFAULT_ASSET_MODE: u32 = 0o644;
+
+/// Files one asset pattern may expand to: more is a mistake (or a tree that
+/// does not belong in a lesson).
+const MAX_ASSET_MATCHES: usize = 1000;
+
+/// `chmod`'s mode argument applied to `base`: octal (`755`, `0640`) or
+/// symbolic clauses (`+x`, `u+x,go-w`, `a=r`); `None` when it is neither.
+fn parse_chmod(chmod: &str, base: u32) -> Option<u32> {
+    if chmod.chars().all(|c| c.is_ascii_digit()) {
+        return u32::from_str_radix(chmod, 8).ok().filter(|m| *m <= 0o7777);
+    }
+    let mut mode = base;
+    for clause in chmod.split(',') {
+        let op_at = clause.find(['+', '-', '='])?;
+        let (who, rest) = clause.split_at(op_at);
+        let (op, perms) = rest.split_at(1);
+        let mut who_bits = 0;
+        for c in who.chars() {
+            who_bits |= match c {
+                'u' => 0o700,
+                'g' => 0o070,
+                'o' => 0o007,
+                'a' => 0o777,
+                _ => return None,
+            };
+        }
+        if who_bits == 0 {
+            // No `ugoa`: all, except what the usual umask (022) keeps.
+            who_bits = 0o755;
+        }
+        let mut perm_bits = 0;
+        for c in perms.chars() {
+            perm_bits |= match c {
+                'r' => 0o444,
+                'w' => 0o222,
+                'x' => 0o111,
+                _ => return None,
+            };
+        }
+        let bits = who_bits & perm_bits;
+        mode = match op {
+            "+" => mode | bits,
+            "-" => mode & !bits,
+            _ => (mode & !who_bits) | bits,
+        };
+    }
+    Some(mode)
 }
 
 /// Where an asset goes: `~` is `/root`, and relative or empty targets are under `/root`.
@@ -447,33 +592,83 @@ fn asset_target(target: &str) -> String {
     target
 }
 
-/// File names in `dir` matching `pattern` (`*` wildcards, no sub-directories);
-/// a pattern without `*` is returned as is (a missing file is reported by the reader).
-fn expand(dir: &Path, pattern: &str) -> Vec<String> {
-    if !pattern.contains('*') {
-        return vec![pattern.to_owned()];
+/// The files under `dir` matching `pattern` (`*` within a name, `**` for
+/// any number of directories), sorted, each as (its path below `dir`, its
+/// path below the pattern's last directory without wildcards). A pattern
+/// without wildcards names one file. Empty when nothing matches.
+fn expand(dir: &Path, pattern: &str) -> Vec<(String, String)> {
+    let parts: Vec<&str> = pattern
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    let fixed = parts.iter().take_while(|p| !p.contains('*')).count();
+    if fixed == parts.len() {
+        let name = parts.last().copied().unwrap_or("");
+        return if dir.join(pattern).is_file() {
+            vec![(pattern.to_owned(), name.to_owned())]
+        } else {
+            Vec::new()
+        };
     }
-    let (sub, name_pattern) = match pattern.rsplit_once('/') {
-        Some((s, n)) => (Some(s), n),
-        None => (None, pattern),
-    };
-    let base = sub.map_or(dir.to_owned(), |s| dir.join(s));
-    let mut names: Vec<String> = std::fs::read_dir(&base)
+    let prefix = parts[..fixed].join("/");
+    let mut files = Vec::new();
+    walk(&dir.join(&prefix), "", &mut files);
+    let mut out: Vec<(String, String)> = files
         .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.path().is_file())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| wildcard(name_pattern, n))
-        .map(|n| match sub {
-            Some(s) => format!("{s}/{n}"),
-            None => n,
+        .filter(|below| {
+            let path: Vec<&str> = below.split('/').collect();
+            matches(&parts[fixed..], &path)
+        })
+        .map(|below| {
+            let full = if prefix.is_empty() {
+                below.clone()
+            } else {
+                format!("{prefix}/{below}")
+            };
+            (full, below)
         })
         .collect();
-    names.sort();
-    names
+    out.sort();
+    out
 }
 
+/// Collects the files under `dir` (paths relative to where the walk
+/// started, prefixed by `rel`), up to [`MAX_ASSET_MATCHES`].
+fn walk(dir: &Path, rel: &str, out: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if out.len() >= MAX_ASSET_MATCHES {
+            return;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let rel = if rel.is_empty() {
+            name
+        } else {
+            format!("{rel}/{name}")
+        };
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => walk(&entry.path(), &rel, out),
+            Ok(t) if t.is_file() => out.push(rel),
+            _ => {}
+        }
+    }
+}
+
+/// Does the path (by components) match the pattern's components?
+fn matches(pattern: &[&str], path: &[&str]) -> bool {
+    match (pattern.first(), path.first()) {
+        (None, None) => true,
+        (Some(&"**"), _) => {
+            matches(&pattern[1..], path) || (!path.is_empty() && matches(pattern, &path[1..]))
+        }
+        (Some(p), Some(name)) => wildcard(p, name) && matches(&pattern[1..], &path[1..]),
+        _ => false,
+    }
+}
+
+/// Does `name` match `pattern`, where `*` stands for any characters?
 fn wildcard(pattern: &str, name: &str) -> bool {
     match pattern.split_once('*') {
         None => pattern == name,
@@ -508,5 +703,23 @@ mod tests {
         assert!(wildcard("*.sh", "a.sh"));
         assert!(!wildcard("*.sh", "a.txt"));
         assert!(wildcard("a*b*c", "axxbyyc"));
+        assert!(matches(&["**", "*.json"], &["a", "b", "c.json"]));
+        assert!(matches(&["**", "*.json"], &["c.json"]));
+        assert!(matches(&["**"], &["a", "b"]));
+        assert!(!matches(&["*"], &["a", "b"]));
+        assert!(matches(&["app*", "*.*"], &["app2", "x.y"]));
+    }
+
+    #[test]
+    fn chmod_modes() {
+        assert_eq!(parse_chmod("+x", 0o644), Some(0o755));
+        assert_eq!(parse_chmod("u+x", 0o644), Some(0o744));
+        assert_eq!(parse_chmod("+w", 0o444), Some(0o644));
+        assert_eq!(parse_chmod("a+w", 0o644), Some(0o666));
+        assert_eq!(parse_chmod("go-r,u=rwx", 0o644), Some(0o700));
+        assert_eq!(parse_chmod("0600", 0o644), Some(0o600));
+        assert_eq!(parse_chmod("755", 0o644), Some(0o755));
+        assert_eq!(parse_chmod("x+", 0o644), None);
+        assert_eq!(parse_chmod("+s", 0o644), None);
     }
 }
