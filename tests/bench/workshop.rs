@@ -18,7 +18,12 @@ async fn class_joins(server: &Server, code: &str, n: usize) -> Result<Vec<Durati
         let t0 = Instant::now();
         let body = json!({ "name": format!("learner {i}") }).to_string();
         let (status, answer) = server
-            .call("POST", &format!("/api/v1/workshops/{code}/join"), None, Some(&body))
+            .call(
+                "POST",
+                &format!("/api/v1/workshops/{code}/join"),
+                None,
+                Some(&body),
+            )
             .await;
         if status != 201 {
             bail!("join {i}: {status}: {answer}");
@@ -45,7 +50,10 @@ async fn one_case(lesson: &str, n: usize, prestart: bool) -> Result<Vec<(String,
         Profile::Release,
         &[
             ("PLAYGROUND_MAX_SESSIONS", &limit),
-            ("PLAYGROUND_WORKSHOP_PRESTART", if prestart { "true" } else { "false" }),
+            (
+                "PLAYGROUND_WORKSHOP_PRESTART",
+                if prestart { "true" } else { "false" },
+            ),
         ],
         &[],
     )
@@ -65,12 +73,21 @@ async fn one_case(lesson: &str, n: usize, prestart: bool) -> Result<Vec<(String,
         workshop["code"].as_str().unwrap_or_default().to_owned(),
     );
     let mut rows = Vec::new();
-    let case = if prestart { "seats started ahead" } else { "no seats started ahead" };
+    let case = if prestart {
+        "seats started ahead"
+    } else {
+        "no seats started ahead"
+    };
     if prestart {
         let t0 = Instant::now();
         loop {
             let (_, detail): (u16, Value) = server
-                .call("GET", &format!("/api/v1/workshops/{id}"), Some(&admin), None)
+                .call(
+                    "GET",
+                    &format!("/api/v1/workshops/{id}"),
+                    Some(&admin),
+                    None,
+                )
                 .await;
             if detail["ready_seats"].as_u64() == Some(n as u64) {
                 break;
@@ -96,7 +113,12 @@ async fn one_case(lesson: &str, n: usize, prestart: bool) -> Result<Vec<(String,
         ),
     ));
     server
-        .call("DELETE", &format!("/api/v1/workshops/{id}"), Some(&admin), None)
+        .call(
+            "DELETE",
+            &format!("/api/v1/workshops/{id}"),
+            Some(&admin),
+            None,
+        )
         .await;
     Ok(rows)
 }
