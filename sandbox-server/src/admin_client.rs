@@ -61,8 +61,9 @@ impl AdminClient {
 
     /// `DELETE /admin/sessions/{id}`.
     pub async fn end(&self, id: &str) -> Result<(), AdminClientError> {
-        let id: String = percent_encoding::utf8_percent_encode(id, percent_encoding::NON_ALPHANUMERIC)
-            .to_string();
+        let id: String =
+            percent_encoding::utf8_percent_encode(id, percent_encoding::NON_ALPHANUMERIC)
+                .to_string();
         self.request(Method::DELETE, &format!("/admin/sessions/{id}"))
             .await
             .map(drop)
@@ -78,17 +79,19 @@ impl AdminClient {
             let stream = tokio::net::TcpStream::connect(&self.authority)
                 .await
                 .map_err(|e| unreachable(e.to_string()))?;
-            let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Body>(
-                TokioIo::new(stream),
-            )
-            .await
-            .map_err(|e| unreachable(e.to_string()))?;
+            let (mut sender, conn) =
+                hyper::client::conn::http1::handshake::<_, Body>(TokioIo::new(stream))
+                    .await
+                    .map_err(|e| unreachable(e.to_string()))?;
             tokio::spawn(conn);
             let request = Request::builder()
                 .method(method)
                 .uri(format!("{API_PREFIX}{path}"))
                 .header(hyper::header::HOST, &self.authority)
-                .header(hyper::header::AUTHORIZATION, format!("Bearer {}", self.token))
+                .header(
+                    hyper::header::AUTHORIZATION,
+                    format!("Bearer {}", self.token),
+                )
                 .body(Body::empty())
                 .map_err(|e| AdminClientError::BadUrl(e.to_string()))?;
             let response = sender

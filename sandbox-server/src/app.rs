@@ -64,13 +64,7 @@ pub async fn serve(config: Config, catalog: Arc<Catalog>) -> anyhow::Result<()> 
     // The warm pool fills after reconcile removed the last run's (no record).
     let pool = tokio::spawn(sessions.clone().run_pool(stop_rx));
 
-    let state = AppState::new(
-        config.clone(),
-        sessions.clone(),
-        catalog,
-        metrics,
-        admin,
-    );
+    let state = AppState::new(config.clone(), sessions.clone(), catalog, metrics, admin);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;

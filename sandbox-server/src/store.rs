@@ -155,8 +155,10 @@ impl Store {
     pub async fn insert(&self, record: SessionRecord) -> Result<(), StoreError> {
         self.with(move |c| {
             c.execute(
-                &format!("INSERT INTO sessions ({SESSION_COLUMNS})
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+                &format!(
+                    "INSERT INTO sessions ({SESSION_COLUMNS})
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                ),
                 params![
                     record.id,
                     record.token_hash,
@@ -462,7 +464,10 @@ mod tests {
             store.insert(joined).await.unwrap();
             let mut clash = workshop.clone();
             clash.id = "w2".into();
-            assert!(store.insert_workshop(clash).await.is_err(), "codes are unique");
+            assert!(
+                store.insert_workshop(clash).await.is_err(),
+                "codes are unique"
+            );
         }
         let store = Store::open(&path).unwrap();
         assert_eq!(store.all_workshops().await.unwrap(), vec![workshop]);

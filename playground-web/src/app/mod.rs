@@ -1,8 +1,11 @@
-//! The browser app: a tiny router over two pages.
+//! The browser app: a tiny router over the pages: the catalog, a lesson,
+//! joining a workshop, and the operator's admin pages.
 
+mod admin;
 mod api;
 mod catalog;
 mod dom;
+mod join;
 mod lesson;
 mod markdown_view;
 mod store;
@@ -54,6 +57,13 @@ pub fn app() -> Html {
         Route::Catalog => html! { <catalog::Catalog /> },
         Route::Lesson { id } => html! {
             <lesson::LessonPage key={id.clone()} id={AttrValue::from(id.clone())} autostart={route.1} />
+        },
+        Route::Join { code } => html! {
+            <join::JoinPage key={code.clone()} code={AttrValue::from(code.clone())} />
+        },
+        Route::Admin => html! { <admin::AdminPage /> },
+        Route::AdminWorkshop { id } => html! {
+            <admin::AdminPage workshop={Some(AttrValue::from(id.clone()))} />
         },
         Route::NotFound => html! {
             <main id="main" class="page narrow">

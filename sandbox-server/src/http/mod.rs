@@ -26,9 +26,9 @@ pub mod sessions;
 mod spool;
 pub mod state;
 pub mod terminal;
-pub mod workshops;
 #[cfg(test)]
 mod tests_preview_token;
+pub mod workshops;
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;

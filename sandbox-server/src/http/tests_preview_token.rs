@@ -13,8 +13,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::listener::{serve, ListenerLimits};
-use crate::admin_token::AdminToken;
 use super::{preview_router, router, AppState};
+use crate::admin_token::AdminToken;
 use crate::config::Config;
 use crate::lessons::{builtin_shell, Catalog};
 use crate::metrics::Metrics;

@@ -8,9 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use protocol::admin::{
-    CreateWorkshopRequest, JoinRequest, Workshop, WorkshopDetail, Workshops,
-};
+use protocol::admin::{CreateWorkshopRequest, JoinRequest, Workshop, WorkshopDetail, Workshops};
 use protocol::api::CreatedSession;
 
 use super::error::ApiError;

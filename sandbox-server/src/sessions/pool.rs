@@ -362,7 +362,10 @@ impl Sessions {
         };
         let n = excess.len();
         if n > 0 {
-            tracing::info!(sessions = n, "draining pooled sessions nobody needs any more");
+            tracing::info!(
+                sessions = n,
+                "draining pooled sessions nobody needs any more"
+            );
         }
         self.discard_pooled(excess);
         n

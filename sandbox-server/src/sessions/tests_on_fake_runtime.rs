@@ -1035,7 +1035,10 @@ async fn a_class_behind_one_address_joins_on_seats_not_on_its_limit() {
     for name in ["Ada", "Grace", "Linus", "Ken"] {
         let (session, _) = join(&s.sessions, &code, name).await.unwrap();
         let seat = session.record.seat.as_ref().unwrap();
-        assert_eq!((seat.workshop.as_str(), seat.learner.as_str()), (id.as_str(), name));
+        assert_eq!(
+            (seat.workshop.as_str(), seat.learner.as_str()),
+            (id.as_str(), name)
+        );
         assert_eq!(session.record.lesson, "checks");
     }
     assert!(matches!(
@@ -1145,8 +1148,16 @@ async fn workshops_are_bounded_by_their_settings() {
             SessionError::BadWorkshop(_)
         ));
     }
-    let w = s.sessions.create_workshop("checks", 10, None).await.unwrap();
-    assert_eq!(w.expires_at - w.created_at, 3600, "max_workshop_secs by default");
+    let w = s
+        .sessions
+        .create_workshop("checks", 10, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        w.expires_at - w.created_at,
+        3600,
+        "max_workshop_secs by default"
+    );
     assert!(matches!(
         err(s.sessions.create_workshop("checks", 1, None).await),
         SessionError::TooManyWorkshops(1)
@@ -1185,12 +1196,19 @@ async fn workshop_sessions_expire_with_it_never_idle_and_survive_a_restart() {
     let (visitor, _) = s.sessions.create("checks", IP).await.unwrap();
     s.sessions.reap().await;
     assert!(s.sessions.authorize(&visitor.record.id, None).is_err());
-    assert_eq!(s.sessions.live_count(), 1, "the visitor idled out, Ada did not");
+    assert_eq!(
+        s.sessions.live_count(),
+        1,
+        "the visitor idled out, Ada did not"
+    );
     // A new server on the same store and runtime.
     let again = sessions_on(&s.fake, &s.store, Config::default());
     let report = again.reconcile().await.unwrap();
     assert_eq!((report.workshops, report.restored), (1, 1));
-    assert_eq!(again.workshop_view(&id).await.unwrap().learners[0].name, "Ada");
+    assert_eq!(
+        again.workshop_view(&id).await.unwrap().learners[0].name,
+        "Ada"
+    );
     assert!(matches!(
         join(&again, &code, "ADA").await,
         Err(SessionError::NameTaken(_))
@@ -1208,7 +1226,10 @@ async fn watchers_are_announced_to_the_learner_and_are_not_clients() {
         Outbound::Event(Event::Watchers { count }) => assert_eq!(count, 1),
         other => panic!("expected watchers, got {other:?}"),
     }
-    assert_eq!(session.watchers_notice(), Some(Event::Watchers { count: 1 }));
+    assert_eq!(
+        session.watchers_notice(),
+        Some(Event::Watchers { count: 1 })
+    );
     assert_eq!(session.connected(), 0, "a watcher is no client");
     drop(guard);
     match next(&mut client.rx).await {
@@ -1218,5 +1239,8 @@ async fn watchers_are_announced_to_the_learner_and_are_not_clients() {
     let sessions = s.sessions.admin_sessions().await;
     assert_eq!(sessions.len(), 1);
     assert_eq!(sessions[0].id, session.record.id);
-    assert_eq!((sessions[0].watchers, sessions[0].learner.clone()), (0, None));
+    assert_eq!(
+        (sessions[0].watchers, sessions[0].learner.clone()),
+        (0, None)
+    );
 }

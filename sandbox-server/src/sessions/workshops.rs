@@ -174,7 +174,11 @@ impl Sessions {
         let now = unix_now();
         let record = {
             let mut live = lock(&self.live);
-            let open = live.workshops.values().filter(|w| w.expires_at > now).count();
+            let open = live
+                .workshops
+                .values()
+                .filter(|w| w.expires_at > now)
+                .count();
             if open >= self.config.max_workshops {
                 return Err(SessionError::TooManyWorkshops(open));
             }
@@ -431,7 +435,11 @@ mod tests {
         assert_eq!(normalize_code("abcd-efgh").as_deref(), Some("ABCDEFGH"));
         assert_eq!(normalize_code(" o1il 2345 ").as_deref(), Some("01112345"));
         assert_eq!(normalize_code("ABCD-EFG"), None, "too short");
-        assert_eq!(normalize_code("ABCD-EFGU"), None, "U is not in the alphabet");
+        assert_eq!(
+            normalize_code("ABCD-EFGU"),
+            None,
+            "U is not in the alphabet"
+        );
         assert_eq!(normalize_code("ABCD/EFGH"), None);
     }
 

@@ -10,7 +10,7 @@ mod screens;
 mod session_bar;
 mod steps;
 mod toasts;
-mod workspace;
+pub(super) mod workspace;
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -100,6 +100,8 @@ pub struct LessonPage {
     now: f64,
     _clock: Interval,
     toasts: Toasts,
+    /// Operators watching the session, as each node's socket last heard.
+    watchers: HashMap<String, u32>,
 }
 
 impl LessonPage {
@@ -115,6 +117,11 @@ impl LessonPage {
             Phase::Active(s) => Some(s),
             _ => None,
         }
+    }
+
+    /// Whether an operator watches the session's terminals now.
+    fn watched(&self) -> bool {
+        self.watchers.values().any(|&n| n > 0)
     }
 
     fn secs_left(&self) -> Option<i64> {
@@ -135,6 +142,7 @@ impl LessonPage {
     fn after_session_loss(&mut self, reason: &str) {
         store::forget_session(&ctx_lesson_id(&self.phase).unwrap_or_default());
         self.terms.clear();
+        self.watchers.clear();
         self.phase = Phase::Ended(reason.to_owned());
     }
 
@@ -222,6 +230,7 @@ impl Component for LessonPage {
             now: dom::now_ms(),
             _clock: Interval::new(1000, move || link.send_message(Msg::Tick)),
             toasts: Toasts::default(),
+            watchers: HashMap::new(),
         }
     }
 
@@ -325,6 +334,11 @@ impl Component for LessonPage {
                 return false;
             }
             Msg::Term(TermEvent::Notice { level, message }) => self.toasts.push(level, message),
+            Msg::Term(TermEvent::Watchers { node, count }) => {
+                let before = self.watched();
+                self.watchers.insert(node, count);
+                return self.watched() != before;
+            }
             Msg::Term(TermEvent::SessionGone) => {
                 if self.session().is_some() {
                     self.after_session_loss("The session has ended: its machines were removed.");
@@ -403,6 +417,7 @@ impl LessonPage {
             <div class="lesson-layout">
                 <SessionBar session={session.clone()} token={token.clone()} title={AttrValue::from(title.to_owned())}
                             node={self.tab.clone()} secs_left={self.secs_left().unwrap_or(0)}
+                            watched={self.watched()}
                             on_notice={link.callback(|(level, message)| Msg::Notice(level, message))}
                             on_lost={link.callback(Msg::Lost)} />
                 <main id="main" class="workspace" style={format!("--split: {:.1}%", self.split)}>

@@ -7,6 +7,8 @@
 //!   terminal is reset (`ESC c`) just before it: no blank screen, no duplicates.
 //! - A dropped socket reconnects with backoff; a socket closed because the
 //!   session ended (or refused for it) reports [`TermEvent::SessionGone`].
+//! - Watching (`Target::watch`, the admin token): the URL asks for `watch=1`
+//!   and no size, and nothing typed or resized is sent.
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -36,6 +38,8 @@ pub struct Target {
     pub session: String,
     pub token: String,
     pub node: String,
+    /// Read-only, with the admin token in `token`.
+    pub watch: bool,
     pub on_status: Callback<Status>,
     pub on_event: Callback<TermEvent>,
 }
@@ -78,19 +82,24 @@ impl Socket {
                 socket.rendered();
             }
         }));
-        let (on_input, on_resize) = (Rc::downgrade(&socket), Rc::downgrade(&socket));
-        socket.screen.listen(
-            move |bytes| {
-                if let Some(socket) = on_input.upgrade() {
-                    socket.input(bytes);
-                }
-            },
-            move |cols, rows| {
-                if let Some(socket) = on_resize.upgrade() {
-                    socket.send(ClientFrame::Resize { cols, rows });
-                }
-            },
-        );
+        if socket.target.watch {
+            // Copy keys only: a watcher's keys and sizes stay in its browser.
+            socket.screen.listen(|_| {}, |_, _| {});
+        } else {
+            let (on_input, on_resize) = (Rc::downgrade(&socket), Rc::downgrade(&socket));
+            socket.screen.listen(
+                move |bytes| {
+                    if let Some(socket) = on_input.upgrade() {
+                        socket.input(bytes);
+                    }
+                },
+                move |cols, rows| {
+                    if let Some(socket) = on_resize.upgrade() {
+                        socket.send(ClientFrame::Resize { cols, rows });
+                    }
+                },
+            );
+        }
         spawn_local(connection_loop(Rc::downgrade(&socket)));
         socket
     }
@@ -104,6 +113,9 @@ impl Socket {
 
     /// Types `bytes` into the shell (kept for the next connect while there is none).
     pub fn input(&self, bytes: &[u8]) {
+        if self.target.watch {
+            return;
+        }
         if let Some(tx) = self.wake_on_key.borrow_mut().take() {
             // The shell had exited: this key starts a new one (and is not typed).
             let _ = tx.send(());
@@ -119,6 +131,15 @@ impl Socket {
 
     fn url(&self) -> String {
         let t = &self.target;
+        if t.watch {
+            return dom::ws_url(&format!(
+                "{}/sessions/{}/nodes/{}/terminal?token={}&watch=1",
+                protocol::api::API_PREFIX,
+                dom::encode(&t.session),
+                dom::encode(&t.node),
+                dom::encode(&t.token),
+            ));
+        }
         dom::ws_url(&format!(
             "{}/sessions/{}/nodes/{}/terminal?token={}&cols={}&rows={}",
             protocol::api::API_PREFIX,
@@ -149,6 +170,13 @@ impl Socket {
                 self.target
                     .on_event
                     .emit(TermEvent::Notice { level, message });
+                None
+            }
+            Ok(ServerFrame::Event(Event::Watchers { count })) => {
+                self.target.on_event.emit(TermEvent::Watchers {
+                    node: self.target.node.clone(),
+                    count,
+                });
                 None
             }
             Err(_) => None,
@@ -182,7 +210,23 @@ impl Socket {
             let _ = tx.unbounded_send(ClientFrame::Input(&pending).encode());
         }
         *self.tx.borrow_mut() = Some(tx);
+        // The server says again who watches, if anyone, right after connecting.
+        self.target.on_event.emit(TermEvent::Watchers {
+            node: self.target.node.clone(),
+            count: 0,
+        });
         rx
+    }
+
+    /// Whether the session is gone, asked after a suspicious close: with the
+    /// session's token, or the operator's list when watching. None when the
+    /// server could not tell (retry).
+    async fn session_gone(session: String, token: String, watch: bool) -> bool {
+        if watch {
+            matches!(api::admin_session_live(&token, &session).await, Ok(false))
+        } else {
+            matches!(api::session(&session, &token).await, Err(e) if e.session_gone())
+        }
     }
 }
 
@@ -227,6 +271,17 @@ async fn connection_loop(weak: Weak<Socket>) {
             return;
         }
         match ended {
+            Ended::Exited(code) if socket.target.watch => {
+                // The learner's next key starts a new shell; look again shortly.
+                socket.screen.write_str(&format!(
+                    "\r\n\x1b[2m[the shell exited with code {code}]\x1b[0m\r\n"
+                ));
+                socket.target.on_status.emit(Status::Exited { code });
+                drop(socket);
+                TimeoutFuture::new(3000).await;
+                attempt = 0;
+                continue;
+            }
             Ended::Exited(code) => {
                 socket.screen.write_str(&format!(
                     "\r\n\x1b[2m[the shell exited with code {code}; press any key for a new one]\x1b[0m\r\n"
@@ -245,18 +300,15 @@ async fn connection_loop(weak: Weak<Socket>) {
                 // A normal close or a refused handshake may mean the session is
                 // over: ask the API before retrying.
                 let suspicious = code == Some(close_code::NORMAL) || !got_data;
-                let (id, token) = (socket.target.session.clone(), socket.target.token.clone());
+                let t = &socket.target;
+                let (id, token, watch) = (t.session.clone(), t.token.clone(), t.watch);
                 drop(socket);
-                if suspicious {
-                    if let Err(e) = api::session(&id, &token).await {
-                        if e.session_gone() {
-                            if let Some(socket) = weak.upgrade() {
-                                socket.target.on_status.emit(Status::Gone);
-                                socket.target.on_event.emit(TermEvent::SessionGone);
-                            }
-                            return;
-                        }
+                if suspicious && Socket::session_gone(id, token, watch).await {
+                    if let Some(socket) = weak.upgrade() {
+                        socket.target.on_status.emit(Status::Gone);
+                        socket.target.on_event.emit(TermEvent::SessionGone);
                     }
+                    return;
                 }
             }
         }
