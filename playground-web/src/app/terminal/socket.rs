@@ -14,6 +14,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
 use futures::channel::{mpsc, oneshot};
+use futures::future::{self, Either};
 use futures::{SinkExt, StreamExt};
 use gloo_net::websocket::{futures::WebSocket, Message, WebSocketError};
 use gloo_timers::future::TimeoutFuture;
@@ -57,6 +58,11 @@ pub struct Socket {
     repaint_next: Cell<bool>,
     /// Set after the shell exited: the next key reconnects (new shell).
     wake_on_key: RefCell<Option<oneshot::Sender<()>>>,
+    /// Dropped by `close`: ends the current socket at once. (gloo closes a
+    /// WebSocket only when both of its halves are dropped, and the reading
+    /// half would otherwise wait for the next message: an idle terminal
+    /// closed by its page kept its socket, and a watcher kept watching.)
+    stop: RefCell<Option<oneshot::Sender<()>>>,
     alive: Cell<bool>,
     /// Runs when xterm has parsed a write: counts it for the next ack.
     write_done: RefCell<Option<Closure<dyn FnMut()>>>,
@@ -73,6 +79,7 @@ impl Socket {
             pending_input: RefCell::default(),
             repaint_next: Cell::new(true),
             wake_on_key: RefCell::new(None),
+            stop: RefCell::new(None),
             alive: Cell::new(true),
             write_done: RefCell::new(None),
         });
@@ -194,15 +201,19 @@ impl Socket {
     pub fn close(&self) {
         self.alive.set(false);
         self.tx.borrow_mut().take();
+        self.stop.borrow_mut().take();
         self.wake_on_key.borrow_mut().take();
         self.screen.dispose();
         self.write_done.borrow_mut().take();
     }
 
     /// Connects a new socket: its frames go out through `tx` from now on,
-    /// after what was typed while disconnected.
-    fn connected(&self) -> mpsc::UnboundedReceiver<Vec<u8>> {
+    /// after what was typed while disconnected. The second receiver ends
+    /// when the terminal is closed.
+    fn connected(&self) -> (mpsc::UnboundedReceiver<Vec<u8>>, oneshot::Receiver<()>) {
         let (tx, rx) = mpsc::unbounded::<Vec<u8>>();
+        let (stop_tx, stop_rx) = oneshot::channel();
+        *self.stop.borrow_mut() = Some(stop_tx);
         self.acks.borrow_mut().new_connection();
         self.repaint_next.set(true);
         let pending = std::mem::take(&mut *self.pending_input.borrow_mut());
@@ -215,7 +226,7 @@ impl Socket {
             node: self.target.node.clone(),
             count: 0,
         });
-        rx
+        (rx, stop_rx)
     }
 
     /// Whether the session is gone, asked after a suspicious close: with the
@@ -257,9 +268,9 @@ async fn connection_loop(weak: Weak<Socket>) {
                 }
             }
             Ok(ws) => {
-                let rx = socket.connected();
+                let (rx, stop) = socket.connected();
                 drop(socket);
-                match run_socket(&weak, ws, rx, &mut attempt).await {
+                match run_socket(&weak, ws, rx, stop, &mut attempt).await {
                     Some(ended) => ended,
                     None => return,
                 }
@@ -325,11 +336,13 @@ async fn connection_loop(weak: Weak<Socket>) {
 }
 
 /// Pumps one open socket until it closes: frames from `rx` out, messages in.
-/// None when the terminal went away meanwhile.
+/// None when the terminal went away meanwhile (or `stop` says it did: the
+/// socket is dropped, which closes it).
 async fn run_socket(
     weak: &Weak<Socket>,
     ws: WebSocket,
     mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
+    mut stop: oneshot::Receiver<()>,
     attempt: &mut u32,
 ) -> Option<Ended> {
     let (mut sink, mut stream) = ws.split();
@@ -344,7 +357,12 @@ async fn run_socket(
     let mut got_data = false;
     let mut code = None;
     let mut exit = None;
-    while let Some(msg) = stream.next().await {
+    loop {
+        let msg = match future::select(stream.next(), &mut stop).await {
+            Either::Left((Some(msg), _)) => msg,
+            Either::Left((None, _)) => break,
+            Either::Right(_) => return None,
+        };
         let socket = weak.upgrade()?;
         match msg {
             Ok(Message::Bytes(bytes)) => {
