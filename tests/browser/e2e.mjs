@@ -594,6 +594,7 @@ async function workshopTests() {
     await ada.keyboard.type(`echo ${marker}-$((6*7))\n`);
     await waitScreen(admin, new RegExp(`^${marker}-42$`, 'm'));
     ok('what the learner types shows in the watch terminal');
+    await ada.screenshot({ path: join(artifacts, 'lesson-watched.png') });
     await admin.click('[data-testid=watch-panel] [data-testid=terminal][data-node=node1] .term-host');
     await admin.keyboard.type('echo typed-by-watcher\n');
     await sleep(1000);
@@ -614,6 +615,12 @@ async function workshopTests() {
     await admin.screenshot({ path: join(artifacts, 'workshop-projector.png') });
     await admin.keyboard.press('Escape');
     await admin.waitForSelector('.projector.presenting', { state: 'detached' });
+    await admin.setViewportSize({ width: 400, height: 800 });
+    await sleep(300);
+    await admin.screenshot({ path: join(artifacts, 'workshop-narrow.png'), fullPage: true });
+    const wideBy = await admin.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(wideBy <= 0, 'no horizontal scrolling on the workshop page at 400 px', `${wideBy}px too wide`);
+    await admin.setViewportSize({ width: 1280, height: 800 });
 
     // --- End one learner from the grid --------------------------------------------------
     await admin.click('[data-testid=learner-row][data-name=Linus] [data-testid=end-learner]');

@@ -49,8 +49,8 @@ pub fn projector(p: &Props) -> Html {
         <section class={classes!("projector", presenting.then_some("presenting"))}
                  aria-label="How learners join" {onkeydown}>
             <div class="projector-body">
-                <p class="projector-label">{ "Open" }</p>
-                <p class="join-url"><a href={w.join_url.clone()} data-testid="join-url">{ w.join_url.clone() }</a></p>
+                <p class="projector-label">{ "Open this link" }</p>
+                <p class="join-url"><a href={w.join_url.clone()} data-testid="join-url">{ link_text(&w.join_url) }</a></p>
                 <p class="projector-label">{ "or go to " }<span class="mono">{ "/join" }</span>{ " and type the code" }</p>
                 <p class="join-code" data-testid="workshop-code">
                     { w.code.clone() }
@@ -65,5 +65,16 @@ pub fn projector(p: &Props) -> Html {
                 <span class="copied" role="status">{ status }</span>
             </div>
         </section>
+    }
+}
+
+/// The join link with its path kept on one line: a long link wraps after
+/// the origin, never inside the code.
+fn link_text(url: &str) -> Html {
+    match url.find("/join/") {
+        Some(i) => html! {
+            <>{ url[..i].to_owned() }<wbr /><span class="nowrap">{ url[i..].to_owned() }</span></>
+        },
+        None => html! { { url.to_owned() } },
     }
 }

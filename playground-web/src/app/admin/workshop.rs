@@ -199,7 +199,7 @@ pub fn workshop_view(p: &Props) -> Html {
     html! {
         <main id="main" class="page wide admin-workshop">
             <div class="workshop-title">
-                <h1>{ format!("Workshop {}", w.workshop.code) }</h1>
+                <h1>{ "Workshop " }<span class="nowrap">{ w.workshop.code.clone() }</span></h1>
                 <span class="muted">{ w.workshop.lesson.clone() }</span>
                 <span class="spacer"></span>
                 <button class="btn danger" data-testid="workshop-end" onclick={end_workshop}>{ "End workshop" }</button>

@@ -94,7 +94,7 @@ pub fn session_bar(p: &Props) -> Html {
                 if p.watched {
                     <span class="badge watched" data-testid="watched"
                           title="Your instructor sees your terminals (read-only): they cannot type in them.">
-                        <span aria-hidden="true">{ "👁 " }</span>{ "Your instructor is watching" }
+                        { "Your instructor is watching" }
                     </span>
                 }
             </span>
