@@ -628,6 +628,14 @@ async function workshopTests() {
     ok('End removes the learner from the grid');
     await learners.Linus.page.waitForSelector('text=This session has ended', { timeout: 20000 });
     ok('the ended learner\'s page says the session has ended');
+    // A learner of a workshop is offered the workshop again, which gives a new seat.
+    const linusOld = await learners.Linus.page.evaluate(() => JSON.parse(localStorage.getItem(Object.keys(localStorage).find(k => k.startsWith('playground.workshop.')))).session);
+    await learners.Linus.page.click('[data-testid=rejoin]');
+    await waitScreen(learners.Linus.page, PROMPT, 'node1', 60000);
+    const linusNew = await learners.Linus.page.evaluate(() => JSON.parse(sessionStorage.getItem('playground.session.web-e2e')).id);
+    check(linusNew !== linusOld, 'Rejoin the workshop on the ended page gives the learner a new seat', `${linusOld} -> ${linusNew}`);
+    await admin.waitForSelector('[data-testid=learner-row][data-name=Linus]', { timeout: 10000 });
+    ok('the rejoined learner is back in the grid');
 
     // --- The sessions table: every live session, End ------------------------------------
     const anon = await (await fetch(`${base}/api/v1/sessions`, {
@@ -637,7 +645,8 @@ async function workshopTests() {
     await admin.waitForURL(`${base}/admin`);
     await admin.waitForSelector(`[data-testid=session-row][data-session="${anon.id}"]`, { timeout: 10000 });
     const rows = await admin.$$eval('[data-testid=session-row]', els => els.map(e => e.innerText));
-    check(rows.length === 3 && rows.some(r => /Ada/.test(r) && r.includes(`workshop ${code}`)) && rows.some(r => /Grace/.test(r))
+    check(rows.length === 4 && rows.some(r => /Ada/.test(r) && r.includes(`workshop ${code}`)) && rows.some(r => /Grace/.test(r))
+      && rows.some(r => /Linus/.test(r))
       && rows.some(r => /anonymous/.test(r) && /shell/.test(r)), 'the sessions table lists the live sessions with learner and workshop', rows.join(' | '));
     check(/step 1 · 1 passed/.test(rows.find(r => /Ada/.test(r))), 'the sessions table shows progress', rows.find(r => /Ada/.test(r)));
     check(await admin.locator('[data-testid=workshop-item]').count() === 1, 'the open workshops are listed');

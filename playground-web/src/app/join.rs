@@ -39,6 +39,7 @@ fn joined(nav: &Nav, code: &str, name: &str, s: CreatedSession) {
         },
     );
     store::save_session(&s);
+    store::set_session_workshop(&s.lesson, Some(code));
     nav.go.emit((Route::Lesson { id: s.lesson }, false));
 }
 

@@ -39,6 +39,25 @@ pub struct Joined {
     pub lesson: String,
 }
 
+fn workshop_of_key(lesson: &str) -> String {
+    format!("playground.session-workshop.{lesson}")
+}
+
+/// The workshop code the lesson's saved session was joined with, if it was.
+pub fn session_workshop(lesson: &str) -> Option<String> {
+    SessionStorage::get(workshop_of_key(lesson)).ok()
+}
+
+/// Notes (Some) or forgets (None) that the lesson's session came from a workshop.
+pub fn set_session_workshop(lesson: &str, code: Option<&str>) {
+    match code {
+        Some(code) => {
+            let _ = SessionStorage::set(workshop_of_key(lesson), code);
+        }
+        None => SessionStorage::delete(workshop_of_key(lesson)),
+    }
+}
+
 fn joined_key(code: &str) -> String {
     format!("playground.workshop.{}", normalize_code(code))
 }

@@ -102,6 +102,8 @@ pub struct LessonPage {
     toasts: Toasts,
     /// Operators watching the session, as each node's socket last heard.
     watchers: HashMap<String, u32>,
+    /// The code of the workshop the session was joined in, if it was.
+    workshop: Option<String>,
 }
 
 impl LessonPage {
@@ -231,6 +233,7 @@ impl Component for LessonPage {
             _clock: Interval::new(1000, move || link.send_message(Msg::Tick)),
             toasts: Toasts::default(),
             watchers: HashMap::new(),
+            workshop: store::session_workshop(&id),
         }
     }
 
@@ -258,6 +261,8 @@ impl Component for LessonPage {
             Msg::Start => self.start(ctx),
             Msg::Created(Ok(s)) => {
                 store::save_session(&s);
+                store::set_session_workshop(&s.lesson, None);
+                self.workshop = None;
                 self.progress = Progress::default();
                 self.activate(ctx, s);
             }
@@ -289,10 +294,12 @@ impl Component for LessonPage {
             }
             Msg::Rejoined(s, Err(e)) if e.session_gone() => {
                 store::forget_session(&s.lesson);
-                self.phase = Phase::Ended(
+                self.phase = Phase::Ended(if self.workshop.is_some() {
+                    "Your workshop session has ended. Rejoin the workshop to continue.".into()
+                } else {
                     "Your previous session of this lesson has ended. Start a new one to continue."
-                        .into(),
-                );
+                        .into()
+                });
             }
             Msg::Rejoined(_, Err(e)) => self.phase = Phase::Error(e.message()),
             Msg::ProgressLoaded(id, result) => {
@@ -387,7 +394,9 @@ impl Component for LessonPage {
                 let secs = ((retry_at - self.now) / 1000.0).ceil().max(0.0) as i64;
                 screens::full(&nav, message, secs, &on_start)
             }
-            Phase::Ended(reason) => screens::ended(&nav, reason, &on_start),
+            Phase::Ended(reason) => {
+                screens::ended(&nav, reason, self.workshop.as_deref(), &on_start)
+            }
             Phase::Error(e) => screens::error(&nav, e, &on_start),
             Phase::Active(s) => self.session_view(ctx, s, &title),
         }
