@@ -469,6 +469,7 @@ async function workshopTests() {
     await admin.fill('[data-testid=admin-login] input', 'not-the-admin-token');
     await admin.click('[data-testid=admin-login] button[type=submit]');
     await admin.waitForSelector('text=That is not the admin token');
+    await admin.screenshot({ path: join(artifacts, 'admin-login.png') });
     ok('a wrong admin token shows a clear error and the form stays');
     await admin.fill('[data-testid=admin-login] input', adminToken);
     await admin.keyboard.press('Enter');
