@@ -519,6 +519,8 @@ async function workshopTests() {
       await waitScreen(l.page, PROMPT, 'node1', 60000);
       joinTimes.push(Date.now() - t0);
       check(new URL(l.page.url()).pathname === '/lessons/web-e2e', `${name} joins and lands on the lesson with a prompt`, l.page.url());
+      // The join page is replaced in the history: Back from the lesson does not rejoin.
+      check(await l.page.evaluate(() => history.length) === 2, `${name}'s join page is replaced by the lesson in the history`);
       learners[name] = l;
     }
     const taken = await open('name-taken');

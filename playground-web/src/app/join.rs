@@ -40,7 +40,8 @@ fn joined(nav: &Nav, code: &str, name: &str, s: CreatedSession) {
     );
     store::save_session(&s);
     store::set_session_workshop(&s.lesson, Some(code));
-    nav.go.emit((Route::Lesson { id: s.lesson }, false));
+    // Replaced, not pushed: Back from the lesson must not rejoin at once.
+    nav.replace.emit(Route::Lesson { id: s.lesson });
 }
 
 #[function_component(JoinPage)]
