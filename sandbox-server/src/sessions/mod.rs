@@ -724,6 +724,15 @@ impl Sessions {
         }
     }
 
+    /// [`Sessions::end`] as a client asks for it (`DELETE`): on a task of its
+    /// own, so it runs to the end even if the client hangs up. A handler's
+    /// future is dropped then, and an ending cut short between the map and
+    /// the store left the record behind: a restart served the session again.
+    pub async fn end_requested(self: &Arc<Self>, id: &str) -> Result<(), SessionError> {
+        let (this, id) = (self.clone(), id.to_owned());
+        to_completion(async move { this.end(&id, EndReason::Deleted).await }).await
+    }
+
     /// Ends a session: its clients are told, its containers, network and
     /// volumes removed, its record deleted. Idempotent.
     pub async fn end(&self, id: &str, reason: EndReason) -> Result<(), SessionError> {
@@ -750,6 +759,19 @@ impl Sessions {
             tracing::info!(session = %id, ?reason, "session ended");
         }
         Ok(())
+    }
+}
+
+/// Runs `work` on a task of its own and waits for it: dropping the caller
+/// does not stop it half-way. Ok(()) if the runtime cancelled it (shutting
+/// down; `reconcile` finishes what it left).
+async fn to_completion(
+    work: impl std::future::Future<Output = Result<(), SessionError>> + Send + 'static,
+) -> Result<(), SessionError> {
+    match tokio::spawn(work).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Ok(()),
     }
 }
 
