@@ -733,8 +733,8 @@ impl Sessions {
         to_completion(async move { this.end(&id, EndReason::Deleted).await }).await
     }
 
-    /// Ends a session: its clients are told, its containers, network and
-    /// volumes removed, its record deleted. Idempotent.
+    /// Ends a session: its clients are told, its record deleted, its
+    /// containers, network and volumes removed. Idempotent.
     pub async fn end(&self, id: &str, reason: EndReason) -> Result<(), SessionError> {
         let session = lock(&self.live).sessions.remove(id);
         if let Some(session) = &session {
@@ -753,8 +753,13 @@ impl Sessions {
                 terminal.close(close_code::NORMAL, reason.message()).await;
             }
         }
+        // The record goes before the Docker objects: a server stopped while
+        // they are being removed (a dind node takes seconds) must not find
+        // the record at its next start and serve the session again. Objects
+        // without a record are what reconcile and the sweep remove.
+        let forgotten = self.store.delete(id).await;
         self.runtime.remove_session(id).await?;
-        self.store.delete(id).await?;
+        forgotten?;
         if session.is_some() {
             tracing::info!(session = %id, ?reason, "session ended");
         }

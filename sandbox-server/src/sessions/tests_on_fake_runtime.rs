@@ -356,19 +356,24 @@ async fn an_ending_asked_for_runs_to_the_end_when_the_client_hangs_up() {
     });
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(s.sessions.live_count(), 0, "out of the map at once");
+    // The record goes before the nodes: a server stopped now would not serve
+    // the session again at its next start (reconcile removes the nodes).
+    assert!(
+        s.store.get(&id).await.unwrap().is_none(),
+        "the record is gone while the nodes are being removed"
+    );
     request.abort();
     let _ = request.await;
     gate.notify_one();
     for _ in 0..100 {
-        if s.store.get(&id).await.unwrap().is_none() {
+        if !s.fake.has_session(&id) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert!(!s.fake.has_session(&id), "the nodes are removed");
     assert!(
-        s.store.get(&id).await.unwrap().is_none(),
-        "the record is deleted"
+        !s.fake.has_session(&id),
+        "the nodes are removed all the same"
     );
 }
 
