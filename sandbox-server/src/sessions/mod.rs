@@ -13,12 +13,13 @@
 //! A session lives in three places: the in-memory map here (with its
 //! terminals), the SQLite [`Store`] (so it survives restarts), and the
 //! runtime's labelled containers. Creation writes the runtime first, then the
-//! store, then the map; removal takes the session out of the map, then removes
-//! its Docker objects, then its record, so a crash in between leaves a record
-//! whose containers are gone, which [`Sessions::reconcile`] cleans up.
-//! Creation runs in a task of its own, so a client that hangs up cannot cut it
-//! short; runtime objects that a failed clean-up (or a panic) leaves behind
-//! are removed by the periodic [`Sessions::sweep`].
+//! store, then the map; removal takes the session out of the map, then deletes
+//! its record, then removes its Docker objects, so a crash in between leaves
+//! objects without a record, which [`Sessions::reconcile`] cleans up (a record
+//! left with all its containers would have been served again). Creation, and
+//! an ending a client asks for, run in a task of their own, so a client that
+//! hangs up cannot cut them short; runtime objects that a failed clean-up (or
+//! a panic) leaves behind are removed by the periodic [`Sessions::sweep`].
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
