@@ -12,6 +12,7 @@ pub mod markdown;
 pub mod progress;
 pub mod route;
 pub mod timefmt;
+pub mod workshop;
 
 #[cfg(target_arch = "wasm32")]
 mod app;

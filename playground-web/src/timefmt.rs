@@ -82,6 +82,17 @@ pub fn describe_left(secs: i64) -> String {
     }
 }
 
+/// How long ago something happened, `secs` seconds back: "just now",
+/// "42 s ago", "5 min ago", "2 h ago".
+pub fn ago(secs: i64) -> String {
+    match secs.max(0) {
+        s if s < 5 => "just now".into(),
+        s if s < 60 => format!("{s} s ago"),
+        s if s < 3600 => format!("{} min ago", s / 60),
+        s => format!("{} h ago", s / 3600),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,5 +124,13 @@ mod tests {
         assert_eq!(format_left(-5), "0:00");
         assert_eq!(describe_left(90), "about 2 minutes left");
         assert_eq!(describe_left(30), "30 seconds left");
+    }
+
+    #[test]
+    fn formats_time_ago() {
+        assert_eq!(ago(-3), "just now");
+        assert_eq!(ago(42), "42 s ago");
+        assert_eq!(ago(300), "5 min ago");
+        assert_eq!(ago(7300), "2 h ago");
     }
 }

@@ -1,7 +1,8 @@
 // Browser end-to-end tests of the web app, in real headless Chromium (playwright-core,
 // the system's /usr/bin/chromium). Started by tests/browser/run.sh, which builds the app
 // and the server and passes:  node e2e.mjs SERVER_BINARY CONFIG_DIR ARTIFACTS_DIR
-// This script starts the server itself (it restarts it once, to test reconnecting).
+// This script starts the server itself (it restarts it once, to test reconnecting, and
+// once more before the workshop tests). E2E_ONLY=lessons or E2E_ONLY=workshops runs one part.
 import { chromium } from 'playwright-core';
 import { spawn } from 'node:child_process';
 import { writeFileSync, readFileSync } from 'node:fs';
@@ -14,6 +15,8 @@ const listen = /^listen = "([^"]+)"/m.exec(baseConfig)[1];
 const base = `http://${listen}`;
 // Previews are served by a listener of their own: another origin than the app's.
 const previewBase = `http://${/^preview_listen = "([^"]+)"/m.exec(baseConfig)[1]}`;
+const dataDir = /^data_dir = "([^"]+)"/m.exec(baseConfig)[1];
+const only = process.env.E2E_ONLY || '';
 const results = { measurements: {}, checks: [] };
 let server = null;
 let failures = 0;
@@ -88,9 +91,8 @@ const watchCsp = (p, name) => p.on('console', m => {
 });
 watchCsp(page, 'page');
 
-try {
-  await startServer();
-
+// The learner's lesson page, from the catalog to the end of a session.
+async function lessonTests() {
   // --- Catalog ------------------------------------------------------------------------
   await page.goto(`${base}/`);
   await page.waitForSelector('[data-testid=lesson-card]');
@@ -457,6 +459,266 @@ try {
   await page3.click('button:has-text("End session")');
   await page3.waitForSelector('text=This session has ended');
   await lab.close();
+
+}
+
+// An instructor and three learners, each in a browser context of their own: the admin
+// login, a workshop created and shown for the projector, joins (and what a join can be
+// refused for), a passed step on the instructor's grid, Watch (read-only, the learner sees
+// the badge), End for one learner, the sessions table and its End, End workshop.
+async function workshopTests() {
+  // A fresh server with the base config (the lesson tests left it at max_sessions = 1).
+  await stopServer();
+  await startServer();
+  const adminToken = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
+  const contexts = [];
+  const open = async (name, viewport = { width: 1280, height: 720 }) => {
+    const ctx = await browser.newContext({ viewport });
+    contexts.push(ctx);
+    const p = await ctx.newPage();
+    p.on('pageerror', e => pageErrors.push(`${name}: ${e.message}`));
+    p.on('dialog', d => d.accept());
+    watchCsp(p, name);
+    return { ctx, page: p };
+  };
+  const { ctx: adminCtx, page: admin } = await open('instructor', { width: 1280, height: 800 });
+  await adminCtx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
+  const learners = {};
+  try {
+    // --- Admin login: a wrong token is refused, the right one kept for the tab ---------
+    await admin.goto(`${base}/admin`);
+    await admin.waitForSelector('[data-testid=admin-login]');
+    check(await admin.evaluate(() => document.activeElement && document.activeElement.type === 'password'),
+      'the admin login focuses its token field');
+    await admin.fill('[data-testid=admin-login] input', 'not-the-admin-token');
+    await admin.click('[data-testid=admin-login] button[type=submit]');
+    await admin.waitForSelector('text=That is not the admin token');
+    await admin.screenshot({ path: join(artifacts, 'admin-login.png') });
+    ok('a wrong admin token shows a clear error and the form stays');
+    await admin.fill('[data-testid=admin-login] input', adminToken);
+    await admin.keyboard.press('Enter');
+    await admin.waitForSelector('[data-testid=workshop-create]');
+    ok('the admin token opens /admin');
+    await admin.reload();
+    await admin.waitForSelector('[data-testid=workshop-create]');
+    ok('the admin token is kept for the tab (a reload stays signed in)');
+
+    // --- Create a workshop --------------------------------------------------------------
+    await admin.waitForSelector('[data-testid=workshop-lesson] option[value=web-e2e]', { state: 'attached' });
+    await admin.selectOption('[data-testid=workshop-lesson]', 'web-e2e');
+    await admin.fill('[data-testid=workshop-seats]', '3');
+    await admin.selectOption('[data-testid=workshop-duration]', '60');
+    await admin.click('[data-testid=workshop-create]');
+    await admin.waitForSelector('[data-testid=workshop-code]');
+    const code = (await admin.innerText('[data-testid=workshop-code]')).trim();
+    check(/^[0-9A-Z]{4}-[0-9A-Z]{4}$/.test(code), 'creating a workshop shows its code', code);
+    const workshopPath = new URL(admin.url()).pathname;
+    check(/^\/admin\/workshops\/[0-9a-f]+$/.test(workshopPath), 'the workshop has a page of its own', workshopPath);
+    const joinUrl = await admin.getAttribute('[data-testid=join-url]', 'href');
+    check(joinUrl === `${base}/join/${code}`, 'the join link is shown', joinUrl);
+    const codePx = await admin.$eval('[data-testid=workshop-code]', el => parseFloat(getComputedStyle(el).fontSize));
+    const codeContrast = await admin.$eval('[data-testid=workshop-code]', el => [getComputedStyle(el).color, getComputedStyle(el.closest('.projector')).backgroundColor]);
+    check(codePx >= 48, 'the code is large enough for a projector', `${codePx}px, ${codeContrast.join(' on ')}`);
+    await admin.click('button:has-text("Copy link")');
+    check(await admin.evaluate(() => navigator.clipboard.readText()) === joinUrl, 'Copy link puts the join link on the clipboard');
+    await admin.reload();
+    await admin.waitForSelector('[data-testid=workshop-code]');
+    check((await admin.innerText('[data-testid=workshop-code]')).trim() === code, 'the workshop page survives a reload');
+
+    // --- Joins, and what a join is refused for -------------------------------------------
+    const openJoin = async (name, screenshot = null) => {
+      const l = await open(name);
+      await l.page.goto(joinUrl);
+      await l.page.waitForSelector('[data-testid=join-name]');
+      await l.page.fill('[data-testid=join-name]', name);
+      if (screenshot) await l.page.screenshot({ path: join(artifacts, screenshot) });
+      return l;
+    };
+    const joinTimes = [];
+    for (const name of ['Ada', 'Grace']) {
+      const l = await openJoin(name, name === 'Ada' ? 'join.png' : null);
+      const t0 = Date.now();
+      await l.page.click('[data-testid=join-submit]');
+      await l.page.waitForSelector('[data-testid=terminal][data-node=node1] .term-host .xterm', { timeout: 60000 });
+      await waitScreen(l.page, PROMPT, 'node1', 60000);
+      joinTimes.push(Date.now() - t0);
+      check(new URL(l.page.url()).pathname === '/lessons/web-e2e', `${name} joins and lands on the lesson with a prompt`, l.page.url());
+      // The join page is replaced in the history: Back from the lesson does not rejoin.
+      check(await l.page.evaluate(() => history.length) === 2, `${name}'s join page is replaced by the lesson in the history`);
+      learners[name] = l;
+    }
+    const taken = await open('name-taken');
+    await taken.page.goto(joinUrl);
+    await taken.page.fill('[data-testid=join-name]', 'Grace');
+    await taken.page.click('[data-testid=join-submit]');
+    await taken.page.waitForSelector('text=already uses this name');
+    ok('a name already in the workshop is refused with a clear message');
+    await taken.page.fill('[data-testid=join-name]', 'Linus');
+    const t0 = Date.now();
+    await taken.page.click('[data-testid=join-submit]');
+    await waitScreen(taken.page, PROMPT, 'node1', 60000);
+    joinTimes.push(Date.now() - t0);
+    ok('another name then joins from the same page');
+    learners.Linus = taken;
+    results.measurements.workshop_join_click_to_prompt_ms = joinTimes;
+    log('join click to prompt (ms)', joinTimes.join(', '));
+    const full = await open('full');
+    await full.page.goto(joinUrl);
+    await full.page.fill('[data-testid=join-name]', 'Dennis');
+    await full.page.click('[data-testid=join-submit]');
+    await full.page.waitForSelector('text=This workshop is full');
+    ok('a fourth learner is told the workshop is full');
+    await full.page.goto(`${base}/join/ZZZZ-ZZZ0`);
+    await full.page.fill('[data-testid=join-name]', 'Dennis');
+    await full.page.click('[data-testid=join-submit]');
+    await full.page.waitForSelector('text=No open workshop has this code');
+    ok('a wrong code is told apart from a full workshop');
+    await full.page.fill('[data-testid=join-name]', '   ');
+    await full.page.click('[data-testid=join-submit]');
+    await full.page.waitForSelector('text=Enter your name');
+    ok('an empty name is refused before asking the server');
+    // The same browser coming back to the link gets its session back (a new tab: its own
+    // session storage, the same local storage).
+    const adaSession = await learners.Ada.page.evaluate(() => JSON.parse(sessionStorage.getItem('playground.session.web-e2e')).id);
+    const again = await learners.Ada.ctx.newPage();
+    await again.goto(joinUrl);
+    await again.waitForURL(`${base}/lessons/web-e2e`);
+    await waitScreen(again, PROMPT);
+    const againSession = await again.evaluate(() => JSON.parse(sessionStorage.getItem('playground.session.web-e2e')).id);
+    check(againSession === adaSession, 'the same browser visiting the join link again gets its session back', `${adaSession} vs ${againSession}`);
+    await again.close();
+
+    // --- The instructor's grid: three learners, one passes a step -------------------------
+    await admin.waitForFunction(() => document.querySelectorAll('[data-testid=learner-row]').length === 3, null, { timeout: 10000 });
+    const names = await admin.$$eval('[data-testid=learner-row]', els => els.map(e => e.dataset.name));
+    check(names.join(',') === 'Ada,Grace,Linus', 'the grid lists the three learners in the order they joined', names.join(','));
+    const ada = learners.Ada.page;
+    await ada.locator('[data-testid=run]').first().click();
+    await waitScreen(ada, /^hello-from-run-42$/m);
+    await ada.click('[data-testid=check]');
+    await ada.waitForSelector('[data-testid=check-result][data-passed=true]');
+    const tPass = Date.now();
+    await admin.waitForSelector('[data-testid=learner-row][data-name=Ada][data-passed="1"]', { timeout: 10000 });
+    results.measurements.grid_shows_pass_after_ms = Date.now() - tPass;
+    const adaRow = await admin.innerText('[data-testid=learner-row][data-name=Ada]');
+    check(/1\/2/.test(adaRow), `the grid shows Ada's passed step (1/2) ${results.measurements.grid_shows_pass_after_ms} ms after the check`, adaRow);
+    check(/0\/2/.test(await admin.innerText('[data-testid=learner-row][data-name=Grace]')), 'the others still show 0/2');
+    check(await admin.locator('[data-testid=learner-row][data-name=Ada] .strip .mark.passed').count() === 1, 'the step strip marks the passed step');
+
+    // --- Watch: read-only terminals of that learner, and the learner sees the badge --------
+    check(await ada.$('[data-testid=watched]') === null, 'nobody watches yet: no badge');
+    await admin.click('[data-testid=learner-row][data-name=Ada] [data-testid=watch]');
+    await admin.waitForSelector('[data-testid=watch-panel] [data-testid=terminal][data-node=node1] .term-host .xterm');
+    const tabsW = await admin.$$eval('[data-testid=watch-panel] [data-testid=node-tab]', els => els.map(e => e.textContent));
+    check(tabsW.join(',') === 'node1,node2', 'Watch opens one tab per node', tabsW.join(','));
+    await waitScreen(admin, /^hello-from-run-42$/m);
+    ok('the watch terminal repaints what the learner\'s terminal shows');
+    await ada.waitForSelector('[data-testid=watched]', { timeout: 10000 });
+    check(/instructor is watching/i.test(await ada.innerText('[data-testid=watched]')), 'the watched learner\'s page shows the badge');
+    check(await learners.Grace.page.$('[data-testid=watched]') === null, 'other learners show no badge');
+    const marker = `seen-by-instructor-${Date.now() % 100000}`;
+    await ada.click('[data-testid=terminal][data-node=node1] .term-host');
+    await ada.keyboard.type(`echo ${marker}-$((6*7))\n`);
+    await waitScreen(admin, new RegExp(`^${marker}-42$`, 'm'));
+    ok('what the learner types shows in the watch terminal');
+    await ada.screenshot({ path: join(artifacts, 'lesson-watched.png') });
+    await admin.click('[data-testid=watch-panel] [data-testid=terminal][data-node=node1] .term-host');
+    await admin.keyboard.type('echo typed-by-watcher\n');
+    await sleep(1000);
+    check(!/typed-by-watcher/.test(await screen(ada)), 'the watch terminal is read-only: nothing typed there reaches the shell');
+    await admin.click('[data-testid=watch-panel] [data-testid=node-tab][data-node=node2]');
+    await admin.waitForSelector('[data-testid=watch-panel] [data-testid=terminal][data-node=node2] .term-host .xterm');
+    await waitScreen(admin, /root@node2/, 'node2');
+    ok('the node2 tab watches node2');
+    await admin.screenshot({ path: join(artifacts, 'workshop-watch.png') });
+    await admin.keyboard.press('Escape');
+    await admin.waitForSelector('[data-testid=watch-panel]', { state: 'detached' });
+    await ada.waitForSelector('[data-testid=watched]', { state: 'detached', timeout: 10000 });
+    ok('closing the watch panel (Escape) hides the learner\'s badge');
+    await admin.evaluate(() => window.scrollTo(0, 0));
+    await admin.screenshot({ path: join(artifacts, 'workshop.png'), fullPage: true });
+    await admin.click('button:has-text("Present full screen")');
+    await sleep(200);
+    await admin.screenshot({ path: join(artifacts, 'workshop-projector.png') });
+    await admin.keyboard.press('Escape');
+    await admin.waitForSelector('.projector.presenting', { state: 'detached' });
+    await admin.setViewportSize({ width: 400, height: 800 });
+    await sleep(300);
+    await admin.screenshot({ path: join(artifacts, 'workshop-narrow.png'), fullPage: true });
+    const wideBy = await admin.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(wideBy <= 0, 'no horizontal scrolling on the workshop page at 400 px', `${wideBy}px too wide`);
+    await admin.setViewportSize({ width: 1280, height: 800 });
+
+    // --- End one learner from the grid --------------------------------------------------
+    await admin.click('[data-testid=learner-row][data-name=Linus] [data-testid=end-learner]');
+    await admin.waitForSelector('[data-testid=learner-row][data-name=Linus]', { state: 'detached', timeout: 10000 });
+    ok('End removes the learner from the grid');
+    await learners.Linus.page.waitForSelector('text=This session has ended', { timeout: 20000 });
+    ok('the ended learner\'s page says the session has ended');
+    // A learner of a workshop is offered the workshop again, which gives a new seat.
+    const linusOld = await learners.Linus.page.evaluate(() => JSON.parse(localStorage.getItem(Object.keys(localStorage).find(k => k.startsWith('playground.workshop.')))).session);
+    await learners.Linus.page.click('[data-testid=rejoin]');
+    await waitScreen(learners.Linus.page, PROMPT, 'node1', 60000);
+    const linusNew = await learners.Linus.page.evaluate(() => JSON.parse(sessionStorage.getItem('playground.session.web-e2e')).id);
+    check(linusNew !== linusOld, 'Rejoin the workshop on the ended page gives the learner a new seat', `${linusOld} -> ${linusNew}`);
+    await admin.waitForSelector('[data-testid=learner-row][data-name=Linus]', { timeout: 10000 });
+    ok('the rejoined learner is back in the grid');
+
+    // --- The sessions table: every live session, End ------------------------------------
+    const anon = await (await fetch(`${base}/api/v1/sessions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ lesson: 'shell' }),
+    })).json();
+    await admin.click('a:has-text("← Admin")');
+    await admin.waitForURL(`${base}/admin`);
+    await admin.waitForSelector(`[data-testid=session-row][data-session="${anon.id}"]`, { timeout: 10000 });
+    const rows = await admin.$$eval('[data-testid=session-row]', els => els.map(e => e.innerText));
+    check(rows.length === 4 && rows.some(r => /Ada/.test(r) && r.includes(`workshop ${code}`)) && rows.some(r => /Grace/.test(r))
+      && rows.some(r => /Linus/.test(r))
+      && rows.some(r => /anonymous/.test(r) && /shell/.test(r)), 'the sessions table lists the live sessions with learner and workshop', rows.join(' | '));
+    check(/step 1 · 1 passed/.test(rows.find(r => /Ada/.test(r))), 'the sessions table shows progress', rows.find(r => /Ada/.test(r)));
+    check(await admin.locator('[data-testid=workshop-item]').count() === 1, 'the open workshops are listed');
+    await admin.screenshot({ path: join(artifacts, 'admin.png'), fullPage: true });
+    await admin.click(`[data-testid=session-row][data-session="${anon.id}"] [data-testid=end-session]`);
+    await admin.waitForSelector(`[data-testid=session-row][data-session="${anon.id}"]`, { state: 'detached', timeout: 10000 });
+    const gone = await fetch(`${base}/api/v1/sessions/${anon.id}`, { headers: { Authorization: `Bearer ${anon.token}` } });
+    check(gone.status === 404, 'End in the sessions table ends the session', String(gone.status));
+    const graceId = await learners.Grace.page.evaluate(() => JSON.parse(sessionStorage.getItem('playground.session.web-e2e')).id);
+    await admin.click(`[data-testid=session-row][data-session="${graceId}"] [data-testid=end-session]`);
+    await learners.Grace.page.waitForSelector('text=This session has ended', { timeout: 20000 });
+    ok('End in the sessions table ends a learner\'s session and their page says so');
+    // Narrow screens: no horizontal scrolling.
+    await admin.setViewportSize({ width: 400, height: 800 });
+    await sleep(300);
+    await admin.screenshot({ path: join(artifacts, 'admin-narrow.png'), fullPage: true });
+    const overflow = await admin.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(overflow <= 0, 'no horizontal scrolling on /admin at 400 px', `${overflow}px too wide`);
+    await admin.setViewportSize({ width: 1280, height: 800 });
+
+    // --- End workshop: back to /admin, the last learner's session ends, the code is dead --
+    await admin.click('[data-testid=workshop-item] a');
+    await admin.waitForSelector('[data-testid=workshop-code]');
+    await admin.click('[data-testid=workshop-end]');
+    await admin.waitForURL(`${base}/admin`);
+    await admin.waitForSelector('text=No workshop is open');
+    await ada.waitForSelector('text=This session has ended', { timeout: 20000 });
+    ok('End workshop ends the last learner\'s session and closes the workshop');
+    await ada.goto(joinUrl);
+    await ada.waitForSelector('text=No open workshop has this code');
+    ok('the join link of an ended workshop says so');
+  } catch (e) {
+    for (const [name, p] of [['instructor', admin], ...Object.entries(learners).map(([n, l]) => [n, l.page])]) {
+      try { await p.screenshot({ path: join(artifacts, `failure-workshop-${name}.png`) }); } catch { /* closed */ }
+    }
+    throw e;
+  } finally {
+    for (const c of contexts) await c.close().catch(() => {});
+  }
+}
+
+try {
+  await startServer();
+  if (only !== 'workshops') await lessonTests();
+  if (only !== 'lessons') await workshopTests();
 
   check(pageErrors.length === 0, 'no uncaught errors in the page', pageErrors.join('; '));
   check(cspViolations.length === 0, 'the app\'s Content-Security-Policy blocks nothing it uses', cspViolations.join('; '));

@@ -1,6 +1,11 @@
-//! The REST API (`protocol::api`) over gloo-net.
+//! The REST API (`protocol::api`, and `protocol::admin` for the operator's
+//! routes and workshops) over gloo-net.
 
 use gloo_net::http::{Request, RequestBuilder, Response};
+use protocol::admin::{
+    AdminSession, AdminSessions, CreateWorkshopRequest, JoinRequest, Workshop, WorkshopDetail,
+    Workshops,
+};
 use protocol::api::{
     CheckResult, CreateSessionRequest, CreatedSession, ErrorBody, ErrorCode, LessonDetail,
     LessonSummary, Progress, SessionInfo, API_PREFIX,
@@ -36,6 +41,14 @@ impl ApiError {
         matches!(
             self.code(),
             Some(ErrorCode::Unauthorized | ErrorCode::Forbidden | ErrorCode::NotFound)
+        )
+    }
+
+    /// The admin token was missing or is not the server's.
+    pub fn admin_refused(&self) -> bool {
+        matches!(
+            self.code(),
+            Some(ErrorCode::Unauthorized | ErrorCode::Forbidden)
         )
     }
 
@@ -143,4 +156,95 @@ pub async fn put_progress(id: &str, token: &str, progress: &Progress) -> Result<
     .json(progress)
     .map_err(|e| ApiError::Network(e.to_string()))?;
     check(req.send().await).await.map(|_| ())
+}
+
+/// Sends a JSON body with a bearer token, when there is one.
+async fn send_json<B: serde::Serialize>(
+    req: RequestBuilder,
+    token: Option<&str>,
+    body: &B,
+) -> Result<Response, ApiError> {
+    let req = match token {
+        Some(t) => authed(req, t),
+        None => req,
+    };
+    let req = req
+        .json(body)
+        .map_err(|e| ApiError::Network(e.to_string()))?;
+    check(req.send().await).await
+}
+
+async fn parse<T: DeserializeOwned>(resp: Response) -> Result<T, ApiError> {
+    resp.json()
+        .await
+        .map_err(|e| ApiError::Network(e.to_string()))
+}
+
+// --- Workshops: joining (a learner) -----------------------------------------------------
+
+/// Joins the workshop with `code` as `name`; with `token`, the session token
+/// this browser got on an earlier join, the server gives that session back.
+pub async fn join_workshop(
+    code: &str,
+    name: &str,
+    token: Option<String>,
+) -> Result<CreatedSession, ApiError> {
+    let body = JoinRequest {
+        name: name.to_owned(),
+        token,
+    };
+    let path = format!("/workshops/{}/join", encode_segment(code));
+    parse(send_json(Request::post(&url(&path)), None, &body).await?).await
+}
+
+// --- Operator routes (the admin token) --------------------------------------------------
+
+/// Every live session.
+pub async fn admin_sessions(admin: &str) -> Result<Vec<AdminSession>, ApiError> {
+    let all: AdminSessions =
+        json(send_authed(Request::get(&url("/admin/sessions")), admin).await).await?;
+    Ok(all.sessions)
+}
+
+/// Ends a session as the operator; its learner's page shows it ended.
+pub async fn admin_end_session(admin: &str, id: &str) -> Result<(), ApiError> {
+    let path = format!("/admin/sessions/{}", encode_segment(id));
+    check(send_authed(Request::delete(&url(&path)), admin).await)
+        .await
+        .map(|_| ())
+}
+
+/// Whether session `id` is still live (for a watching terminal that lost its socket).
+pub async fn admin_session_live(admin: &str, id: &str) -> Result<bool, ApiError> {
+    Ok(admin_sessions(admin).await?.iter().any(|s| s.id == id))
+}
+
+pub async fn workshops(admin: &str) -> Result<Vec<Workshop>, ApiError> {
+    let all: Workshops = json(send_authed(Request::get(&url("/workshops")), admin).await).await?;
+    Ok(all.workshops)
+}
+
+pub async fn create_workshop(
+    admin: &str,
+    request: &CreateWorkshopRequest,
+) -> Result<Workshop, ApiError> {
+    parse(send_json(Request::post(&url("/workshops")), Some(admin), request).await?).await
+}
+
+pub async fn workshop(admin: &str, id: &str) -> Result<WorkshopDetail, ApiError> {
+    let path = format!("/workshops/{}", encode_segment(id));
+    json(send_authed(Request::get(&url(&path)), admin).await).await
+}
+
+/// Ends the workshop and every session of it.
+pub async fn end_workshop(admin: &str, id: &str) -> Result<(), ApiError> {
+    let path = format!("/workshops/{}", encode_segment(id));
+    check(send_authed(Request::delete(&url(&path)), admin).await)
+        .await
+        .map(|_| ())
+}
+
+/// Percent-encodes one path segment.
+fn encode_segment(s: &str) -> String {
+    String::from(js_sys::encode_uri_component(s))
 }

@@ -1,8 +1,11 @@
-//! The browser app: a tiny router over two pages.
+//! The browser app: a tiny router over the pages: the catalog, a lesson,
+//! joining a workshop, and the operator's admin pages.
 
+mod admin;
 mod api;
 mod catalog;
 mod dom;
+mod join;
 mod lesson;
 mod markdown_view;
 mod store;
@@ -15,10 +18,13 @@ use yew::prelude::*;
 use crate::route::Route;
 
 /// Navigation for every component: push a route (and whether the lesson
-/// page should start a session at once, as the catalog's Start button asks).
+/// page should start a session at once, as the catalog's Start button asks),
+/// or replace the current one (a page that only leads to another, such as
+/// joining a workshop, so Back does not land on it again).
 #[derive(Clone, PartialEq)]
 pub struct Nav {
     pub go: Callback<(Route, bool)>,
+    pub replace: Callback<Route>,
 }
 
 fn current_route() -> Route {
@@ -49,11 +55,32 @@ pub fn app() -> Html {
             route.set((to, autostart));
         })
     };
-    let nav = Nav { go };
+    let replace = {
+        let route = route.clone();
+        Callback::from(move |to: Route| {
+            if let Ok(history) = dom::window().history() {
+                let _ = history.replace_state_with_url(
+                    &wasm_bindgen::JsValue::NULL,
+                    "",
+                    Some(&to.path()),
+                );
+            }
+            dom::window().scroll_to_with_x_and_y(0.0, 0.0);
+            route.set((to, false));
+        })
+    };
+    let nav = Nav { go, replace };
     let page = match &route.0 {
         Route::Catalog => html! { <catalog::Catalog /> },
         Route::Lesson { id } => html! {
             <lesson::LessonPage key={id.clone()} id={AttrValue::from(id.clone())} autostart={route.1} />
+        },
+        Route::Join { code } => html! {
+            <join::JoinPage key={code.clone()} code={AttrValue::from(code.clone())} />
+        },
+        Route::Admin => html! { <admin::AdminPage /> },
+        Route::AdminWorkshop { id } => html! {
+            <admin::AdminPage workshop={Some(AttrValue::from(id.clone()))} />
         },
         Route::NotFound => html! {
             <main id="main" class="page narrow">

@@ -10,7 +10,6 @@ use protocol::admin::AdminSessions;
 use super::error::ApiError;
 use super::extract::Admin;
 use super::state::AppState;
-use crate::sessions::EndReason;
 
 /// The operator routes, nested under `/api/v1`.
 pub fn routes() -> Router<AppState> {
@@ -34,6 +33,6 @@ async fn end_session(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     state.sessions.get_for_operator(&id)?;
-    state.sessions.end(&id, EndReason::Deleted).await?;
+    state.sessions.end_requested(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -16,7 +16,7 @@ use super::extract::{
     ApiJson, AuthorizedSession, ClientIp, HeaderOrQuery, PreviewOrigin, SessionNode,
 };
 use super::state::AppState;
-use crate::sessions::{rfc3339, EndReason};
+use crate::sessions::rfc3339;
 
 /// The session routes, nested under `/api/v1`.
 pub fn routes() -> Router<AppState> {
@@ -73,7 +73,7 @@ async fn delete_session(
     State(state): State<AppState>,
     AuthorizedSession { id, .. }: AuthorizedSession,
 ) -> Result<StatusCode, ApiError> {
-    state.sessions.end(&id, EndReason::Deleted).await?;
+    state.sessions.end_requested(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

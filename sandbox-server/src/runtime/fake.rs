@@ -50,6 +50,7 @@ struct FakeState {
     restart_gate: Option<Arc<Notify>>,
     create_gate: Option<Arc<Notify>>,
     exec_gate: Option<Arc<Notify>>,
+    remove_gate: Option<Arc<Notify>>,
     removed: Vec<String>,
 }
 
@@ -163,6 +164,14 @@ impl FakeRuntime {
     pub fn hold_exec(&self) -> Arc<Notify> {
         let gate = Arc::new(Notify::new());
         self.state().exec_gate = Some(gate.clone());
+        gate
+    }
+
+    /// `remove_session` waits until the returned notify is signalled, once
+    /// per removal: an ending caught half-way.
+    pub fn hold_remove_session(&self) -> Arc<Notify> {
+        let gate = Arc::new(Notify::new());
+        self.state().remove_gate = Some(gate.clone());
         gate
     }
 
@@ -350,6 +359,8 @@ impl Runtime for FakeRuntime {
     }
 
     async fn remove_session(&self, session: &str) -> RuntimeResult<()> {
+        let gate = self.state().remove_gate.clone();
+        pass(gate).await;
         let mut st = self.state();
         st.prepared.remove(session);
         st.nodes.retain(|(s, _), _| s != session);

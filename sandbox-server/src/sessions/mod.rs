@@ -13,12 +13,13 @@
 //! A session lives in three places: the in-memory map here (with its
 //! terminals), the SQLite [`Store`] (so it survives restarts), and the
 //! runtime's labelled containers. Creation writes the runtime first, then the
-//! store, then the map; removal takes the session out of the map, then removes
-//! its Docker objects, then its record, so a crash in between leaves a record
-//! whose containers are gone, which [`Sessions::reconcile`] cleans up.
-//! Creation runs in a task of its own, so a client that hangs up cannot cut it
-//! short; runtime objects that a failed clean-up (or a panic) leaves behind
-//! are removed by the periodic [`Sessions::sweep`].
+//! store, then the map; removal takes the session out of the map, then deletes
+//! its record, then removes its Docker objects, so a crash in between leaves
+//! objects without a record, which [`Sessions::reconcile`] cleans up (a record
+//! left with all its containers would have been served again). Creation, and
+//! an ending a client asks for, run in a task of their own, so a client that
+//! hangs up cannot cut them short; runtime objects that a failed clean-up (or
+//! a panic) leaves behind are removed by the periodic [`Sessions::sweep`].
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
@@ -727,8 +728,17 @@ impl Sessions {
         }
     }
 
-    /// Ends a session: its clients are told, its containers, network and
-    /// volumes removed, its record deleted. Idempotent.
+    /// [`Sessions::end`] as a client asks for it (`DELETE`): on a task of its
+    /// own, so it runs to the end even if the client hangs up. A handler's
+    /// future is dropped then, and an ending cut short between the map and
+    /// the store left the record behind: a restart served the session again.
+    pub async fn end_requested(self: &Arc<Self>, id: &str) -> Result<(), SessionError> {
+        let (this, id) = (self.clone(), id.to_owned());
+        to_completion(async move { this.end(&id, EndReason::Deleted).await }).await
+    }
+
+    /// Ends a session: its clients are told, its record deleted, its
+    /// containers, network and volumes removed. Idempotent.
     pub async fn end(&self, id: &str, reason: EndReason) -> Result<(), SessionError> {
         let session = lock(&self.live).sessions.remove(id);
         if let Some(session) = &session {
@@ -747,12 +757,30 @@ impl Sessions {
                 terminal.close(close_code::NORMAL, reason.message()).await;
             }
         }
+        // The record goes before the Docker objects: a server stopped while
+        // they are being removed (a dind node takes seconds) must not find
+        // the record at its next start and serve the session again. Objects
+        // without a record are what reconcile and the sweep remove.
+        let forgotten = self.store.delete(id).await;
         self.runtime.remove_session(id).await?;
-        self.store.delete(id).await?;
+        forgotten?;
         if session.is_some() {
             tracing::info!(session = %id, ?reason, "session ended");
         }
         Ok(())
+    }
+}
+
+/// Runs `work` on a task of its own and waits for it: dropping the caller
+/// does not stop it half-way. Ok(()) if the runtime cancelled it (shutting
+/// down; `reconcile` finishes what it left).
+async fn to_completion(
+    work: impl std::future::Future<Output = Result<(), SessionError>> + Send + 'static,
+) -> Result<(), SessionError> {
+    match tokio::spawn(work).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Ok(()),
     }
 }
 

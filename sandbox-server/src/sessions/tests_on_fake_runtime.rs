@@ -365,6 +365,41 @@ async fn end_tells_clients_removes_everything_and_is_idempotent() {
 }
 
 #[tokio::test]
+async fn an_ending_asked_for_runs_to_the_end_when_the_client_hangs_up() {
+    let s = setup();
+    let (session, _) = s.sessions.create("checks", IP).await.unwrap();
+    let id = session.record.id.clone();
+    let gate = s.fake.hold_remove_session();
+    // The request's future, dropped while the nodes are being removed (as
+    // axum drops a handler whose client went away).
+    let request = tokio::spawn({
+        let (sessions, id) = (s.sessions.clone(), id.clone());
+        async move { sessions.end_requested(&id).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(s.sessions.live_count(), 0, "out of the map at once");
+    // The record goes before the nodes: a server stopped now would not serve
+    // the session again at its next start (reconcile removes the nodes).
+    assert!(
+        s.store.get(&id).await.unwrap().is_none(),
+        "the record is gone while the nodes are being removed"
+    );
+    request.abort();
+    let _ = request.await;
+    gate.notify_one();
+    for _ in 0..100 {
+        if !s.fake.has_session(&id) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        !s.fake.has_session(&id),
+        "the nodes are removed all the same"
+    );
+}
+
+#[tokio::test]
 async fn the_reaper_ends_expired_sessions() {
     let s = setup_with(Config {
         session_lifetime_secs: 0,

@@ -274,12 +274,15 @@ impl Sessions {
     }
 
     /// Ends workshop `id` and every session of it. 404 when it is not open.
-    pub async fn end_workshop(&self, id: &str) -> Result<(), SessionError> {
+    /// Runs to the end on a task of its own even if the caller goes away
+    /// (see [`Sessions::end_requested`]).
+    pub async fn end_workshop(self: &Arc<Self>, id: &str) -> Result<(), SessionError> {
         let removed = lock(&self.live).workshops.remove(id);
         if removed.is_none() {
             return Err(SessionError::NoWorkshop);
         }
-        self.close_workshop(id).await
+        let (this, id) = (self.clone(), id.to_owned());
+        super::to_completion(async move { this.close_workshop(&id).await }).await
     }
 
     /// Deletes a workshop taken out of the map: its sessions, then its record.

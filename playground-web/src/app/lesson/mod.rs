@@ -12,7 +12,7 @@ mod screens;
 mod session_bar;
 mod steps;
 mod toasts;
-mod workspace;
+pub(super) mod workspace;
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -104,6 +104,10 @@ pub struct LessonPage {
     now: f64,
     _clock: Interval,
     toasts: Toasts,
+    /// Operators watching the session, as each node's socket last heard.
+    watchers: HashMap<String, u32>,
+    /// The code of the workshop the session was joined in, if it was.
+    workshop: Option<String>,
 }
 
 impl LessonPage {
@@ -119,6 +123,11 @@ impl LessonPage {
             Phase::Active(s) => Some(s),
             _ => None,
         }
+    }
+
+    /// Whether an operator watches the session's terminals now.
+    fn watched(&self) -> bool {
+        self.watchers.values().any(|&n| n > 0)
     }
 
     fn secs_left(&self) -> Option<i64> {
@@ -139,6 +148,7 @@ impl LessonPage {
     fn after_session_loss(&mut self, reason: &str) {
         store::forget_session(&ctx_lesson_id(&self.phase).unwrap_or_default());
         self.terms.clear();
+        self.watchers.clear();
         self.phase = Phase::Ended(reason.to_owned());
     }
 
@@ -226,6 +236,8 @@ impl Component for LessonPage {
             now: dom::now_ms(),
             _clock: Interval::new(1000, move || link.send_message(Msg::Tick)),
             toasts: Toasts::default(),
+            watchers: HashMap::new(),
+            workshop: store::session_workshop(&id),
         }
     }
 
@@ -257,6 +269,8 @@ impl Component for LessonPage {
             Msg::Start => self.start(ctx),
             Msg::Created(Ok(s)) => {
                 store::save_session(&s);
+                store::set_session_workshop(&s.lesson, None);
+                self.workshop = None;
                 self.progress = Progress::default();
                 self.activate(ctx, s);
             }
@@ -288,10 +302,12 @@ impl Component for LessonPage {
             }
             Msg::Rejoined(s, Err(e)) if e.session_gone() => {
                 store::forget_session(&s.lesson);
-                self.phase = Phase::Ended(
+                self.phase = Phase::Ended(if self.workshop.is_some() {
+                    "Your workshop session has ended. Rejoin the workshop to continue.".into()
+                } else {
                     "Your previous session of this lesson has ended. Start a new one to continue."
-                        .into(),
-                );
+                        .into()
+                });
             }
             Msg::Rejoined(_, Err(e)) => self.phase = Phase::Error(e.message()),
             Msg::ProgressLoaded(id, result) => {
@@ -333,6 +349,11 @@ impl Component for LessonPage {
                 return false;
             }
             Msg::Term(TermEvent::Notice { level, message }) => self.toasts.push(level, message),
+            Msg::Term(TermEvent::Watchers { node, count }) => {
+                let before = self.watched();
+                self.watchers.insert(node, count);
+                return self.watched() != before;
+            }
             Msg::Term(TermEvent::SessionGone) => {
                 if self.session().is_some() {
                     self.after_session_loss("The session has ended: its machines were removed.");
@@ -382,7 +403,9 @@ impl Component for LessonPage {
                 let secs = ((retry_at - self.now) / 1000.0).ceil().max(0.0) as i64;
                 screens::full(&nav, message, secs, &on_start)
             }
-            Phase::Ended(reason) => screens::ended(&nav, reason, &on_start),
+            Phase::Ended(reason) => {
+                screens::ended(&nav, reason, self.workshop.as_deref(), &on_start)
+            }
             Phase::Error(e) => screens::error(&nav, e, &on_start),
             Phase::Active(s) => self.session_view(ctx, s, &title),
         }
@@ -437,6 +460,7 @@ impl LessonPage {
             <div class="lesson-layout">
                 <SessionBar session={session.clone()} token={token.clone()} title={AttrValue::from(title.to_owned())}
                             node={self.tab.clone()} secs_left={self.secs_left().unwrap_or(0)}
+                            watched={self.watched()}
                             on_notice={link.callback(|(level, message)| Msg::Notice(level, message))}
                             on_lost={link.callback(Msg::Lost)} />
                 <main id="main" class="workspace" style={format!("--split: {:.1}%", self.split)}>

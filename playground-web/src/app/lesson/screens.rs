@@ -129,12 +129,35 @@ pub fn full(nav: &Nav, message: &str, secs: i64, on_start: &Callback<MouseEvent>
     )
 }
 
-pub fn ended(nav: &Nav, reason: &str, on_start: &Callback<MouseEvent>) -> Html {
+/// The session is over. One joined in a workshop (`workshop`, its code) is
+/// offered the workshop again rather than a session of one's own.
+pub fn ended(
+    nav: &Nav,
+    reason: &str,
+    workshop: Option<&str>,
+    on_start: &Callback<MouseEvent>,
+) -> Html {
+    let actions = match workshop {
+        Some(code) => {
+            let route = Route::Join {
+                code: code.to_owned(),
+            };
+            html! {
+                <>
+                <a class="btn primary" data-testid="rejoin" href={route.path()} onclick={link_to(nav, route.clone())}>
+                    { "Rejoin the workshop" }
+                </a>
+                <a class="btn" href="/" onclick={link_to(nav, Route::Catalog)}>{ "Back to lessons" }</a>
+                </>
+            }
+        }
+        None => start_or_back(nav, "Start a new session", on_start),
+    };
     screen(
         nav,
         "This session has ended",
         html! { <p>{ reason.to_owned() }</p> },
-        start_or_back(nav, "Start a new session", on_start),
+        actions,
     )
 }
 

@@ -1,5 +1,6 @@
 //! The session bar: the lesson's title, the time left (and the warning banner
-//! in the last minutes), Restart for the active tab's machine, and End session.
+//! in the last minutes), the "instructor is watching" badge, Restart for the
+//! active tab's machine, and End session.
 //! Restart and End ask for confirmation and call the API themselves; the page
 //! hears of the outcome through `on_notice` and `on_lost`.
 
@@ -20,6 +21,8 @@ pub struct Props {
     pub node: AttrValue,
     /// Seconds until the session expires.
     pub secs_left: i64,
+    /// An operator watches the terminals (read-only) now.
+    pub watched: bool,
     pub on_notice: Callback<(NoticeLevel, String)>,
     /// The session is over; the reason to show.
     pub on_lost: Callback<String>,
@@ -87,6 +90,14 @@ pub fn session_bar(p: &Props) -> Html {
             { back_link(&nav) }
             <span class="lesson-title" title={p.title.clone()}>{ p.title.clone() }</span>
             <span class="spacer"></span>
+            <span class="watched-slot" role="status" aria-live="polite">
+                if p.watched {
+                    <span class="badge watched" data-testid="watched"
+                          title="Your instructor sees your terminals (read-only): they cannot type in them.">
+                        { "Your instructor is watching" }
+                    </span>
+                }
+            </span>
             <div class={classes!("clock", warn.then_some("warn"))} role="timer"
                  aria-label={format!("Time left: {}", timefmt::describe_left(left))}>
                 { timefmt::format_left(left) }<span class="clock-unit">{ " left" }</span>

@@ -1,7 +1,8 @@
 //! The terminals pane: one tab per node (the ARIA tab pattern: arrow keys,
 //! Home and End move between tabs) and one `Terminal` per node. Hidden
 //! terminals stay connected. The page keeps which tab is active, because the
-//! session bar and the Run buttons need it too.
+//! session bar and the Run buttons need it too. The operator's watch panel
+//! uses it read-only (`watch`).
 
 use wasm_bindgen::JsCast;
 use web_sys::HtmlElement;
@@ -13,8 +14,12 @@ use super::super::terminal::{TermEvent, TermHandle, Terminal};
 #[derive(Properties, PartialEq, Clone)]
 pub struct Props {
     pub session: AttrValue,
+    /// The session's token; the admin token with `watch`.
     pub token: AttrValue,
     pub nodes: Vec<AttrValue>,
+    /// Read-only terminals: an operator watching.
+    #[prop_or_default]
+    pub watch: bool,
     /// The active tab's node.
     pub tab: AttrValue,
     /// A tab was chosen: by a click (true: focus its terminal) or a key
@@ -78,7 +83,7 @@ pub fn workspace(p: &Props) -> Html {
                 { for p.nodes.iter().map(|n| html! {
                     <Terminal key={format!("{}-{n}", p.session)} session={p.session.clone()}
                               token={p.token.clone()} node={n.clone()}
-                              active={*n == p.tab}
+                              active={*n == p.tab} watch={p.watch}
                               on_ready={p.on_ready.clone()}
                               on_event={p.on_event.clone()} />
                 }) }

@@ -3,6 +3,10 @@
 //! and handles its copy/paste keys; `socket` connects, reconnects, and moves
 //! frames and flow-control acks. This module is the Yew side: the status line
 //! over the terminal, and the handle the page types into.
+//!
+//! With `watch`, the terminal is read-only: an operator watching a learner's
+//! node with the admin token (`?watch=1`). Nothing typed is sent, no size is
+//! sent (the learner's terminal keeps its own), and xterm.js takes no input.
 
 mod socket;
 mod xterm_setup;
@@ -27,6 +31,12 @@ pub enum TermEvent {
     },
     /// The session ended or the token no longer opens it.
     SessionGone,
+    /// How many operators watch the session, as `node`'s socket last heard
+    /// (0 again whenever that socket reconnects, until the server says more).
+    Watchers {
+        node: String,
+        count: u32,
+    },
 }
 
 /// Connection state shown over the terminal.
@@ -76,8 +86,12 @@ impl TermHandle {
 #[derive(Properties, PartialEq, Clone)]
 pub struct Props {
     pub session: AttrValue,
+    /// The session's token; the admin token with `watch`.
     pub token: AttrValue,
     pub node: AttrValue,
+    /// Read-only: an operator watching (see the module docs).
+    #[prop_or_default]
+    pub watch: bool,
     /// The visible tab; hidden terminals stay connected.
     pub active: bool,
     pub on_ready: Callback<(String, Option<TermHandle>)>,
@@ -129,6 +143,10 @@ impl Component for Terminal {
                 ),
             ),
             Status::Reconnecting { .. } => ("warn", "Reconnecting…".to_owned()),
+            Status::Exited { code } if p.watch => (
+                "info",
+                format!("The shell exited (code {code}). Watching again when a new one starts…"),
+            ),
             Status::Exited { code } => (
                 "info",
                 format!(
@@ -139,7 +157,7 @@ impl Component for Terminal {
             Status::Failed(e) => ("error", format!("The terminal could not start: {e}")),
         };
         html! {
-            <div class="term-pane" data-testid="terminal" data-node={p.node.clone()}
+            <div class={classes!("term-pane", p.watch.then_some("watching"))} data-testid="terminal" data-node={p.node.clone()}
                  id={format!("panel-{}", p.node)} role="tabpanel"
                  aria-labelledby={format!("tab-{}", p.node)} hidden={!p.active}>
                 if !text.is_empty() {
@@ -172,10 +190,11 @@ impl Component for Terminal {
             session: p.session.to_string(),
             token: p.token.to_string(),
             node: p.node.to_string(),
+            watch: p.watch,
             on_status: Callback::from(move |s| link.send_message(Msg::Status(s))),
             on_event: p.on_event.clone(),
         };
-        match Screen::create(host) {
+        match Screen::create(host, p.watch) {
             Ok(screen) => {
                 let handle = TermHandle(Socket::start(screen, target));
                 p.on_ready.emit((p.node.to_string(), Some(handle.clone())));

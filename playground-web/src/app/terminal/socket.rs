@@ -7,11 +7,14 @@
 //!   terminal is reset (`ESC c`) just before it: no blank screen, no duplicates.
 //! - A dropped socket reconnects with backoff; a socket closed because the
 //!   session ended (or refused for it) reports [`TermEvent::SessionGone`].
+//! - Watching (`Target::watch`, the admin token): the URL asks for `watch=1`
+//!   and no size, and nothing typed or resized is sent.
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
 use futures::channel::{mpsc, oneshot};
+use futures::future::{self, Either};
 use futures::{SinkExt, StreamExt};
 use gloo_net::websocket::{futures::WebSocket, Message, WebSocketError};
 use gloo_timers::future::TimeoutFuture;
@@ -36,6 +39,8 @@ pub struct Target {
     pub session: String,
     pub token: String,
     pub node: String,
+    /// Read-only, with the admin token in `token`.
+    pub watch: bool,
     pub on_status: Callback<Status>,
     pub on_event: Callback<TermEvent>,
 }
@@ -53,6 +58,11 @@ pub struct Socket {
     repaint_next: Cell<bool>,
     /// Set after the shell exited: the next key reconnects (new shell).
     wake_on_key: RefCell<Option<oneshot::Sender<()>>>,
+    /// Dropped by `close`: ends the current socket at once. (gloo closes a
+    /// WebSocket only when both of its halves are dropped, and the reading
+    /// half would otherwise wait for the next message: an idle terminal
+    /// closed by its page kept its socket, and a watcher kept watching.)
+    stop: RefCell<Option<oneshot::Sender<()>>>,
     alive: Cell<bool>,
     /// Runs when xterm has parsed a write: counts it for the next ack.
     write_done: RefCell<Option<Closure<dyn FnMut()>>>,
@@ -69,6 +79,7 @@ impl Socket {
             pending_input: RefCell::default(),
             repaint_next: Cell::new(true),
             wake_on_key: RefCell::new(None),
+            stop: RefCell::new(None),
             alive: Cell::new(true),
             write_done: RefCell::new(None),
         });
@@ -78,19 +89,24 @@ impl Socket {
                 socket.rendered();
             }
         }));
-        let (on_input, on_resize) = (Rc::downgrade(&socket), Rc::downgrade(&socket));
-        socket.screen.listen(
-            move |bytes| {
-                if let Some(socket) = on_input.upgrade() {
-                    socket.input(bytes);
-                }
-            },
-            move |cols, rows| {
-                if let Some(socket) = on_resize.upgrade() {
-                    socket.send(ClientFrame::Resize { cols, rows });
-                }
-            },
-        );
+        if socket.target.watch {
+            // Copy keys only: a watcher's keys and sizes stay in its browser.
+            socket.screen.listen(|_| {}, |_, _| {});
+        } else {
+            let (on_input, on_resize) = (Rc::downgrade(&socket), Rc::downgrade(&socket));
+            socket.screen.listen(
+                move |bytes| {
+                    if let Some(socket) = on_input.upgrade() {
+                        socket.input(bytes);
+                    }
+                },
+                move |cols, rows| {
+                    if let Some(socket) = on_resize.upgrade() {
+                        socket.send(ClientFrame::Resize { cols, rows });
+                    }
+                },
+            );
+        }
         spawn_local(connection_loop(Rc::downgrade(&socket)));
         socket
     }
@@ -104,6 +120,9 @@ impl Socket {
 
     /// Types `bytes` into the shell (kept for the next connect while there is none).
     pub fn input(&self, bytes: &[u8]) {
+        if self.target.watch {
+            return;
+        }
         if let Some(tx) = self.wake_on_key.borrow_mut().take() {
             // The shell had exited: this key starts a new one (and is not typed).
             let _ = tx.send(());
@@ -119,6 +138,15 @@ impl Socket {
 
     fn url(&self) -> String {
         let t = &self.target;
+        if t.watch {
+            return dom::ws_url(&format!(
+                "{}/sessions/{}/nodes/{}/terminal?token={}&watch=1",
+                protocol::api::API_PREFIX,
+                dom::encode(&t.session),
+                dom::encode(&t.node),
+                dom::encode(&t.token),
+            ));
+        }
         dom::ws_url(&format!(
             "{}/sessions/{}/nodes/{}/terminal?token={}&cols={}&rows={}",
             protocol::api::API_PREFIX,
@@ -151,6 +179,13 @@ impl Socket {
                     .emit(TermEvent::Notice { level, message });
                 None
             }
+            Ok(ServerFrame::Event(Event::Watchers { count })) => {
+                self.target.on_event.emit(TermEvent::Watchers {
+                    node: self.target.node.clone(),
+                    count,
+                });
+                None
+            }
             Err(_) => None,
         }
     }
@@ -166,15 +201,19 @@ impl Socket {
     pub fn close(&self) {
         self.alive.set(false);
         self.tx.borrow_mut().take();
+        self.stop.borrow_mut().take();
         self.wake_on_key.borrow_mut().take();
         self.screen.dispose();
         self.write_done.borrow_mut().take();
     }
 
     /// Connects a new socket: its frames go out through `tx` from now on,
-    /// after what was typed while disconnected.
-    fn connected(&self) -> mpsc::UnboundedReceiver<Vec<u8>> {
+    /// after what was typed while disconnected. The second receiver ends
+    /// when the terminal is closed.
+    fn connected(&self) -> (mpsc::UnboundedReceiver<Vec<u8>>, oneshot::Receiver<()>) {
         let (tx, rx) = mpsc::unbounded::<Vec<u8>>();
+        let (stop_tx, stop_rx) = oneshot::channel();
+        *self.stop.borrow_mut() = Some(stop_tx);
         self.acks.borrow_mut().new_connection();
         self.repaint_next.set(true);
         let pending = std::mem::take(&mut *self.pending_input.borrow_mut());
@@ -182,7 +221,23 @@ impl Socket {
             let _ = tx.unbounded_send(ClientFrame::Input(&pending).encode());
         }
         *self.tx.borrow_mut() = Some(tx);
-        rx
+        // The server says again who watches, if anyone, right after connecting.
+        self.target.on_event.emit(TermEvent::Watchers {
+            node: self.target.node.clone(),
+            count: 0,
+        });
+        (rx, stop_rx)
+    }
+
+    /// Whether the session is gone, asked after a suspicious close: with the
+    /// session's token, or the operator's list when watching. None when the
+    /// server could not tell (retry).
+    async fn session_gone(session: String, token: String, watch: bool) -> bool {
+        if watch {
+            matches!(api::admin_session_live(&token, &session).await, Ok(false))
+        } else {
+            matches!(api::session(&session, &token).await, Err(e) if e.session_gone())
+        }
     }
 }
 
@@ -213,9 +268,9 @@ async fn connection_loop(weak: Weak<Socket>) {
                 }
             }
             Ok(ws) => {
-                let rx = socket.connected();
+                let (rx, stop) = socket.connected();
                 drop(socket);
-                match run_socket(&weak, ws, rx, &mut attempt).await {
+                match run_socket(&weak, ws, rx, stop, &mut attempt).await {
                     Some(ended) => ended,
                     None => return,
                 }
@@ -227,6 +282,17 @@ async fn connection_loop(weak: Weak<Socket>) {
             return;
         }
         match ended {
+            Ended::Exited(code) if socket.target.watch => {
+                // The learner's next key starts a new shell; look again shortly.
+                socket.screen.write_str(&format!(
+                    "\r\n\x1b[2m[the shell exited with code {code}]\x1b[0m\r\n"
+                ));
+                socket.target.on_status.emit(Status::Exited { code });
+                drop(socket);
+                TimeoutFuture::new(3000).await;
+                attempt = 0;
+                continue;
+            }
             Ended::Exited(code) => {
                 socket.screen.write_str(&format!(
                     "\r\n\x1b[2m[the shell exited with code {code}; press any key for a new one]\x1b[0m\r\n"
@@ -245,18 +311,15 @@ async fn connection_loop(weak: Weak<Socket>) {
                 // A normal close or a refused handshake may mean the session is
                 // over: ask the API before retrying.
                 let suspicious = code == Some(close_code::NORMAL) || !got_data;
-                let (id, token) = (socket.target.session.clone(), socket.target.token.clone());
+                let t = &socket.target;
+                let (id, token, watch) = (t.session.clone(), t.token.clone(), t.watch);
                 drop(socket);
-                if suspicious {
-                    if let Err(e) = api::session(&id, &token).await {
-                        if e.session_gone() {
-                            if let Some(socket) = weak.upgrade() {
-                                socket.target.on_status.emit(Status::Gone);
-                                socket.target.on_event.emit(TermEvent::SessionGone);
-                            }
-                            return;
-                        }
+                if suspicious && Socket::session_gone(id, token, watch).await {
+                    if let Some(socket) = weak.upgrade() {
+                        socket.target.on_status.emit(Status::Gone);
+                        socket.target.on_event.emit(TermEvent::SessionGone);
                     }
+                    return;
                 }
             }
         }
@@ -273,11 +336,13 @@ async fn connection_loop(weak: Weak<Socket>) {
 }
 
 /// Pumps one open socket until it closes: frames from `rx` out, messages in.
-/// None when the terminal went away meanwhile.
+/// None when the terminal went away meanwhile (or `stop` says it did: the
+/// socket is dropped, which closes it).
 async fn run_socket(
     weak: &Weak<Socket>,
     ws: WebSocket,
     mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
+    mut stop: oneshot::Receiver<()>,
     attempt: &mut u32,
 ) -> Option<Ended> {
     let (mut sink, mut stream) = ws.split();
@@ -292,7 +357,12 @@ async fn run_socket(
     let mut got_data = false;
     let mut code = None;
     let mut exit = None;
-    while let Some(msg) = stream.next().await {
+    loop {
+        let msg = match future::select(stream.next(), &mut stop).await {
+            Either::Left((Some(msg), _)) => msg,
+            Either::Left((None, _)) => break,
+            Either::Right(_) => return None,
+        };
         let socket = weak.upgrade()?;
         match msg {
             Ok(Message::Bytes(bytes)) => {

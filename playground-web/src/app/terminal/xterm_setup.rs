@@ -27,12 +27,14 @@ pub struct Screen {
     closures: RefCell<Vec<Box<dyn Any>>>,
 }
 
-fn terminal_options() -> Object {
+/// The terminal's options; `read_only` takes no input and shows no blinking cursor.
+fn terminal_options(read_only: bool) -> Object {
     let o = Object::new();
     let set = |k: &str, v: JsValue| {
         let _ = Reflect::set(&o, &k.into(), &v);
     };
-    set("cursorBlink", true.into());
+    set("cursorBlink", (!read_only).into());
+    set("disableStdin", read_only.into());
     set("allowProposedApi", true.into());
     set("scrollback", 5000.into());
     set("fontSize", 14.into());
@@ -66,13 +68,13 @@ fn dom_renderer_forced() -> bool {
 
 impl Screen {
     /// Creates the terminal in `host` with its addons, and keeps it fitted to
-    /// `host` from now on.
-    pub fn create(host: HtmlElement) -> Result<Screen, String> {
+    /// `host` from now on; `read_only` for a terminal that only watches.
+    pub fn create(host: HtmlElement, read_only: bool) -> Result<Screen, String> {
         if !xterm::loaded() {
             return Err("the terminal scripts (xterm.js) did not load".into());
         }
         let err = |e: JsValue| format!("{e:?}");
-        let term = xterm::Terminal::new(&terminal_options()).map_err(err)?;
+        let term = xterm::Terminal::new(&terminal_options(read_only)).map_err(err)?;
         let fit = xterm::new_addon::<xterm::FitAddon>("FitAddon").map_err(err)?;
         term.load_addon(&fit).map_err(err)?;
         if let Ok(unicode) = xterm::new_addon::<xterm::Unicode11Addon>("Unicode11Addon") {

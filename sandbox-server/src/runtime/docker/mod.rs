@@ -82,6 +82,20 @@ pub struct DockerRuntime {
 }
 
 impl DockerRuntime {
+    /// Waits (at most a minute) until container `id` is gone, while another
+    /// removal of it is under way. Err(()) if it is still there then.
+    async fn until_removed(&self, id: &str) -> Result<(), ()> {
+        for _ in 0..300 {
+            match self.docker.inspect_container(id, None).await {
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => return Ok(()),
+                _ => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+            }
+        }
+        Err(())
+    }
+
     /// Connects to the Engine on `options.socket` and negotiates the API
     /// version. Under [`DockerProfile::Isolated`] it refuses an Engine that
     /// runs without `userns-remap` (root in a node would be root on the host)
@@ -669,6 +683,16 @@ impl Runtime for DockerRuntime {
                         status_code: 404,
                         ..
                     }) => Ok(()),
+                    // "Removal already in progress": one a previous server
+                    // started before it stopped (reconcile at the next start),
+                    // or a concurrent ending. Wait for it to finish, or the
+                    // network and volumes cannot go.
+                    Err(
+                        e @ bollard::errors::Error::DockerResponseServerError {
+                            status_code: 409,
+                            ..
+                        },
+                    ) => self.until_removed(&id).await.map_err(|()| e),
                     Err(e) => Err(e),
                 }
             });
