@@ -54,8 +54,10 @@ fi
 stage fmt "cargo fmt --all --check"
 cargo fmt --all --check
 
-stage clippy "cargo clippy --workspace --all-targets -- -D warnings"
+stage clippy "cargo clippy --workspace --all-targets -- -D warnings (and the web app for wasm32)"
 cargo clippy --workspace --all-targets -- -D warnings
+# The web app's components (playground-web/src/app/) build for wasm32 only.
+cargo clippy -p playground-web --target wasm32-unknown-unknown -- -D warnings
 
 stage build "cargo build --workspace"
 cargo build --workspace
