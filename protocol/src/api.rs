@@ -247,6 +247,31 @@ pub struct LessonDetail {
     /// Markdown shown after the last step; may be empty.
     #[serde(default)]
     pub finish: String,
+    /// The values blocks capture from a node's output (`capture=NAME`), which
+    /// `{{NAME}}` in a runnable block stands for: the web app fills them in
+    /// from `GET /sessions/{id}/captures` before it types such a block.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub captures: Vec<CaptureInfo>,
+}
+
+/// A value a lesson captures from a node's terminal output (see
+/// [`crate::dialect`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptureInfo {
+    /// The placeholder's name: `JOIN` for `{{JOIN}}`.
+    pub name: String,
+    /// The node whose output it comes from.
+    pub node: String,
+}
+
+/// One entry of `GET /api/v1/sessions/{id}/captures`: a captured value as the
+/// server last saw it in the node's output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapturedValue {
+    pub name: String,
+    pub node: String,
+    /// None until the node printed something that matches.
+    pub value: Option<String>,
 }
 
 /// One step of a lesson.

@@ -379,6 +379,7 @@ impl Manifest<'_> {
                 node: node.clone(),
                 code,
                 interrupt: false,
+                capture: None,
             });
         let path = step.file.get_ref();
         let source = match read_relative(self.dir, path) {
