@@ -1,6 +1,7 @@
 //! The parts of the lesson Markdown dialect (`docs/lessons.md`) that the
 //! server and the web app must read the same way, so they live here once:
 //!
+//! - what a Run button types ([`keystrokes`]);
 //! - the words of a fenced block's info string ([`info_words`]): separated by
 //!   spaces, commas and braces, except inside quotes, so an attribute value
 //!   may hold spaces (`regex="docker swarm join .*"`);
@@ -12,6 +13,16 @@
 //! Placeholder names are upper case (`[A-Z][A-Z0-9_]*`), and only names a
 //! lesson declares are ever replaced: Go templates (`{{.State.Status}}`,
 //! `{{json .}}`) and other braces in shell code stay as they are.
+
+/// The bytes a Run button types for a block: its lines joined by Enter (`\r`),
+/// plus a final Enter. A final newline of the block is not a line of its
+/// own. Ctrl-C (for `interrupt`) is not included: it must go first, on its own.
+pub fn keystrokes(code: &str) -> String {
+    let code = code.strip_suffix('\n').unwrap_or(code);
+    let mut s = code.replace("\r\n", "\n").replace('\n', "\r");
+    s.push('\r');
+    s
+}
 
 /// Longest capture name.
 pub const MAX_CAPTURE_NAME: usize = 64;
@@ -140,6 +151,13 @@ mod tests {
         assert_eq!(info_words(r#"regex="\S+\.\d""#), vec![r"regex=\S+\.\d"]);
         assert_eq!(info_words(r#"a="unclosed b"#), vec!["a=unclosed b"]);
         assert!(info_words("  ").is_empty());
+    }
+
+    #[test]
+    fn keystrokes_are_lines_and_enter() {
+        assert_eq!(keystrokes("echo hello\nls"), "echo hello\rls\r");
+        assert_eq!(keystrokes("a\r\nb\n"), "a\rb\r");
+        assert_eq!(keystrokes(""), "\r");
     }
 
     #[test]
