@@ -144,12 +144,13 @@ impl Markers {
 }
 
 /// The line that makes bash mark its prompts, typed once into a test
-/// session's shell. A leading space keeps it out of the history.
+/// session's shell. A leading space keeps it out of the history; it clears
+/// the screen after itself, so what a failure shows is the lesson's.
 fn marker_setup(nonce: &str) -> String {
     format!(
         " __pg_mark() {{ printf '\\033]{OSC};pg-{nonce};%s\\007' \"$1\"; }}; \
          PROMPT_COMMAND='__pg_mark \"P;$?\"'\"${{PROMPT_COMMAND:+; $PROMPT_COMMAND}}\"; \
-         PS2='\\[\\033]{OSC};pg-{nonce};C\\007\\]> '\r"
+         PS2='\\[\\033]{OSC};pg-{nonce};C\\007\\]> '; printf '\\033[H\\033[2J'\r"
     )
 }
 
