@@ -39,9 +39,9 @@ enum Escape {
     /// ESC `[`: parameters until a final byte.
     Csi,
     /// ESC `]`, `P`, `X`, `^` or `_`: a string until BEL or ESC `\`.
-    String,
-    /// ESC inside a string: `\` ends it.
-    StringEscape,
+    Text,
+    /// ESC inside such a string: `\` ends it.
+    TextEnd,
 }
 
 /// Cuts output into lines and keeps the last value each rule found.
@@ -89,7 +89,7 @@ impl Scanner {
                 Escape::Start => {
                     self.escape = match b {
                         b'[' => Escape::Csi,
-                        b']' | b'P' | b'X' | b'^' | b'_' => Escape::String,
+                        b']' | b'P' | b'X' | b'^' | b'_' => Escape::Text,
                         0x20..=0x2f => Escape::Intermediate,
                         _ => Escape::None,
                     }
@@ -104,16 +104,16 @@ impl Scanner {
                         self.escape = Escape::None;
                     }
                 }
-                Escape::String => match b {
+                Escape::Text => match b {
                     0x07 => self.escape = Escape::None,
-                    0x1b => self.escape = Escape::StringEscape,
+                    0x1b => self.escape = Escape::TextEnd,
                     _ => {}
                 },
-                Escape::StringEscape => {
+                Escape::TextEnd => {
                     self.escape = if b == b'\\' {
                         Escape::None
                     } else {
-                        Escape::String
+                        Escape::Text
                     }
                 }
             }

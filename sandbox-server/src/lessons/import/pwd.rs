@@ -165,6 +165,7 @@ pub fn load(file: &Path, diags: &mut Diagnostics) -> Option<Draft> {
         .collect();
     let body = convert(file, body_lines, diags);
     split_steps(body, &draft.summary.title.clone(), &mut draft);
+    super::carry::map_join_commands(&mut draft, diags);
     Some(draft)
 }
 

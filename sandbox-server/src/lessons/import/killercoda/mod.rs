@@ -140,6 +140,7 @@ pub fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Draft> {
         draft.assets.extend(sc.assets(host, list, &mut conv));
     }
     draft.nodes = sc.nodes(index.backend.as_ref(), setup, &mut conv);
+    super::carry::map_join_commands(&mut draft, conv.diags);
     Some(draft)
 }
 
