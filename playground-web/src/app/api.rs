@@ -2,8 +2,8 @@
 
 use gloo_net::http::{Request, RequestBuilder, Response};
 use protocol::api::{
-    CheckResult, CreateSessionRequest, CreatedSession, ErrorBody, ErrorCode, LessonDetail,
-    LessonSummary, Progress, SessionInfo, API_PREFIX,
+    CapturedValue, CheckResult, CreateSessionRequest, CreatedSession, ErrorBody, ErrorCode,
+    LessonDetail, LessonSummary, Progress, SessionInfo, API_PREFIX,
 };
 use serde::de::DeserializeOwned;
 
@@ -143,4 +143,10 @@ pub async fn put_progress(id: &str, token: &str, progress: &Progress) -> Result<
     .json(progress)
     .map_err(|e| ApiError::Network(e.to_string()))?;
     check(req.send().await).await.map(|_| ())
+}
+
+/// The values the lesson captures from the session's nodes, as last printed.
+pub async fn captures(id: &str, token: &str) -> Result<Vec<CapturedValue>, ApiError> {
+    let path = format!("/sessions/{id}/captures");
+    json(send_authed(Request::get(&url(&path)), token).await).await
 }
