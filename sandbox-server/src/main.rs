@@ -55,17 +55,20 @@ enum LessonCommand {
     /// Validate lessons; print every problem as `file:line: message`; exit 1 on any error.
     /// Each DIR is a lesson or a directory of lessons (default: `lessons_dirs` of the config).
     Check { dirs: Vec<PathBuf> },
-    /// Run a lesson in a real session: each step's solution, then its check, with timing.
-    /// Exit 1 if a step fails. DIR is a lesson or a directory of lessons (all are run).
+    /// Run a lesson in a real session: each step's blocks typed into their nodes'
+    /// terminals as the Run button types them, then its check; a table of every
+    /// block and check. Exit 1 if a step fails. DIR is a lesson or a directory of
+    /// lessons (all are run).
     Test {
         dir: PathBuf,
         /// Only the lesson with this id.
         #[arg(long)]
         only: Option<String>,
-        /// Seconds a block followed by an `interrupt` block runs before it is stopped.
+        /// Seconds a block whose node's next block is an `interrupt` one runs before
+        /// the test goes on (that block's Ctrl-C stops it).
         #[arg(long, default_value_t = 3)]
         interrupt_after: u64,
-        /// Seconds any other solution block may run.
+        /// Seconds any other block may take to give the prompt back (then Ctrl-C, failed).
         #[arg(long, default_value_t = 300)]
         block_timeout: u64,
         /// Also run each check before the solution and require it to fail.

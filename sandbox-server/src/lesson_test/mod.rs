@@ -33,9 +33,9 @@ use typing::{Ending, NodeTerm};
 /// Knobs of a test run.
 #[derive(Debug, Clone)]
 pub struct TestOptions {
-    /// A block followed by an `interrupt` block is expected to keep running
-    /// (a server, `ping`, `docker logs -f`): it gets this long, then the next
-    /// block's Ctrl-C stops it.
+    /// A block whose node's next block is an `interrupt` one is expected to
+    /// keep running (a server, `ping`, `docker logs -f`): it gets this long,
+    /// then is left running until that block's Ctrl-C stops it.
     pub interrupt_after: Duration,
     /// Longest any other block may take to give the prompt back.
     pub block_timeout_secs: u64,
@@ -254,7 +254,12 @@ impl Runner<'_> {
         } else {
             let blocks = step.solution();
             for (k, block) in blocks.iter().enumerate() {
-                let expected_to_run = blocks.get(k + 1).is_some_and(|b| b.interrupt);
+                // The next block on the same node stops it with Ctrl-C: a
+                // server on node1 while node2 talks to it, then Ctrl-C on node1.
+                let expected_to_run = blocks[k + 1..]
+                    .iter()
+                    .find(|b| b.node == block.node)
+                    .is_some_and(|b| b.interrupt);
                 if !record(self.block(k + 1, block, expected_to_run).await, out)? {
                     return Ok(items);
                 }
