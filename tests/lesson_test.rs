@@ -1,10 +1,10 @@
 //! `sandbox-server lesson test` through the terminal path, on the fixture
 //! lessons of `tests/fixtures/lesson-test/` (real Docker, base nodes): a value
 //! captured on node1 and filled into a block on node2; blocks typed into a
-//! nested shell and out of it; a block that never gives the prompt back (it
-//! gets Ctrl-C and fails the lesson, with a clear reason); a block the shell
-//! waits to see completed. Each run reads the `--json` report, whose shape is
-//! `protocol::lesson_test`.
+//! nested shell and out of it (and one that fails on purpose); a block that
+//! never gives the prompt back (it gets Ctrl-C and fails the lesson, with a
+//! clear reason); a block the shell waits to see completed. Each run reads
+//! the `--json` report, whose shape is `protocol::lesson_test`.
 
 use std::process::{Command, Output};
 
@@ -90,10 +90,13 @@ fn blocks_go_into_a_nested_shell_and_out_of_it() {
             ItemOutcome::Open,
             ItemOutcome::Ok,
             ItemOutcome::Ok,
+            ItemOutcome::Ok,
             ItemOutcome::Ok
         ],
         "{table}"
     );
+    // The block marked `fails` failed, as it should.
+    assert_ne!(first_step(&report)[4].exit_code, Some(0), "{table}");
     assert!(report.passed, "{table}");
 }
 

@@ -66,6 +66,8 @@ pub fn parse_info(info: &str) -> (String, Action) {
             interrupt = true;
         } else if token == "copy" {
             copy = true;
+        } else if token == "fails" {
+            // For `lesson test` only: the block shows an error on purpose.
         } else if lang.is_empty() && !token.contains('=') {
             lang = token.trim_start_matches('.').to_owned();
         }

@@ -314,6 +314,19 @@ impl Runner<'_> {
         let tail = term.screen_tail(SCREEN_LINES);
         let screen = || format!("its screen:\n{}", indent(&tail, "| "));
         let judged = match ending {
+            Ending::Exited(code) if block.fails && code != 0 => (
+                ItemOutcome::Ok,
+                Some(code),
+                Some(format!("exited {code}, as the block (`fails`) means it to")),
+            ),
+            Ending::Exited(0) if block.fails => (
+                ItemOutcome::Failed,
+                Some(0),
+                Some(format!(
+                    "the block is marked `fails` but its last command exited 0; {}",
+                    screen()
+                )),
+            ),
             Ending::Exited(0) => (ItemOutcome::Ok, Some(0), None),
             Ending::Exited(code) => (
                 ItemOutcome::Failed,

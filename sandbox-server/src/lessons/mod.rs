@@ -102,6 +102,9 @@ pub struct Runnable {
     pub code: String,
     /// Ctrl-C is sent first (the block before it is expected to keep running).
     pub interrupt: bool,
+    /// It shows an error on purpose: `lesson test` expects its last command
+    /// to exit non-zero.
+    pub fails: bool,
     /// The value this block's output gives (`capture=NAME regex="..."`).
     pub capture: Option<Capture>,
 }

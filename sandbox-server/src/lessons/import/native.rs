@@ -379,6 +379,7 @@ impl Manifest<'_> {
                 node: node.clone(),
                 code,
                 interrupt: false,
+                fails: false,
                 capture: None,
             });
         let path = step.file.get_ref();

@@ -104,6 +104,9 @@ pub struct BlockInfo {
     pub lang: Option<String>,
     pub run: Option<String>,
     pub interrupt: bool,
+    /// `fails`: the block shows an error on purpose (a worker refusing a
+    /// manager's command); `lesson test` expects a non-zero exit.
+    pub fails: bool,
     pub copy: bool,
     pub check: Option<String>,
     pub timeout: Option<String>,
@@ -130,6 +133,7 @@ pub fn parse_info(info: &str) -> BlockInfo {
             Some(("capture", v)) => out.capture = Some(v.to_owned()),
             Some(("regex", v)) => out.regex = Some(v.to_owned()),
             None if word == "interrupt" => out.interrupt = true,
+            None if word == "fails" => out.fails = true,
             None if word == "copy" => out.copy = true,
             None if i == 0 => out.lang = Some(word.trim_start_matches('.').to_owned()),
             _ => out.unknown.push(word),
@@ -367,7 +371,7 @@ fn block(
         diags.warn(
             file,
             line,
-            format!("unknown code block attribute {word:?} (known: run=NODE, interrupt, copy, capture=NAME, regex=\"...\", check=NODE, timeout=SECS, file=PATH)"),
+            format!("unknown code block attribute {word:?} (known: run=NODE, interrupt, fails, copy, capture=NAME, regex=\"...\", check=NODE, timeout=SECS, file=PATH)"),
         );
     }
     if let Some(node) = &info.check {
@@ -466,6 +470,7 @@ fn block(
             node: node.clone(),
             code,
             interrupt: info.interrupt,
+            fails: info.fails,
             capture: capture(info, node, line, file, diags),
         };
         out.runnables.push((line, runnable.clone()));
@@ -481,6 +486,9 @@ fn block(
                 line,
                 "interrupt needs run=NODE (Ctrl-C goes to that node)",
             );
+        }
+        if info.fails {
+            diags.warn(file, line, "fails only applies with run=NODE; ignored");
         }
         if info.capture.is_some() {
             diags.error(
@@ -664,6 +672,8 @@ mod tests {
         assert_eq!(i.lang.as_deref(), Some("sh"));
         assert_eq!(i.run.as_deref(), Some("node1"));
         assert!(i.interrupt);
+        assert!(!i.fails);
+        assert!(parse_info("sh run=node1 fails").fails);
         let i = parse_info("run=node2 copy x");
         assert_eq!(i.lang, None);
         assert!(i.copy);
