@@ -155,12 +155,14 @@ fn marker_setup(nonce: &str) -> String {
 }
 
 /// Whether the text left of the cursor reads like a program waiting for
-/// input: a prompt ends in `#`, `$`, `>`, `:`, `?` or `]`, usually
-/// followed by a space (not `%`: a stalled download shows `12%`).
+/// input: a prompt ends in `#`, `$`, `>`, `:`, `?` or `]` and a space
+/// (`/ # `, `>>> `, `Password: `, `[y/N] `). The space tells it from a
+/// progress line that stalls (`0% [Working]`); `%` is left out (`12% `).
 pub fn looks_like_prompt(left_of_cursor: &str) -> bool {
-    left_of_cursor
-        .trim_end()
-        .ends_with(['#', '$', '>', ':', '?', ']'])
+    left_of_cursor.ends_with(' ')
+        && left_of_cursor
+            .trim_end()
+            .ends_with(['#', '$', '>', ':', '?', ']'])
 }
 
 /// What happened since a block was typed.
@@ -523,11 +525,18 @@ mod tests {
             "mysql> ",
             "Password: ",
             "Continue? [y/N] ",
-            "sh-5.2#",
+            "inner$ ",
         ] {
             assert!(looks_like_prompt(prompt), "{prompt:?}");
         }
-        for busy in ["", "Pulling fs layer", "Downloading 12%", "hello"] {
+        for busy in [
+            "",
+            "Pulling fs layer",
+            "Downloading 12% ",
+            "0% [Working]",
+            "hello ",
+            "sh-5.2#",
+        ] {
             assert!(!looks_like_prompt(busy), "{busy:?}");
         }
     }
