@@ -232,7 +232,9 @@ mod tests {
 /// - a fenced block whose info string has `run=NODE` is runnable on that
 ///   node (a Run button types it there and presses Enter); with `interrupt`
 ///   too, Ctrl-C is sent first; with `copy` it is copy-only. Other blocks
-///   are plain code.
+///   are plain code. `capture=NAME regex="..."` on a runnable block names a
+///   value its node prints; `{{NAME}}` in a runnable block stands for it
+///   ([`LessonDetail::captures`], [`crate::dialect`]).
 /// - a link to `preview:NODE:PORT/path` opens the node's port through the
 ///   web preview (`{preview_origin}/preview/{session}/{node}/{port}/path`,
 ///   on the preview origin, see [`CreatedSession::preview_origin`]).
