@@ -1,6 +1,7 @@
 //! The lesson API and lesson loading of a real `sandbox-server` process on
 //! real Docker: lesson detail, checks, progress that survives a restart,
-//! setup scripts and assets, and reloading edited lessons.
+//! setup scripts and assets, reloading edited lessons, and values captured
+//! from a node's output.
 //!
 //! Each test runs its own server serving only its own lessons directory (see
 //! [`Launch::own_lessons`]). Without Docker these tests skip, except under `CI=true`.
@@ -401,4 +402,56 @@ async fn a_check_printing_150_mb_is_cut_and_the_server_stays_small() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(left.trim(), "", "the check's processes still run");
+}
+
+/// `GET .../captures`: a value the lesson captures comes from what its node
+/// prints, also when the learner types the command by hand; the route needs
+/// the session's token like the others.
+#[tokio::test]
+async fn captured_values_come_from_what_a_node_prints() {
+    require_docker!();
+    let server = Launch::default().own_lessons().start().await.unwrap();
+    copy_dir(
+        &repo_root().join("tests/fixtures/lesson-test/carry-ip"),
+        &server.lessons_dir().join("carry-ip"),
+    );
+    let (_, detail) = wait_for(
+        &server,
+        "/api/v1/lessons/carry-ip",
+        None,
+        "lesson never appeared",
+        |s, _| s == 200,
+    )
+    .await;
+    assert_eq!(
+        detail["captures"],
+        json!([{"name": "NODE1_IP", "node": "node1"}])
+    );
+    let session = server.create_session("carry-ip").await.unwrap();
+    let (id, token) = (session.id.clone(), session.token.clone());
+    let path = format!("/api/v1/sessions/{id}/captures");
+    let (status, _) = server.call("GET", &path, None, None).await;
+    assert_eq!(status, 401);
+    let (status, values) = server.call("GET", &path, Some(&token), None).await;
+    assert_eq!(status, 200, "{values}");
+    assert_eq!(
+        values,
+        json!([{"name": "NODE1_IP", "node": "node1", "value": null}])
+    );
+    let mut term = server.prompt(&session, "node1").await.unwrap();
+    let printed = term
+        .run("hostname -i", Duration::from_secs(10))
+        .await
+        .unwrap();
+    let ip = printed
+        .lines()
+        .map(str::trim)
+        .find(|l| l.split('.').count() == 4 && l.chars().all(|c| c.is_ascii_digit() || c == '.'))
+        .unwrap_or_else(|| panic!("no address in {printed:?}"))
+        .to_owned();
+    let (_, values) = wait_for(&server, &path, Some(&token), "no value", |_, v| {
+        !v[0]["value"].is_null()
+    })
+    .await;
+    assert_eq!(values[0]["value"], json!(ip));
 }

@@ -6,6 +6,7 @@
 //! only builds for `wasm32`.
 
 pub mod backoff;
+pub mod captures;
 pub mod catalog;
 pub mod flow;
 pub mod markdown;

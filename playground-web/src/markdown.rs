@@ -40,9 +40,7 @@ impl CodeBlock {
     /// The bytes a Run button types: lines joined by Enter, plus a final Enter.
     /// Ctrl-C (for `interrupt`) is not included: it must go first, on its own.
     pub fn keystrokes(&self) -> String {
-        let mut s: String = self.code.replace("\r\n", "\n").replace('\n', "\r");
-        s.push('\r');
-        s
+        protocol::dialect::keystrokes(&self.code)
     }
 }
 
@@ -52,23 +50,24 @@ pub struct Rendered {
     pub blocks: Vec<CodeBlock>,
 }
 
-/// Splits a fenced block's info string into its language and action.
-/// Tokens are separated by spaces or commas; braces are ignored, so
-/// `bash run=node1 interrupt` and `{.bash run=node1}` both work.
+/// Splits a fenced block's info string into its language and action, in
+/// words as the server reads them ([`protocol::dialect::info_words`]): spaces,
+/// commas and braces separate them outside quotes, so
+/// `bash run=node1 interrupt`, `{.bash run=node1}` and
+/// `sh run=node1 capture=JOIN regex="docker swarm join .*"` all work.
 pub fn parse_info(info: &str) -> (String, Action) {
     let mut lang = String::new();
     let mut run = None;
     let (mut interrupt, mut copy) = (false, false);
-    for token in info
-        .split(|c: char| c.is_whitespace() || c == ',' || c == '{' || c == '}')
-        .filter(|t| !t.is_empty())
-    {
+    for token in protocol::dialect::info_words(info) {
         if let Some(node) = token.strip_prefix("run=") {
-            run = Some(node.trim_matches(['"', '\'']).to_owned());
+            run = Some(node.to_owned());
         } else if token == "interrupt" {
             interrupt = true;
         } else if token == "copy" {
             copy = true;
+        } else if token == "fails" {
+            // For `lesson test` only: the block shows an error on purpose.
         } else if lang.is_empty() && !token.contains('=') {
             lang = token.trim_start_matches('.').to_owned();
         }
@@ -383,6 +382,17 @@ mod tests {
         );
         assert_eq!(parse_info("python"), ("python".into(), Action::None));
         assert_eq!(parse_info(""), (String::new(), Action::None));
+        // A quoted value with spaces is one word, never the language.
+        assert_eq!(
+            parse_info(r#"run=node1 capture=JOIN regex="docker swarm join .*""#),
+            (
+                String::new(),
+                Action::Run {
+                    node: "node1".into(),
+                    interrupt: false
+                }
+            )
+        );
     }
 
     #[test]

@@ -236,7 +236,9 @@ mod tests {
 /// - a fenced block whose info string has `run=NODE` is runnable on that
 ///   node (a Run button types it there and presses Enter); with `interrupt`
 ///   too, Ctrl-C is sent first; with `copy` it is copy-only. Other blocks
-///   are plain code.
+///   are plain code. `capture=NAME regex="..."` on a runnable block names a
+///   value its node prints; `{{NAME}}` in a runnable block stands for it
+///   ([`LessonDetail::captures`], [`crate::dialect`]).
 /// - a link to `preview:NODE:PORT/path` opens the node's port through the
 ///   web preview (`{preview_origin}/preview/{session}/{node}/{port}/path`,
 ///   on the preview origin, see [`CreatedSession::preview_origin`]).
@@ -251,6 +253,31 @@ pub struct LessonDetail {
     /// Markdown shown after the last step; may be empty.
     #[serde(default)]
     pub finish: String,
+    /// The values blocks capture from a node's output (`capture=NAME`), which
+    /// `{{NAME}}` in a runnable block stands for: the web app fills them in
+    /// from `GET /sessions/{id}/captures` before it types such a block.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub captures: Vec<CaptureInfo>,
+}
+
+/// A value a lesson captures from a node's terminal output (see
+/// [`crate::dialect`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptureInfo {
+    /// The placeholder's name: `JOIN` for `{{JOIN}}`.
+    pub name: String,
+    /// The node whose output it comes from.
+    pub node: String,
+}
+
+/// One entry of `GET /api/v1/sessions/{id}/captures`: a captured value as the
+/// server last saw it in the node's output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapturedValue {
+    pub name: String,
+    pub node: String,
+    /// None until the node printed something that matches.
+    pub value: Option<String>,
 }
 
 /// One step of a lesson.

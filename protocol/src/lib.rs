@@ -6,8 +6,14 @@
 //! - [`terminal`]: the binary frames of the terminal WebSocket, with their
 //!   encoder and decoder, so both ends agree byte for byte.
 //!
+//! Besides, what both ends must read alike: [`dialect`], the info-string words
+//! and `{{NAME}}` placeholders of the lesson Markdown; and [`lesson_test`], the
+//! JSON report of `sandbox-server lesson test --json` for programs.
+//!
 //! The crate does no I/O and builds for `wasm32-unknown-unknown` as well as native.
 
 pub mod admin;
 pub mod api;
+pub mod dialect;
+pub mod lesson_test;
 pub mod terminal;

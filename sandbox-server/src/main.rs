@@ -1,14 +1,16 @@
 //! `sandbox-server`: the command line. `serve` runs the playground; `lesson
 //! check` and `lesson test` are for lesson authors.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use protocol::lesson_test::TestReport;
 use sandbox_server::config::Config;
-use sandbox_server::lesson_test::{self, StepResult, TestOptions};
+use sandbox_server::lesson_test::{self, TestOptions};
 use sandbox_server::lessons::loader;
 
 #[derive(Parser)]
@@ -63,22 +65,29 @@ enum LessonCommand {
         #[arg(long)]
         summary: bool,
     },
-    /// Run a lesson in a real session: each step's solution, then its check, with timing.
-    /// Exit 1 if a step fails. DIR is a lesson or a directory of lessons (all are run).
+    /// Run a lesson in a real session: each step's blocks typed into their nodes'
+    /// terminals as the Run button types them, then its check; a table of every
+    /// block and check. Exit 1 if a step fails. DIR is a lesson or a directory of
+    /// lessons (all are run).
     Test {
         dir: PathBuf,
         /// Only the lesson with this id.
         #[arg(long)]
         only: Option<String>,
-        /// Seconds a block followed by an `interrupt` block runs before it is stopped.
+        /// Seconds a block whose node's next block is an `interrupt` one runs before
+        /// the test goes on (that block's Ctrl-C stops it).
         #[arg(long, default_value_t = 3)]
         interrupt_after: u64,
-        /// Seconds any other solution block may run.
+        /// Seconds any other block may take to give the prompt back (then Ctrl-C, failed).
         #[arg(long, default_value_t = 300)]
         block_timeout: u64,
         /// Also run each check before the solution and require it to fail.
         #[arg(long)]
         check_fails_first: bool,
+        /// Print the report as JSON on stdout (the table goes to stderr);
+        /// its shape is `protocol::lesson_test::TestReport`, see docs/lessons.md.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -183,6 +192,7 @@ fn main() -> ExitCode {
             interrupt_after,
             block_timeout,
             check_fails_first,
+            json,
         }) => lesson_test(
             cli.config.as_deref(),
             dir,
@@ -192,6 +202,7 @@ fn main() -> ExitCode {
                 block_timeout_secs: block_timeout,
                 check_fails_first,
             },
+            json,
         ),
         Command::Purge { instance } => purge(cli.config.as_deref(), instance),
         Command::Admin(command) => admin(cli.config.as_deref(), command),
@@ -387,11 +398,18 @@ fn lesson_test(
     dir: PathBuf,
     only: Option<String>,
     options: TestOptions,
+    json: bool,
 ) -> anyhow::Result<()> {
     let config = Arc::new(load_config(file, ServeArgs::default())?);
     let report = loader::load_dirs(std::slice::from_ref(&dir));
+    // With --json, stdout is the report's alone.
+    let mut out: Box<dyn std::io::Write + Send> = if json {
+        Box::new(std::io::stderr())
+    } else {
+        Box::new(std::io::stdout())
+    };
     for d in &report.diagnostics.items {
-        println!("{d}");
+        writeln!(out, "{d}")?;
     }
     if report.diagnostics.has_errors() {
         anyhow::bail!(
@@ -408,15 +426,29 @@ fn lesson_test(
         anyhow::bail!("no lesson to test in {}", dir.display());
     }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let mut failed = Vec::new();
+    let mut reports = Vec::new();
     for lesson in lessons {
-        let id = lesson.summary.id.clone();
-        let mut out = std::io::stdout();
-        let results =
-            runtime.block_on(lesson_test::run(config.clone(), lesson, &options, &mut out))?;
-        if results.iter().any(|r| *r != StepResult::Passed) {
-            failed.push(id);
-        }
+        reports.push(runtime.block_on(lesson_test::run(
+            config.clone(),
+            lesson,
+            &options,
+            &mut out,
+        ))?);
+    }
+    let failed: Vec<&str> = reports
+        .iter()
+        .filter(|r| !r.passed)
+        .map(|r| r.lesson.as_str())
+        .collect();
+    if json {
+        let report = TestReport {
+            passed: failed.is_empty(),
+            lessons: reports.clone(),
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).context("writing the report")?
+        );
     }
     if !failed.is_empty() {
         return Err(Reported(format!("failing lesson(s): {}", failed.join(", "))).into());

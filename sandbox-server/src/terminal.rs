@@ -41,8 +41,12 @@ use crate::metrics::Metrics;
 use crate::runtime::{Runtime, RuntimeError, ShellControl};
 use crate::store::SavedScreen;
 
+mod capture;
 #[cfg(test)]
 mod tests_on_fake_runtime;
+
+pub use capture::CaptureRule;
+use capture::Scanner;
 
 /// Written below a screen restored after a server restart, where the new
 /// shell's prompt follows.
@@ -107,6 +111,9 @@ pub struct TerminalSettings {
     pub max_clients: usize,
     /// Largest `cols * rows`: bounds the mirror and the repaint each attach queues.
     pub max_cells: u32,
+    /// Values this node's output gives (the lesson's `capture=` blocks on
+    /// this node); none for most terminals, which then scan nothing.
+    pub captures: Arc<[CaptureRule]>,
 }
 
 pub struct Terminal {
@@ -117,7 +124,7 @@ pub struct Terminal {
     metrics: Arc<Metrics>,
     state: Mutex<State>,
     /// The screen mirror. Lock order: `state` first, then `mirror`.
-    mirror: Mutex<vt100::Parser>,
+    mirror: Mutex<Mirror>,
     /// Wakes the mirror task when output is queued for it.
     mirror_wake: Notify,
     /// Set while the node restarts ([`Terminal::restart_node`]).
@@ -154,6 +161,23 @@ impl State {
     }
 }
 
+/// What output is parsed into, off the pump's path: the screen, and the
+/// values captured from it.
+struct Mirror {
+    parser: vt100::Parser,
+    /// None when the node captures nothing.
+    captures: Option<Scanner>,
+}
+
+impl Mirror {
+    fn process(&mut self, chunk: &[u8]) {
+        self.parser.process(chunk);
+        if let Some(scanner) = &mut self.captures {
+            scanner.feed(chunk);
+        }
+    }
+}
+
 struct Client {
     tx: mpsc::Sender<Outbound>,
     unacked: u64,
@@ -176,6 +200,7 @@ impl Terminal {
         settings: TerminalSettings,
         metrics: Arc<Metrics>,
     ) -> Arc<Terminal> {
+        let captures = Scanner::new(settings.captures.clone());
         Arc::new(Terminal {
             session: session.to_owned(),
             node: node.to_owned(),
@@ -193,7 +218,10 @@ impl Terminal {
                 closed: false,
                 restored: false,
             }),
-            mirror: Mutex::new(vt100::Parser::new(DEFAULT_ROWS, DEFAULT_COLS, 0)),
+            mirror: Mutex::new(Mirror {
+                parser: vt100::Parser::new(DEFAULT_ROWS, DEFAULT_COLS, 0),
+                captures,
+            }),
             mirror_wake: Notify::new(),
             restarting: std::sync::atomic::AtomicBool::new(false),
             starting: tokio::sync::Mutex::new(()),
@@ -208,12 +236,12 @@ impl Terminal {
 
     /// The mirror, with everything queued for it parsed. Takes the parser lock
     /// while `st` (the state lock) is held, so no output can slip in between.
-    fn mirror_now(&self, st: &mut State) -> MutexGuard<'_, vt100::Parser> {
-        let mut parser = self.mirror.lock().unwrap_or_else(|e| e.into_inner());
+    fn mirror_now(&self, st: &mut State) -> MutexGuard<'_, Mirror> {
+        let mut mirror = self.mirror.lock().unwrap_or_else(|e| e.into_inner());
         for chunk in st.take_unparsed() {
-            parser.process(&chunk);
+            mirror.process(&chunk);
         }
-        parser
+        mirror
     }
 
     /// Parses queued output off the pump's path; ends when the terminal closes.
@@ -235,11 +263,11 @@ impl Terminal {
         }
         // Take the parser lock before releasing the state lock, so a reader
         // of the mirror waits for these chunks to be parsed.
-        let mut parser = self.mirror.lock().unwrap_or_else(|e| e.into_inner());
+        let mut mirror = self.mirror.lock().unwrap_or_else(|e| e.into_inner());
         let chunks = st.take_unparsed();
         drop(st);
         for chunk in &chunks {
-            parser.process(chunk);
+            mirror.process(chunk);
         }
         true
     }
@@ -255,13 +283,13 @@ impl Terminal {
             if st.shell.is_some() || st.closed {
                 return Ok(());
             }
-            let mut parser = self.mirror_now(&mut st);
+            let mut mirror = self.mirror_now(&mut st);
             // Callers check the size first; one over the limit is never used.
             let size = size.filter(|&(cols, rows)| self.check_size(cols, rows).is_ok());
             if let Some((cols, rows)) = size {
-                parser.screen_mut().set_size(rows, cols);
+                mirror.parser.screen_mut().set_size(rows, cols);
             }
-            let (rows, cols) = parser.screen().size();
+            let (rows, cols) = mirror.parser.screen().size();
             (cols, rows)
         };
         let shell = self
@@ -278,10 +306,10 @@ impl Terminal {
             let mut mirror = self.mirror.lock().unwrap_or_else(|e| e.into_inner());
             if std::mem::take(&mut st.restored) {
                 // The first shell after a restart continues below the saved screen.
-                mirror.screen_mut().set_size(rows, cols);
+                mirror.parser.screen_mut().set_size(rows, cols);
             } else {
-                // A fresh shell draws on a clean screen.
-                *mirror = vt100::Parser::new(rows, cols, 0);
+                // A fresh shell draws on a clean screen (captured values stay).
+                mirror.parser = vt100::Parser::new(rows, cols, 0);
             }
             drop(mirror);
             st.generation
@@ -306,7 +334,7 @@ impl Terminal {
         }
         self.room_in(&st)?;
         let (tx, rx) = mpsc::channel(self.settings.client_queue_frames);
-        let screen = Bytes::from(self.mirror_now(&mut st).screen().state_formatted());
+        let screen = Bytes::from(self.mirror_now(&mut st).parser.screen().state_formatted());
         let unacked = screen.len() as u64;
         tx.try_send(Outbound::Output(screen))
             .expect("a new queue has room");
@@ -373,7 +401,10 @@ impl Terminal {
         self.check_size(cols, rows)?;
         let shell = {
             let mut st = self.state();
-            self.mirror_now(&mut st).screen_mut().set_size(rows, cols);
+            self.mirror_now(&mut st)
+                .parser
+                .screen_mut()
+                .set_size(rows, cols);
             st.shell.as_ref().map(|(control, _)| control.clone())
         };
         match shell {
@@ -454,7 +485,8 @@ impl Terminal {
         if st.generation == 0 && !st.restored {
             return None;
         }
-        let parser = self.mirror_now(&mut st);
+        let mirror = self.mirror_now(&mut st);
+        let parser = &mirror.parser;
         let (rows, cols) = parser.screen().size();
         Some(SavedScreen {
             node: self.node.clone(),
@@ -475,15 +507,43 @@ impl Terminal {
         let mut parser = vt100::Parser::new(saved.rows, saved.cols, 0);
         parser.process(&saved.screen);
         parser.process(RESTORED_NOTE);
-        *self.mirror.lock().unwrap_or_else(|e| e.into_inner()) = parser;
+        let mut mirror = self.mirror.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(scanner) = &mut mirror.captures {
+            // What was printed before the restart is known again as far as
+            // the saved screen shows it.
+            scanner.scan_text(&parser.screen().contents());
+        }
+        mirror.parser = parser;
         st.restored = true;
     }
 
     /// The screen as plain text, one line per row.
     pub fn screen_text(&self) -> String {
         let mut st = self.state();
-        let text = self.mirror_now(&mut st).screen().contents();
+        let text = self.mirror_now(&mut st).parser.screen().contents();
         text
+    }
+
+    /// The text left of the cursor on its row: what a program waiting for
+    /// input shows as its prompt (`/ # `, `>>> `), or nothing.
+    pub fn prompt_line(&self) -> String {
+        let mut st = self.state();
+        let mirror = self.mirror_now(&mut st);
+        let screen = mirror.parser.screen();
+        let (row, col) = screen.cursor_position();
+        screen.contents_between(row, 0, row, col)
+    }
+
+    /// The value of capture `name` as this node's output last gave it,
+    /// counting all output sent so far.
+    pub fn captured(&self, name: &str) -> Option<String> {
+        let mut st = self.state();
+        let mirror = self.mirror_now(&mut st);
+        mirror
+            .captures
+            .as_ref()
+            .and_then(|s| s.value(name))
+            .map(str::to_owned)
     }
 
     /// Sends an event to every client.

@@ -200,7 +200,15 @@ fn pwd_post_is_converted() {
     assert_eq!(titles, vec!["Initialise", "Join", "Run a service"]);
     assert_eq!(l.steps[0].text_blocks[0].node, "node1");
     assert_eq!(l.steps[1].text_blocks[0].node, "node2");
-    assert!(l.steps[1].text_blocks[0].code.contains("swarm join"));
+    // The join command node1 printed, carried to node2 (import/carry.rs).
+    assert_eq!(l.steps[1].text_blocks[0].code, "{{SWARM_JOIN}}");
+    assert_eq!(
+        l.steps[0].text_blocks[0]
+            .capture
+            .as_ref()
+            .map(|c| c.name.as_str()),
+        Some("SWARM_JOIN")
+    );
     let last = &l.steps[2].view.markdown;
     assert!(last.contains("[open it](preview:node1:80)"), "{last}");
     assert!(

@@ -460,6 +460,34 @@ async function lessonTests() {
   await page3.waitForSelector('text=This session has ended');
   await lab.close();
 
+  // --- A captured value: Run on node2 fills in what node1 printed -------------------------
+  const carry = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+  const page4 = await carry.newPage();
+  page4.on('pageerror', e => pageErrors.push('page4: ' + e.message));
+  watchCsp(page4, 'page4');
+  page4.on('dialog', d => d.accept());
+  await page4.goto(`${base}/lessons/web-captures`);
+  await page4.locator('[data-testid=start]').first().click();
+  await page4.waitForSelector('[data-testid=terminal][data-node=node1] .term-host .xterm', { timeout: 60000 });
+  await waitScreen(page4, PROMPT);
+  const runs = page4.locator('[data-testid=run]');
+  // Before node1 printed it, the value is unknown: the learner is told what to run.
+  await runs.nth(1).click();
+  const early = await page4.waitForSelector('.toast:has-text("NODE1_IP")', { timeout: 10000 });
+  check(/has no value yet/.test(await early.innerText()) && /node1/.test(await early.innerText()),
+    'a block whose value is not captured yet says which node prints it', await early.innerText());
+  await runs.nth(0).click();
+  const node1Text = await waitScreen(page4, /^\s*\d+\.\d+\.\d+\.\d+\s*$/m);
+  const ip = /^\s*(\d+\.\d+\.\d+\.\d+)\s*$/m.exec(node1Text)[1];
+  await runs.nth(1).click();
+  const node2Text = await waitScreen(page4, /^node2 got \S+$/m, 'node2');
+  check(new RegExp(`^node2 got ${ip.replace(/\./g, '\\.')}$`, 'm').test(node2Text) && !node2Text.includes('{{'),
+    'Run on node2 types the address node1 printed', node2Text.split('\n').slice(-4).join(' | '));
+  await page4.screenshot({ path: join(artifacts, 'lesson-captures.png') });
+  await page4.click('button:has-text("End session")');
+  await page4.waitForSelector('text=This session has ended');
+  await carry.close();
+
 }
 
 // An instructor and three learners, each in a browser context of their own: the admin

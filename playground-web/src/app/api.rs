@@ -7,8 +7,8 @@ use protocol::admin::{
     Workshops,
 };
 use protocol::api::{
-    CheckResult, CreateSessionRequest, CreatedSession, ErrorBody, ErrorCode, LessonDetail,
-    LessonSummary, Progress, SessionInfo, API_PREFIX,
+    CapturedValue, CheckResult, CreateSessionRequest, CreatedSession, ErrorBody, ErrorCode,
+    LessonDetail, LessonSummary, Progress, SessionInfo, API_PREFIX,
 };
 use serde::de::DeserializeOwned;
 
@@ -156,6 +156,12 @@ pub async fn put_progress(id: &str, token: &str, progress: &Progress) -> Result<
     .json(progress)
     .map_err(|e| ApiError::Network(e.to_string()))?;
     check(req.send().await).await.map(|_| ())
+}
+
+/// The values the lesson captures from the session's nodes, as last printed.
+pub async fn captures(id: &str, token: &str) -> Result<Vec<CapturedValue>, ApiError> {
+    let path = format!("/sessions/{id}/captures");
+    json(send_authed(Request::get(&url(&path)), token).await).await
 }
 
 /// Sends a JSON body with a bearer token, when there is one.

@@ -3,13 +3,14 @@
 //! - `GET /api/v1/lessons/{id}` -> [`LessonDetail`]
 //! - `POST /api/v1/sessions/{id}/steps/{n}/check` -> [`CheckResult`]
 //! - `GET`/`PUT /api/v1/sessions/{id}/progress` -> [`Progress`]
+//! - `GET /api/v1/sessions/{id}/captures` -> [`CapturedValue`] list
 //!
 //! Session routes need the session's bearer token, like the others.
 
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use protocol::api::{CheckResult, LessonDetail, LessonSummary, Progress};
+use protocol::api::{CapturedValue, CheckResult, LessonDetail, LessonSummary, Progress};
 use serde::Deserialize;
 
 use super::error::ApiError;
@@ -26,6 +27,7 @@ pub fn routes() -> Router<AppState> {
             "/sessions/{id}/progress",
             get(get_progress).put(put_progress),
         )
+        .route("/sessions/{id}/captures", get(get_captures))
 }
 
 async fn list_lessons(State(state): State<AppState>) -> Json<Vec<LessonSummary>> {
@@ -75,4 +77,12 @@ async fn put_progress(
     ApiJson(wanted): ApiJson<Progress>,
 ) -> Result<Json<Progress>, ApiError> {
     Ok(Json(state.sessions.set_progress(&session, wanted).await?))
+}
+
+/// The values the lesson captures from its nodes' output, as last seen.
+async fn get_captures(
+    State(state): State<AppState>,
+    AuthorizedSession { session, .. }: AuthorizedSession,
+) -> Result<Json<Vec<CapturedValue>>, ApiError> {
+    Ok(Json(state.sessions.captures(&session)?))
 }

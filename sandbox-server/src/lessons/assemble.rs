@@ -2,12 +2,15 @@
 //! node names, parses every page and step in the Markdown dialect, and merges
 //! checks defined outside the Markdown.
 
+use std::path::PathBuf;
+
 use protocol::api::Step;
+use protocol::dialect::placeholders;
 
 use super::diag::Diagnostics;
 use super::import::draft::{Draft, DraftStep};
 use super::markdown::{self, Context, Kind, Source};
-use super::{Lesson, LessonStep};
+use super::{Capture, Lesson, LessonStep, Runnable};
 
 /// Parses every step of `draft` and builds the lesson. Problems go to `diags`.
 pub fn assemble(draft: Draft, diags: &mut Diagnostics) -> Lesson {
@@ -18,13 +21,17 @@ pub fn assemble(draft: Draft, diags: &mut Diagnostics) -> Lesson {
         nodes: &names,
         dir: &draft.dir,
     };
-    let intro = page(&draft.intro, &ctx, diags);
-    let finish = page(&draft.finish, &ctx, diags);
+    // Every runnable block with its file and line, in the order a learner
+    // meets them: intro, steps, finish.
+    let mut runnables = Vec::new();
+    let intro = page(&draft.intro, &ctx, &mut runnables, diags);
     let steps = draft
         .steps
         .into_iter()
-        .map(|step| assemble_step(step, &ctx, diags))
+        .map(|step| assemble_step(step, &ctx, &mut runnables, diags))
         .collect();
+    let finish = page(&draft.finish, &ctx, &mut runnables, diags);
+    let captures = captures(&runnables, diags);
     let mut summary = draft.summary;
     summary.nodes = names;
     Lesson {
@@ -35,9 +42,72 @@ pub fn assemble(draft: Draft, diags: &mut Diagnostics) -> Lesson {
         steps,
         assets: draft.assets,
         source: Some(draft.dir),
+        captures,
     }
 }
 
+/// A runnable block and where it starts.
+struct Located {
+    file: PathBuf,
+    line: usize,
+    block: Runnable,
+}
+
+/// The lesson's captures, one per name, checked across the whole lesson: a
+/// name captured twice must mean the same (node and pattern); a `{{NAME}}`
+/// no block captures, or that comes before the first block capturing it,
+/// is reported (it would be typed as is, or have no value yet).
+fn captures(runnables: &[Located], diags: &mut Diagnostics) -> Vec<Capture> {
+    let mut declared: Vec<(Capture, &Located)> = Vec::new();
+    for at in runnables {
+        let Some(capture) = &at.block.capture else {
+            continue;
+        };
+        match declared.iter().find(|(c, _)| c.name == capture.name) {
+            Some((first, _)) if first == capture => {}
+            Some((first, where_)) => diags.error(
+                &at.file,
+                at.line,
+                format!(
+                    "capture={} differs from the one at {}:{} (node {}, regex {:?}): one name, one value",
+                    capture.name,
+                    where_.file.display(),
+                    where_.line,
+                    first.node,
+                    first.pattern.0.as_str()
+                ),
+            ),
+            None => declared.push((capture.clone(), at)),
+        }
+    }
+    for (i, at) in runnables.iter().enumerate() {
+        for (_, name) in placeholders(&at.block.code) {
+            let first = runnables
+                .iter()
+                .position(|r| r.block.capture.as_ref().is_some_and(|c| c.name == name));
+            match first {
+                // Only in a lesson that captures values, where it is likely a slip:
+                // other lessons keep whatever braces their commands use.
+                None if !declared.is_empty() => diags.warn(
+                    &at.file,
+                    at.line,
+                    format!("{{{{{name}}}}} is typed as is: no block captures {name} (add capture={name} regex=\"...\" to the block that prints it)"),
+                ),
+                Some(first) if first >= i => diags.warn(
+                    &at.file,
+                    at.line,
+                    format!(
+                        "{{{{{name}}}}} comes before the block that captures it ({}:{}): it has no value yet when this block runs",
+                        runnables[first].file.display(),
+                        runnables[first].line
+                    ),
+                ),
+                _ => {}
+            }
+        }
+    }
+    declared.into_iter().map(|(c, _)| c).collect()
+}
 /// Reports an id the API and the store cannot take, where the id is written.
 fn check_id(draft: &Draft, diags: &mut Diagnostics) {
     let (id_file, id_line) = &draft.id_at;
@@ -71,17 +141,40 @@ fn check_node_names(draft: &Draft, names: &[String], diags: &mut Diagnostics) {
     }
 }
 
-/// The intro or finish page's Markdown (empty when the lesson has none).
-fn page(src: &Option<Source>, ctx: &Context<'_>, diags: &mut Diagnostics) -> String {
-    src.as_ref()
-        .map(|s| markdown::parse(s, Kind::Page, ctx, diags).markdown)
-        .unwrap_or_default()
+/// The intro or finish page's Markdown (empty when the lesson has none);
+/// its runnable blocks go to `runnables`.
+fn page(
+    src: &Option<Source>,
+    ctx: &Context<'_>,
+    runnables: &mut Vec<Located>,
+    diags: &mut Diagnostics,
+) -> String {
+    let Some(src) = src else {
+        return String::new();
+    };
+    let parsed = markdown::parse(src, Kind::Page, ctx, diags);
+    locate(src, parsed.runnables, runnables);
+    parsed.markdown
+}
+
+fn locate(src: &Source, blocks: Vec<(usize, Runnable)>, into: &mut Vec<Located>) {
+    into.extend(blocks.into_iter().map(|(line, block)| Located {
+        file: src.file.clone(),
+        line,
+        block,
+    }));
 }
 
 /// Parses one step; a check defined outside the Markdown (lesson.toml,
 /// index.json) wins over a check block, which is reported.
-fn assemble_step(step: DraftStep, ctx: &Context<'_>, diags: &mut Diagnostics) -> LessonStep {
+fn assemble_step(
+    step: DraftStep,
+    ctx: &Context<'_>,
+    runnables: &mut Vec<Located>,
+    diags: &mut Diagnostics,
+) -> LessonStep {
     let parsed = markdown::parse(&step.source, Kind::Step, ctx, diags);
+    locate(&step.source, parsed.runnables, runnables);
     let mut check = parsed.check;
     if let Some(outside) = step.check {
         if check.is_some() {
@@ -137,6 +230,74 @@ fn valid_node_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::path::Path;
+
+    use crate::lessons::{LessonNode, Resources};
+
+    /// A lesson with nodes node1 and node2 and these steps.
+    fn lesson(steps: &[&str]) -> (Lesson, Vec<String>) {
+        let mut draft = Draft::new(Path::new("/l"), Path::new("/l/lesson.toml"), 1);
+        draft.summary.id = "l".into();
+        draft.nodes = ["node1", "node2"]
+            .iter()
+            .map(|n| LessonNode {
+                name: (*n).into(),
+                image: "base".into(),
+                setup: None,
+                resources: Resources::default(),
+            })
+            .collect();
+        draft.steps = steps
+            .iter()
+            .enumerate()
+            .map(|(i, text)| DraftStep {
+                source: Source::new(Path::new(&format!("{}.md", i + 1)), text, 1),
+                fallback_title: "Step".into(),
+                check: None,
+                solution_script: None,
+            })
+            .collect();
+        let mut diags = Diagnostics::default();
+        let lesson = assemble(draft, &mut diags);
+        (lesson, diags.items.iter().map(|d| d.to_string()).collect())
+    }
+
+    #[test]
+    fn captures_are_declared_once_and_shown_in_the_detail() {
+        let (lesson, diags) = lesson(&[
+            "```sh run=node1 capture=JOIN regex=\"docker swarm join .*\"\ndocker swarm init\n```\n",
+            "```sh run=node1 capture=JOIN regex=\"docker swarm join .*\"\ndocker swarm join-token worker\n```\n```sh run=node2\n{{JOIN}}\n```\n",
+        ]);
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(lesson.captures.len(), 1);
+        let detail = lesson.detail();
+        assert_eq!(detail.captures.len(), 1);
+        assert_eq!(
+            (
+                detail.captures[0].name.as_str(),
+                detail.captures[0].node.as_str()
+            ),
+            ("JOIN", "node1")
+        );
+        assert_eq!(lesson.steps[1].text_blocks[1].code, "{{JOIN}}");
+    }
+
+    #[test]
+    fn capture_mistakes_across_steps_are_reported() {
+        let (_, diags) = lesson(&[
+            "```sh run=node2\nping {{IP}} {{NOPE}} '{{.Name}}'\n```\n",
+            "```sh run=node1 capture=IP regex=\"\\d+\\.\\d+\\.\\d+\\.\\d+\"\nhostname -i\n```\n```sh run=node2 capture=IP regex=x\nhostname -i\n```\n",
+        ]);
+        assert_eq!(diags.len(), 3, "{diags:#?}");
+        assert!(
+            diags[0].starts_with("2.md:4: capture=IP differs from the one at 2.md:1 (node node1"),
+            "{}",
+            diags[0]
+        );
+        assert_eq!(diags[1], "1.md:1: warning: {{IP}} comes before the block that captures it (2.md:1): it has no value yet when this block runs");
+        assert_eq!(diags[2], "1.md:1: warning: {{NOPE}} is typed as is: no block captures NOPE (add capture=NOPE regex=\"...\" to the block that prints it)");
+    }
 
     #[test]
     fn ids_and_node_names() {

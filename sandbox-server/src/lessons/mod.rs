@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
-use protocol::api::{LessonDetail, LessonSummary, Step};
+use protocol::api::{CaptureInfo, LessonDetail, LessonSummary, Step};
 
 use crate::runtime::NodeLimits;
 
@@ -98,9 +98,71 @@ pub struct Check {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Runnable {
     pub node: String,
+    /// The code as written: `{{NAME}}` placeholders are filled in when it runs.
     pub code: String,
     /// Ctrl-C is sent first (the block before it is expected to keep running).
     pub interrupt: bool,
+    /// It shows an error on purpose: `lesson test` expects its last command
+    /// to exit non-zero.
+    pub fails: bool,
+    /// The value this block's output gives (`capture=NAME regex="..."`).
+    pub capture: Option<Capture>,
+}
+
+/// A value captured from a node's terminal output: the last match of
+/// `pattern` in a line the node printed (its first group, if it has one),
+/// which `{{name}}` in a runnable block stands for. See [`protocol::dialect`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capture {
+    pub name: String,
+    pub node: String,
+    pub pattern: CapturePattern,
+}
+
+/// A compiled `regex=`; two are equal when their source is (lessons are
+/// compared on reload).
+#[derive(Debug, Clone)]
+pub struct CapturePattern(pub regex::Regex);
+
+impl PartialEq for CapturePattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
+}
+
+impl Eq for CapturePattern {}
+
+/// Largest compiled size of a `regex=` (the regex crate's own limit is 10 MiB):
+/// each terminal of a lesson holds its patterns.
+pub const MAX_CAPTURE_REGEX_BYTES: usize = 256 * 1024;
+
+impl CapturePattern {
+    /// Compiles `regex=` as a lesson gives it; the error says why it is refused.
+    pub fn new(source: &str) -> Result<CapturePattern, String> {
+        let regex = regex::RegexBuilder::new(source)
+            .size_limit(MAX_CAPTURE_REGEX_BYTES)
+            .build()
+            .map_err(|e| match e {
+                regex::Error::CompiledTooBig(_) => "the pattern is too large".to_owned(),
+                e => e.to_string(),
+            })?;
+        if regex.captures_len() > 2 {
+            return Err(
+                "use at most one group `( )`: its match is the value (`(?: )` groups do not count)"
+                    .into(),
+            );
+        }
+        Ok(CapturePattern(regex))
+    }
+
+    /// The value in `line`: the last match (its group, if any), trimmed;
+    /// None when nothing or only blanks match.
+    pub fn find(&self, line: &str) -> Option<String> {
+        let caps = self.0.captures_iter(line).last()?;
+        let m = caps.get(1).or_else(|| caps.get(0))?;
+        let value = m.as_str().trim();
+        (!value.is_empty()).then(|| value.to_owned())
+    }
 }
 
 /// One step: what the learner sees plus what only the server needs.
@@ -143,6 +205,8 @@ pub struct Lesson {
     pub assets: Vec<Asset>,
     /// Where it was loaded from; none for the built-in lesson.
     pub source: Option<PathBuf>,
+    /// Every value a block captures, once per name, in the order declared.
+    pub captures: Vec<Capture>,
 }
 
 impl Lesson {
@@ -153,6 +217,14 @@ impl Lesson {
             intro: self.intro.clone(),
             steps: self.steps.iter().map(|s| s.view.clone()).collect(),
             finish: self.finish.clone(),
+            captures: self
+                .captures
+                .iter()
+                .map(|c| CaptureInfo {
+                    name: c.name.clone(),
+                    node: c.node.clone(),
+                })
+                .collect(),
         }
     }
 }
@@ -239,5 +311,6 @@ pub fn builtin_shell() -> Lesson {
         steps: Vec::new(),
         assets: Vec::new(),
         source: None,
+        captures: Vec::new(),
     }
 }

@@ -52,7 +52,7 @@ use crate::lessons::{Catalog, Lesson};
 use crate::metrics::Metrics;
 use crate::runtime::{NodeLimits, NodeSpec, Runtime, RuntimeError};
 use crate::store::{Seat, SessionRecord, Store};
-use crate::terminal::{Terminal, TerminalSettings};
+use crate::terminal::{CaptureRule, Terminal, TerminalSettings};
 
 /// One live session.
 pub struct Session {
@@ -398,25 +398,48 @@ impl Sessions {
             client_queue_frames: self.config.client_queue_frames,
             max_clients: self.config.max_sockets_per_terminal,
             max_cells: self.config.max_terminal_cells,
+            captures: Vec::new().into(),
         }
     }
 
     fn make_session(&self, record: SessionRecord) -> Arc<Session> {
-        let terminals = self.new_terminals(&record.id, &record.nodes);
+        // The lesson as served now (a session restored after a restart follows
+        // the current text); none if it is gone, and then nothing is captured.
+        let lesson = self.catalog.get(&record.lesson);
+        let terminals = self.new_terminals(&record.id, &record.nodes, lesson.as_deref());
         self.assemble(record, terminals)
     }
 
-    /// One terminal per node of session `id`, no shell started yet.
-    fn new_terminals(&self, id: &str, nodes: &[String]) -> BTreeMap<String, Arc<Terminal>> {
+    /// One terminal per node of session `id`, no shell started yet, each
+    /// capturing what `lesson` captures from its node's output.
+    fn new_terminals(
+        &self,
+        id: &str,
+        nodes: &[String],
+        lesson: Option<&Lesson>,
+    ) -> BTreeMap<String, Arc<Terminal>> {
         let settings = self.terminal_settings();
         nodes
             .iter()
             .map(|node| {
+                let captures: Vec<CaptureRule> = lesson
+                    .map(|l| l.captures.as_slice())
+                    .unwrap_or_default()
+                    .iter()
+                    .filter(|c| c.node == *node)
+                    .map(|c| CaptureRule {
+                        name: c.name.clone(),
+                        pattern: c.pattern.clone(),
+                    })
+                    .collect();
                 let terminal = Terminal::new(
                     id,
                     node,
                     self.runtime.clone(),
-                    settings.clone(),
+                    TerminalSettings {
+                        captures: captures.into(),
+                        ..settings.clone()
+                    },
                     self.metrics.clone(),
                 );
                 (node.clone(), terminal)

@@ -1,12 +1,12 @@
 //! What handlers do to an authorised session, so that they never reach the
 //! runtime or the store themselves: restart a node, run a step's check and
-//! record a pass, read and set progress, write and read a node's files, and
-//! find where the web preview connects.
+//! record a pass, read and set progress, read captured values, write and read
+//! a node's files, and find where the web preview connects.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use protocol::api::CheckResult;
+use protocol::api::{CapturedValue, CheckResult};
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::progress::{self, Progress};
@@ -145,6 +145,24 @@ impl Sessions {
             output,
             millis: outcome.millis,
         })
+    }
+
+    /// The values the session's lesson captures (`capture=NAME`), each as its
+    /// node's terminal output last gave it: what the web app fills `{{NAME}}`
+    /// with before it types a block, and what `lesson test` fills it with.
+    /// The server reads them from the output it streams (the trusted side,
+    /// and the one that sees everything a node printed, scrolled away or not).
+    pub fn captures(&self, session: &Session) -> Result<Vec<CapturedValue>, SessionError> {
+        let lesson = self.lesson_of(session)?;
+        Ok(lesson
+            .captures
+            .iter()
+            .map(|c| CapturedValue {
+                name: c.name.clone(),
+                node: c.node.clone(),
+                value: session.terminal(&c.node).and_then(|t| t.captured(&c.name)),
+            })
+            .collect())
     }
 
     /// The learner's progress.

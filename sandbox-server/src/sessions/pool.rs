@@ -295,7 +295,7 @@ impl Sessions {
         let expires_at = unix_now() + self.config.session_lifetime_secs as i64;
         self.provision(&id, &lesson, expires_at).await?;
         let nodes: Vec<String> = lesson.nodes.iter().map(|n| n.name.clone()).collect();
-        let terminals = self.new_terminals(&id, &nodes);
+        let terminals = self.new_terminals(&id, &nodes, Some(&lesson));
         let shells = terminals.values().map(|t| t.ensure_shell(None));
         let started_shells: Result<Vec<()>, _> = futures_util::future::join_all(shells)
             .await

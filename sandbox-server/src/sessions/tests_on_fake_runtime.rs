@@ -10,7 +10,9 @@ use protocol::api::{Progress, Step};
 use protocol::terminal::{close_code, Event, NoticeLevel};
 
 use super::*;
-use crate::lessons::{builtin_shell, Asset, Check, Lesson, LessonStep, Script};
+use crate::lessons::{
+    builtin_shell, Asset, Capture, CapturePattern, Check, Lesson, LessonStep, Script,
+};
 use crate::runtime::fake::{eventually, FakeRuntime};
 use crate::runtime::{NewFile, OutputLimits};
 use crate::store::SavedScreen;
@@ -51,6 +53,11 @@ fn lesson() -> Lesson {
         path: "/root/data/hello.txt".into(),
         mode: 0o600,
         content: b"hello asset".to_vec(),
+    }];
+    lesson.captures = vec![Capture {
+        name: "WORD".into(),
+        node: "node1".into(),
+        pattern: CapturePattern::new(r"^word: (\w+)").unwrap(),
     }];
     lesson
 }
@@ -851,6 +858,34 @@ async fn files_and_preview_targets_go_through_the_session() {
         s.sessions.preview_target(&session, "node1", true).await,
         Err(SessionError::Runtime(RuntimeError::NoSuchNode { .. }))
     ));
+}
+
+/// Captured values come from the node's terminal output, also for a
+/// session rebuilt after a restart (its terminals capture what the lesson says).
+#[tokio::test]
+async fn captured_values_are_read_from_the_nodes_output() {
+    let s = setup();
+    let (session, _) = s.sessions.create("checks", IP).await.unwrap();
+    let values = |session: &Session| s.sessions.captures(session).unwrap();
+    assert_eq!(
+        values(&session),
+        vec![protocol::api::CapturedValue {
+            name: "WORD".into(),
+            node: "node1".into(),
+            value: None
+        }]
+    );
+    let mut client = attached(&session).await;
+    let shell = s.fake.shells().pop().unwrap();
+    shell.print("word: hello\r\n");
+    while !matches!(next(&mut client.rx).await, Outbound::Output(b) if b.ends_with(b"\r\n")) {}
+    assert_eq!(values(&session)[0].value.as_deref(), Some("hello"));
+    let rebuilt = s.sessions.make_session(session.record.clone());
+    assert_eq!(values(&rebuilt)[0].value, None);
+    let mut client = attached(&rebuilt).await;
+    s.fake.shells().pop().unwrap().print("word: again\r\n");
+    while !matches!(next(&mut client.rx).await, Outbound::Output(b) if b.ends_with(b"\r\n")) {}
+    assert_eq!(values(&rebuilt)[0].value.as_deref(), Some("again"));
 }
 
 // The warm pool (pool.rs).

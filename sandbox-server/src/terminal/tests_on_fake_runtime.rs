@@ -22,6 +22,7 @@ fn settings() -> TerminalSettings {
         client_queue_frames: 1024,
         max_clients: 4,
         max_cells: 100_000,
+        captures: Vec::new().into(),
     }
 }
 
@@ -409,4 +410,58 @@ async fn a_snapshot_restores_below_a_note_in_a_new_terminal() {
     // The first shell continues below the saved screen instead of clearing it.
     fresh.ensure_shell(None).await.unwrap();
     assert!(fresh.screen_text().contains("saved text"));
+}
+
+/// Settings of a terminal whose output gives `IP`.
+fn capturing() -> TerminalSettings {
+    TerminalSettings {
+        captures: vec![CaptureRule {
+            name: "IP".into(),
+            pattern: crate::lessons::CapturePattern::new(r"^(\d+\.\d+\.\d+\.\d+)$").unwrap(),
+        }]
+        .into(),
+        ..settings()
+    }
+}
+
+/// Values come from the output as it streams (wrapped or scrolled away, a
+/// line is a line), count everything sent before the question, and survive
+/// a new shell and a restart (as far as the saved screen shows them).
+#[tokio::test]
+async fn captured_values_come_from_the_output() {
+    let (fake, terminal, shell) = terminal_with(capturing()).await;
+    assert_eq!(terminal.captured("IP"), None);
+    shell.print("$ hostname -i\r\n10.1.0.");
+    shell.print("2\r\n");
+    eventually("the line reached the terminal", || {
+        terminal.captured("IP").is_some()
+    })
+    .await;
+    assert_eq!(terminal.captured("IP").as_deref(), Some("10.1.0.2"));
+    for i in 0..100 {
+        shell.print(format!("line {i}\r\n"));
+    }
+    shell.print("10.1.0.3\r\n$ ");
+    eventually("the new value", || {
+        terminal.captured("IP").as_deref() == Some("10.1.0.3")
+    })
+    .await;
+    assert_eq!(terminal.prompt_line(), "$ ");
+    assert_eq!(terminal.captured("OTHER"), None);
+    let saved = terminal.snapshot().unwrap();
+    // A new shell keeps the values.
+    shell.exit(0);
+    eventually("the shell gone", || terminal.attach().is_err()).await;
+    terminal.ensure_shell(None).await.unwrap();
+    assert_eq!(terminal.captured("IP").as_deref(), Some("10.1.0.3"));
+    // A terminal restored after a restart finds them on the saved screen.
+    let fresh = Terminal::new(
+        SESSION,
+        NODE,
+        fake.clone(),
+        capturing(),
+        Arc::new(Metrics::default()),
+    );
+    fresh.restore(&saved);
+    assert_eq!(fresh.captured("IP").as_deref(), Some("10.1.0.3"));
 }

@@ -18,7 +18,9 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use gloo_timers::callback::Interval;
-use protocol::api::{CreatedSession, ErrorCode, LessonDetail, Progress, SessionInfo};
+use protocol::api::{
+    CapturedValue, CreatedSession, ErrorCode, LessonDetail, Progress, SessionInfo,
+};
 use protocol::terminal::NoticeLevel;
 use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
@@ -26,6 +28,7 @@ use yew::prelude::*;
 use super::api::{self, ApiError};
 use super::terminal::{TermEvent, TermHandle};
 use super::{dom, set_title, store, Nav};
+use crate::captures;
 use crate::markdown::{Action, CodeBlock};
 use crate::progress;
 use crate::timefmt;
@@ -80,6 +83,8 @@ pub enum Msg {
     Progress(Progress),
     Tick,
     Run(CodeBlock),
+    /// The captured values a Run block waited for.
+    Filled(CodeBlock, Result<Vec<CapturedValue>, ApiError>),
     TermReady(String, Option<TermHandle>),
     Term(TermEvent),
     /// A tab was chosen; true: focus its terminal.
@@ -174,14 +179,37 @@ impl LessonPage {
         });
     }
 
-    /// Types a Run block into its node's terminal and shows that tab.
-    fn run(&mut self, block: CodeBlock) -> bool {
+    /// Types a Run block into its node's terminal and shows that tab; a
+    /// block that uses captured values (`{{NAME}}`) gets them from the
+    /// server first.
+    fn run(&mut self, ctx: &Context<Self>, block: CodeBlock) -> bool {
+        let declared = match &self.lesson {
+            LessonLoad::Loaded(l) => l.captures.as_slice(),
+            _ => &[],
+        };
+        if !captures::needs_values(&block.code, declared) {
+            let code = block.code.clone();
+            return self.type_block(&block, &code);
+        }
+        let Some(s) = self.session() else {
+            return false;
+        };
+        let (id, token) = (s.id.clone(), s.token.clone());
+        ctx.link().send_future(async move {
+            let values = api::captures(&id, &token).await;
+            Msg::Filled(block, values)
+        });
+        false
+    }
+
+    /// Types `code` (the block's, filled in) into the block's node.
+    fn type_block(&mut self, block: &CodeBlock, code: &str) -> bool {
         let Action::Run { node, interrupt } = &block.action else {
             return true;
         };
         match self.terms.get(node) {
             Some(term) => {
-                term.type_text(block.keystrokes(), *interrupt);
+                term.type_text(protocol::dialect::keystrokes(code), *interrupt);
                 if self.tab != *node {
                     self.tab = node.clone().into();
                 }
@@ -339,7 +367,15 @@ impl Component for LessonPage {
                     _ => return false,
                 }
             }
-            Msg::Run(block) => return self.run(block),
+            Msg::Run(block) => return self.run(ctx, block),
+            Msg::Filled(block, Ok(values)) => match captures::fill_in(&block.code, &values) {
+                Ok(code) => return self.type_block(&block, &code),
+                Err(message) => self.toasts.push(NoticeLevel::Warning, message),
+            },
+            Msg::Filled(_, Err(e)) => self.toasts.push(
+                NoticeLevel::Warning,
+                format!("Could not fill in the block: {}", e.message()),
+            ),
             Msg::TermReady(node, Some(handle)) => {
                 self.terms.insert(node, handle);
                 return false;

@@ -5,7 +5,10 @@
 //!
 //! Dependencies point one way: the loader uses the importers, the importers
 //! use [`draft`] (plus `diag` and `markdown`), and `draft` uses no importer.
+//! [`carry`] maps join commands labs copy between terminals onto captures,
+//! on any importer's draft.
 
+pub mod carry;
 pub mod draft;
 pub mod html;
 pub mod killercoda;

@@ -387,6 +387,8 @@ impl Manifest<'_> {
                 node: node.clone(),
                 code,
                 interrupt: false,
+                fails: false,
+                capture: None,
             });
         let path = step.file.get_ref();
         let source = match read_relative(self.dir, path) {

@@ -181,6 +181,7 @@ pub fn load(file: &Path, settings: &ImportSettings, diags: &mut Diagnostics) -> 
         .collect();
     let body = convert(file, body_lines, terms, diags);
     split_steps(body, &draft.summary.title.clone(), &mut draft);
+    super::carry::map_join_commands(&mut draft, diags);
     Some(draft)
 }
 

@@ -19,8 +19,10 @@ use std::path::{Path, PathBuf};
 
 use outline::{outline, FencedBlock};
 
+use protocol::dialect::{info_words, is_capture_name, MAX_CAPTURE_NAME};
+
 use super::diag::Diagnostics;
-use super::{Check, Runnable, Script, DEFAULT_CHECK_TIMEOUT_SECS};
+use super::{Capture, CapturePattern, Check, Runnable, Script, DEFAULT_CHECK_TIMEOUT_SECS};
 
 /// Longest check timeout a lesson may ask for.
 pub const MAX_CHECK_TIMEOUT_SECS: u64 = 600;
@@ -102,28 +104,39 @@ pub struct BlockInfo {
     pub lang: Option<String>,
     pub run: Option<String>,
     pub interrupt: bool,
+    /// `fails`: the block shows an error on purpose (a worker refusing a
+    /// manager's command); `lesson test` expects a non-zero exit.
+    pub fails: bool,
     pub copy: bool,
     pub check: Option<String>,
     pub timeout: Option<String>,
     pub file: Option<String>,
+    /// `capture=NAME`: the block's output gives the value `{{NAME}}`.
+    pub capture: Option<String>,
+    /// `regex="..."`: which part of the output is the captured value.
+    pub regex: Option<String>,
     /// Words the dialect does not know.
     pub unknown: Vec<String>,
 }
 
-/// Parses `sh run=node1 interrupt` and friends. The first word is the
-/// language unless it is one of the dialect's own words.
+/// Parses `sh run=node1 interrupt` and friends, split into words as the web
+/// app splits them ([`protocol::dialect::info_words`]: values may be quoted).
+/// The first word is the language unless it is one of the dialect's own words.
 pub fn parse_info(info: &str) -> BlockInfo {
     let mut out = BlockInfo::default();
-    for (i, word) in info.split_whitespace().enumerate() {
+    for (i, word) in info_words(info).into_iter().enumerate() {
         match word.split_once('=') {
             Some(("run", v)) => out.run = Some(v.to_owned()),
             Some(("check", v)) => out.check = Some(v.to_owned()),
             Some(("timeout", v)) => out.timeout = Some(v.to_owned()),
             Some(("file", v)) => out.file = Some(v.to_owned()),
+            Some(("capture", v)) => out.capture = Some(v.to_owned()),
+            Some(("regex", v)) => out.regex = Some(v.to_owned()),
             None if word == "interrupt" => out.interrupt = true,
+            None if word == "fails" => out.fails = true,
             None if word == "copy" => out.copy = true,
-            None if i == 0 => out.lang = Some(word.to_owned()),
-            _ => out.unknown.push(word.to_owned()),
+            None if i == 0 => out.lang = Some(word.trim_start_matches('.').to_owned()),
+            _ => out.unknown.push(word),
         }
     }
     out
@@ -157,6 +170,11 @@ pub struct ParsedStep {
     pub check: Option<Check>,
     pub text_blocks: Vec<Runnable>,
     pub solution_blocks: Vec<Runnable>,
+    /// Where each runnable block starts (its opening fence's line) and the
+    /// block, captures and placeholders included, in order, wherever it is
+    /// (hint and page blocks too: the web app runs them): what the lesson's
+    /// checks of captures across steps need ([`super::assemble`]).
+    pub runnables: Vec<(usize, Runnable)>,
 }
 
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
@@ -353,7 +371,7 @@ fn block(
         diags.warn(
             file,
             line,
-            format!("unknown code block attribute {word:?} (known: run=NODE, interrupt, copy, check=NODE, timeout=SECS, file=PATH)"),
+            format!("unknown code block attribute {word:?} (known: run=NODE, interrupt, fails, copy, capture=NAME, regex=\"...\", check=NODE, timeout=SECS, file=PATH)"),
         );
     }
     if let Some(node) = &info.check {
@@ -365,11 +383,11 @@ fn block(
             );
             return false;
         }
-        if info.run.is_some() || info.copy || info.interrupt {
+        if info.run.is_some() || info.copy || info.interrupt || info.capture.is_some() {
             diags.error(
                 file,
                 line,
-                "a check block cannot also be run=, copy or interrupt",
+                "a check block cannot also be run=, copy, interrupt or capture=",
             );
         }
         if !ctx.knows(node) {
@@ -452,20 +470,81 @@ fn block(
             node: node.clone(),
             code,
             interrupt: info.interrupt,
+            fails: info.fails,
+            capture: capture(info, node, line, file, diags),
         };
+        out.runnables.push((line, runnable.clone()));
         match section {
             Section::Text => out.text_blocks.push(runnable),
             Section::Solution => out.solution_blocks.push(runnable),
             Section::Hint => {}
         }
-    } else if info.interrupt {
+    } else {
+        if info.interrupt {
+            diags.error(
+                file,
+                line,
+                "interrupt needs run=NODE (Ctrl-C goes to that node)",
+            );
+        }
+        if info.fails {
+            diags.warn(file, line, "fails only applies with run=NODE; ignored");
+        }
+        if info.capture.is_some() {
+            diags.error(
+                file,
+                line,
+                "capture= needs run=NODE (the value comes from that node's output)",
+            );
+        } else if info.regex.is_some() {
+            diags.warn(file, line, "regex= only applies with capture=NAME; ignored");
+        }
+    }
+    true
+}
+
+/// The capture a runnable block on `node` declares, validated: a name
+/// `{{NAME}}` can stand for, and a pattern that compiles.
+fn capture(
+    info: &BlockInfo,
+    node: &str,
+    line: usize,
+    file: &Path,
+    diags: &mut Diagnostics,
+) -> Option<Capture> {
+    let Some(name) = &info.capture else {
+        if info.regex.is_some() {
+            diags.warn(file, line, "regex= only applies with capture=NAME; ignored");
+        }
+        return None;
+    };
+    if !is_capture_name(name) {
         diags.error(
             file,
             line,
-            "interrupt needs run=NODE (Ctrl-C goes to that node)",
+            format!("capture={name}: a name is upper-case letters, digits and _, starting with a letter (at most {MAX_CAPTURE_NAME}), as in capture=JOIN"),
         );
+        return None;
     }
-    true
+    let Some(source) = &info.regex else {
+        diags.error(
+            file,
+            line,
+            format!("capture={name} needs regex=\"...\": the part of {node}'s output that is the value (quote it if it has spaces)"),
+        );
+        return None;
+    };
+    match CapturePattern::new(source) {
+        Ok(pattern) => Some(Capture {
+            name: name.clone(),
+            node: node.to_owned(),
+            pattern,
+        }),
+        Err(why) => {
+            diags.error(file, line, format!("regex={source:?}: {why}"));
+            None
+        }
+    }
 }
 
 /// Reads `path` relative to `dir`, refusing paths that leave it.
@@ -593,6 +672,8 @@ mod tests {
         assert_eq!(i.lang.as_deref(), Some("sh"));
         assert_eq!(i.run.as_deref(), Some("node1"));
         assert!(i.interrupt);
+        assert!(!i.fails);
+        assert!(parse_info("sh run=node1 fails").fails);
         let i = parse_info("run=node2 copy x");
         assert_eq!(i.lang, None);
         assert!(i.copy);
@@ -699,6 +780,71 @@ mod tests {
         assert!(p.markdown.contains("    open preview:nowhere\n"));
         assert!(p.markdown.ends_with("Hint\n----"));
         assert_eq!(p.hint.as_deref(), Some("Use it."));
+    }
+
+    /// `capture=NAME regex="..."` on a runnable block: the quoted pattern
+    /// keeps its spaces; a group picks the value.
+    #[test]
+    fn capture_blocks() {
+        let text = "```sh run=node1 capture=JOIN regex=\"docker swarm join --token \\S+ \\S+\"\ndocker swarm init\n```\n```sh run=node2 capture=IP regex='inet (\\S+)/'\nip a\n```\n";
+        let (p, d) = parse_text(text);
+        assert!(d.items.is_empty(), "{:?}", d.items);
+        let join = p.text_blocks[0].capture.as_ref().unwrap();
+        assert_eq!((join.name.as_str(), join.node.as_str()), ("JOIN", "node1"));
+        assert_eq!(
+            join.pattern
+                .find("    docker swarm join --token SWMTKN-1-x 10.1.0.2:2377  "),
+            Some("docker swarm join --token SWMTKN-1-x 10.1.0.2:2377".into())
+        );
+        let ip = p.text_blocks[1].capture.as_ref().unwrap();
+        assert_eq!(
+            ip.pattern.find("    inet 10.1.0.3/27 brd"),
+            Some("10.1.0.3".into())
+        );
+        assert_eq!(ip.pattern.find("no address"), None);
+        assert_eq!(p.runnables.len(), 2);
+        assert_eq!(p.runnables[1].0, 4);
+    }
+
+    #[test]
+    fn bad_captures_name_their_lines() {
+        let text = "```sh run=node1 capture=join regex=x\nls\n```\n```sh run=node1 capture=A\nls\n```\n```sh capture=B regex=x\nls\n```\n```sh run=node1 capture=C regex=\"(a\"\nls\n```\n```sh run=node1 capture=D regex=\"(a)(b)\"\nls\n```\n```sh run=node1 regex=x\nls\n```\n```sh check=node1 capture=E regex=x\ntrue\n```\n";
+        let (p, d) = parse_text(text);
+        let lines: Vec<String> = d.items.iter().map(|d| d.to_string()).collect();
+        assert_eq!(lines.len(), 7, "{lines:#?}");
+        assert!(
+            lines[0].starts_with("s.md:1: capture=join: a name is upper-case"),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[1].starts_with("s.md:4: capture=A needs regex=\"...\""),
+            "{}",
+            lines[1]
+        );
+        assert_eq!(
+            lines[2],
+            "s.md:7: capture= needs run=NODE (the value comes from that node's output)"
+        );
+        assert!(
+            lines[3].starts_with("s.md:10: regex=\"(a\": regex parse error"),
+            "{}",
+            lines[3]
+        );
+        assert!(
+            lines[4].starts_with("s.md:13: regex=\"(a)(b)\": use at most one group"),
+            "{}",
+            lines[4]
+        );
+        assert_eq!(
+            lines[5],
+            "s.md:16: warning: regex= only applies with capture=NAME; ignored"
+        );
+        assert_eq!(
+            lines[6],
+            "s.md:19: a check block cannot also be run=, copy, interrupt or capture="
+        );
+        assert!(p.text_blocks.iter().all(|b| b.capture.is_none()));
     }
 
     #[test]

@@ -158,6 +158,7 @@ pub fn load(dir: &Path, settings: &ImportSettings, diags: &mut Diagnostics) -> O
         sc.warn_key("backend", key, conv.diags);
     }
     draft.nodes = sc.nodes(index.backend.as_ref(), settings, setup, &mut conv);
+    super::carry::map_join_commands(&mut draft, conv.diags);
     Some(draft)
 }
 
