@@ -417,13 +417,21 @@ fn lesson_test(
             dir.display()
         );
     }
-    let lessons: Vec<_> = report
+    let (lessons, reading): (Vec<_>, Vec<_>) = report
         .lessons
         .into_iter()
         .filter(|l| only.as_ref().is_none_or(|id| &l.summary.id == id))
-        .collect();
+        .partition(|l| !l.nodes.is_empty());
+    // A lesson with no machines (a post to read only) has nothing to run.
+    for lesson in &reading {
+        writeln!(
+            out,
+            "{}: skipped, it has no machines (a lesson to read only)",
+            lesson.summary.id
+        )?;
+    }
     if lessons.is_empty() {
-        anyhow::bail!("no lesson to test in {}", dir.display());
+        anyhow::bail!("no lesson with machines to test in {}", dir.display());
     }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let mut reports = Vec::new();
