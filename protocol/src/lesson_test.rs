@@ -40,6 +40,10 @@ pub enum StepOutcome {
     Failed,
     /// Not run: an earlier step failed, and later steps build on it.
     Skipped,
+    /// A block or check failed because the node could not reach the internet
+    /// (see [`ItemOutcome::NeedsInternet`]). Not passed; the next steps still
+    /// run (they may fail for lack of what it would have fetched).
+    NeedsInternet,
 }
 
 /// One step: its solution's blocks, then its check.
@@ -90,6 +94,12 @@ pub enum ItemOutcome {
     Failed,
     /// No prompt came back within the block's timeout: it got Ctrl-C.
     TimedOut,
+    /// Failed (a non-zero exit, a timeout) and its output shows it tried to
+    /// reach the internet and could not: a name that does not resolve, a
+    /// network that is unreachable, a fetch that failed (`git clone` from
+    /// GitHub, an image not in the registry mirror, `apt-get install`).
+    /// Not a success; reported apart so the numbers stay honest.
+    NeedsInternet,
 }
 
 /// One block, script or check.
@@ -128,6 +138,19 @@ impl ItemOutcome {
             ItemOutcome::Running => "running",
             ItemOutcome::Failed => "FAILED",
             ItemOutcome::TimedOut => "TIMED OUT",
+            ItemOutcome::NeedsInternet => "NEEDS INTERNET",
+        }
+    }
+}
+
+impl StepOutcome {
+    /// The word the human table shows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepOutcome::Passed => "passed",
+            StepOutcome::Failed => "failed",
+            StepOutcome::Skipped => "skipped",
+            StepOutcome::NeedsInternet => "needs internet",
         }
     }
 }
@@ -186,5 +209,10 @@ mod tests {
         );
         let back: TestReport = serde_json::from_str(&json).unwrap();
         assert_eq!(back, report);
+        assert_eq!(
+            serde_json::to_string(&(StepOutcome::NeedsInternet, ItemOutcome::NeedsInternet))
+                .unwrap(),
+            r#"["needs_internet","needs_internet"]"#
+        );
     }
 }

@@ -9,6 +9,7 @@
 //! run a [`LessonReport`] (`--json`). The session is removed at the end, also
 //! on Ctrl-C.
 
+pub mod judge;
 pub mod typing;
 
 use std::collections::BTreeMap;
@@ -145,10 +146,14 @@ pub async fn run(
         .count();
     report.passed = passed == report.steps.len();
     report.seconds = started.elapsed().as_secs_f64();
+    let count = |outcome| report.steps.iter().filter(|s| s.outcome == outcome).count();
     writeln!(
         out,
-        "lesson {id}: {passed}/{} steps passed in {:.1} s",
+        "lesson {id}: {passed}/{} steps passed ({} failed, {} needs internet, {} skipped) in {:.1} s",
         report.steps.len(),
+        count(StepOutcome::Failed),
+        count(StepOutcome::NeedsInternet),
+        count(StepOutcome::Skipped),
         report.seconds
     )?;
     Ok(report)
@@ -170,13 +175,16 @@ impl Runner<'_> {
         let mut reports: Vec<StepReport> = Vec::new();
         writeln!(
             out,
-            "  {:<7} {:<11} {:<8} {:<9} {:>6}  what",
+            "  {:<7} {:<11} {:<8} {:<14} {:>6}  what",
             "step", "item", "node", "outcome", "secs"
         )?;
         for (n, step) in self.lesson.steps.iter().enumerate() {
             let label = format!("{}/{total}", n + 1);
             let title = step.view.title.clone();
-            if reports.iter().any(|r| r.outcome != StepOutcome::Passed) {
+            // After a failed step the rest is skipped (it builds on it);
+            // after one that needs the internet the next steps still run,
+            // and say honestly what they can do without it.
+            if reports.iter().any(|r| r.outcome == StepOutcome::Failed) {
                 writeln!(out, "  skip step {label} {title:?}")?;
                 reports.push(StepReport {
                     step: n + 1,
@@ -203,22 +211,28 @@ impl Runner<'_> {
                 )
             });
             let seconds = started.elapsed().as_secs_f64();
+            let outcome = match failed.map(|i| i.outcome) {
+                None => StepOutcome::Passed,
+                Some(ItemOutcome::NeedsInternet) => StepOutcome::NeedsInternet,
+                Some(_) => StepOutcome::Failed,
+            };
+            let word = match outcome {
+                StepOutcome::Passed => "ok  ",
+                StepOutcome::NeedsInternet => "NET ",
+                _ => "FAIL",
+            };
             match &reason {
-                None => writeln!(out, "  ok   step {label} {title:?} ({seconds:.1} s)")?,
+                None => writeln!(out, "  {word} step {label} {title:?} ({seconds:.1} s)")?,
                 Some(why) => writeln!(
                     out,
-                    "  FAIL step {label} {title:?} ({seconds:.1} s)\n{}",
+                    "  {word} step {label} {title:?} ({seconds:.1} s)\n{}",
                     indent(why, "    ")
                 )?,
             }
             reports.push(StepReport {
                 step: n + 1,
                 title,
-                outcome: if reason.is_none() {
-                    StepOutcome::Passed
-                } else {
-                    StepOutcome::Failed
-                },
+                outcome,
                 seconds,
                 items,
                 reason,
@@ -307,12 +321,17 @@ impl Runner<'_> {
             Duration::from_secs(self.options.block_timeout_secs)
         };
         let term = self.term(&block.node).await?;
+        let in_program = term.in_program();
         let ending = term
             .run(&code, block.interrupt, timeout, expected_to_run)
             .await
             .map_err(|e| e.to_string())?;
         let tail = term.screen_tail(SCREEN_LINES);
+        let output = term.output();
         let screen = || format!("its screen:\n{}", indent(&tail, "| "));
+        if let Some(judged) = judge_output(block, &code, in_program, &ending, &output, &screen) {
+            return Ok(judged);
+        }
         let judged = match ending {
             Ending::Exited(code) if block.fails && code != 0 => (
                 ItemOutcome::Ok,
@@ -511,6 +530,54 @@ impl Runner<'_> {
     }
 }
 
+/// What the block's output says beyond its ending: typed into a program
+/// that does not know its command (it was left open by an earlier block;
+/// the lesson probably needs an `exit` first), or failed because the node
+/// has no internet.
+fn judge_output(
+    block: &Runnable,
+    code: &str,
+    in_program: bool,
+    ending: &Ending,
+    output: &str,
+    screen: &dyn Fn() -> String,
+) -> Option<(ItemOutcome, Option<i64>, Option<String>)> {
+    let status = match ending {
+        Ending::Exited(code) => Some(*code),
+        _ => None,
+    };
+    let failed = match ending {
+        Ending::Exited(code) => *code != 0 && !block.fails,
+        Ending::TimedOut => true,
+        _ => false,
+    };
+    if in_program && (failed || *ending == Ending::Open) {
+        if let Some(line) = judge::unknown_command(code, output) {
+            return Some((
+                ItemOutcome::Failed,
+                status,
+                Some(format!(
+                    "typed into a program an earlier block left open, which does not know it ({line:?}): the lesson probably needs an `exit` block first; {}",
+                    screen()
+                )),
+            ));
+        }
+    }
+    if failed {
+        if let Some(line) = judge::needs_internet(output) {
+            return Some((
+                ItemOutcome::NeedsInternet,
+                status,
+                Some(format!(
+                    "it needs the internet, which this node cannot reach ({line:?}); {}",
+                    screen()
+                )),
+            ));
+        }
+    }
+    None
+}
+
 /// The item of a script run by exec.
 fn exec_item(kind: ItemKind, node: &str, code: &str, o: &Outcome, ok: bool) -> ItemReport {
     let output = o.output.trim_end();
@@ -534,6 +601,11 @@ fn exec_item(kind: ItemKind, node: &str, code: &str, o: &Outcome, ok: bool) -> I
         node: node.to_owned(),
         outcome: match (ok, o.timed_out) {
             (true, _) => ItemOutcome::Ok,
+            (false, _)
+                if kind != ItemKind::CheckBefore && judge::needs_internet(output).is_some() =>
+            {
+                ItemOutcome::NeedsInternet
+            }
             (false, true) => ItemOutcome::TimedOut,
             (false, false) => ItemOutcome::Failed,
         },
@@ -551,7 +623,7 @@ fn row(step: &str, item: &ItemReport) -> String {
         kind => kind.as_str().to_owned(),
     };
     let mut row = format!(
-        "  {step:<7} {name:<11} {:<8} {:<9} {:>6.1}  {}",
+        "  {step:<7} {name:<11} {:<8} {:<14} {:>6.1}  {}",
         item.node,
         item.outcome.as_str(),
         item.seconds,
@@ -610,7 +682,7 @@ mod tests {
         assert_eq!(item.summary, "docker run -it alpine sh (+2 more)");
         assert_eq!(
             row("1/3", &item),
-            "  1/3     block 2     node1    open         1.2  docker run -it alpine sh (+2 more)\n          left in a program"
+            "  1/3     block 2     node1    open              1.2  docker run -it alpine sh (+2 more)\n          left in a program"
         );
         assert_eq!(summary(&"y".repeat(70)).chars().count(), 61);
     }

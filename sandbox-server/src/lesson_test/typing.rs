@@ -52,6 +52,8 @@ const AFTER_CTRL_C: Duration = Duration::from_millis(150);
 const CTRL_C_WAIT: Duration = Duration::from_secs(3);
 /// Longest wait for a new shell's first prompt.
 const FIRST_PROMPT: Duration = Duration::from_secs(30);
+/// Most output of one block kept for [`NodeTerm::output`] (its tail).
+const MAX_OUTPUT: usize = 256 * 1024;
 /// The OSC number of the markers (unassigned; terminals ignore it).
 const OSC: &str = "6973";
 /// Longest marker payload (`P;` and an exit status).
@@ -219,6 +221,10 @@ pub struct NodeTerm {
     nonce: String,
     /// The shell prints the markers (bash).
     marked: bool,
+    /// What the last block printed (its tail), escapes included.
+    output: Vec<u8>,
+    /// The last block left the node in a program (its ending was `Open`).
+    in_program: bool,
 }
 
 /// Why a node's terminal could not be used.
@@ -243,6 +249,8 @@ impl NodeTerm {
             terminal,
             client,
             marked: false,
+            output: Vec::new(),
+            in_program: false,
         };
         term.mark_prompts().await?;
         Ok(term)
@@ -278,6 +286,18 @@ impl NodeTerm {
     /// Whether the shell marks its prompts (exit statuses are known).
     pub fn marked(&self) -> bool {
         self.marked
+    }
+
+    /// Whether the last block left the node in a program, so the next one is
+    /// typed into it.
+    pub fn in_program(&self) -> bool {
+        self.in_program
+    }
+
+    /// What the last block printed (the echo of what was typed included),
+    /// as plain text.
+    pub fn output(&self) -> String {
+        super::judge::plain_text(&self.output)
     }
 
     /// The node's screen, the last `lines` non-empty rows.
@@ -320,6 +340,11 @@ impl NodeTerm {
                         u32::try_from(bytes.len()).unwrap_or(u32::MAX),
                     );
                     self.markers.feed(&bytes, &mut |seen| progress.see(seen));
+                    self.output.extend_from_slice(&bytes);
+                    if self.output.len() > MAX_OUTPUT {
+                        let cut = self.output.len() - MAX_OUTPUT;
+                        self.output.drain(..cut);
+                    }
                     progress.last_output = Some(Instant::now());
                     return Some(Ok(()));
                 }
@@ -342,6 +367,25 @@ impl NodeTerm {
         timeout: Duration,
         expected_to_run: bool,
     ) -> Result<Ending, TypingError> {
+        let ending = self
+            .type_and_wait(code, interrupt, timeout, expected_to_run)
+            .await?;
+        match ending {
+            Ending::Open => self.in_program = true,
+            Ending::Exited(_) | Ending::ShellExited(_) => self.in_program = false,
+            // Ctrl-C may or may not have left the program: as it was.
+            Ending::Running | Ending::Incomplete | Ending::TimedOut => {}
+        }
+        Ok(ending)
+    }
+
+    async fn type_and_wait(
+        &mut self,
+        code: &str,
+        interrupt: bool,
+        timeout: Duration,
+        expected_to_run: bool,
+    ) -> Result<Ending, TypingError> {
         if interrupt {
             self.interrupt().await?;
         }
@@ -349,6 +393,7 @@ impl NodeTerm {
         let lines = keys.matches('\r').count();
         let mut progress = Progress::new();
         let deadline = Instant::now() + timeout;
+        self.output.clear();
         self.input(keys.as_bytes()).await?;
         loop {
             let tick = (Instant::now() + TICK).min(deadline);
