@@ -552,3 +552,51 @@ fn cli_check_summary_prints_one_line_per_lesson_and_the_totals() {
         "{stderr}"
     );
 }
+
+/// play-with-docker prose the importer maps onto blocks (import/prose.rs):
+/// "type `exit`" after an interactive block becomes an `exit` block on its
+/// node, an announced error marks the next block `fails`, and what cannot
+/// be mapped is a warning. The fixture post is written for this test.
+#[test]
+fn pwd_prose_becomes_exit_blocks_and_expected_failures() {
+    let report = load("pwd-prose");
+    assert_eq!(report.diagnostics.errors(), 0, "{:#?}", report.diagnostics);
+    let l = lesson(&report, "shells-and-errors");
+    let blocks = |step: usize| -> Vec<(String, String, bool)> {
+        l.steps[step]
+            .text_blocks
+            .iter()
+            .map(|b| (b.node.clone(), b.code.clone(), b.fails))
+            .collect()
+    };
+    let b = |node: &str, code: &str, fails: bool| (node.to_owned(), code.to_owned(), fails);
+    assert_eq!(
+        blocks(0),
+        vec![
+            b("node1", "docker run -it --rm busybox sh", false),
+            b("node1", "exit", false),
+            b("node1", "docker ps -a", false),
+        ]
+    );
+    assert_eq!(
+        blocks(1),
+        vec![
+            b(
+                "node2",
+                "docker container run --interactive --tty --rm alpine ash",
+                false
+            ),
+            b("node2", "exit", false),
+            b("node1", "docker run -ti busybox", false),
+            b("node1", "exit", false),
+        ]
+    );
+    assert_eq!(blocks(2), vec![b("node2", "docker node ls", true)]);
+    assert_eq!(
+        messages(&report, "pwd-prose"),
+        vec![
+            "_posts/2024-05-01-shells-and-errors.markdown:55: warning: this paragraph says a command gives an error, but no runnable block follows it: nothing is marked `fails`",
+            "_posts/2024-05-01-shells-and-errors.markdown:57: warning: this paragraph asks to leave a program, but no runnable block before it starts an interactive one: no `exit` block is added",
+        ]
+    );
+}

@@ -7,11 +7,14 @@
 //! use [`draft`] (plus `diag` and `markdown`), and `draft` uses no importer.
 //! [`carry`] maps join commands labs copy between terminals onto captures,
 //! on any importer's draft.
+//! [`prose`] maps instructions in prose (leave a program, expect an error)
+//! onto runnable blocks, on any importer's draft.
 
 pub mod carry;
 pub mod draft;
 pub mod html;
 pub mod killercoda;
 pub mod native;
+pub mod prose;
 pub mod pwd;
 pub mod settings;

@@ -182,6 +182,7 @@ pub fn load(file: &Path, settings: &ImportSettings, diags: &mut Diagnostics) -> 
     let body = convert(file, body_lines, terms, diags);
     split_steps(body, &draft.summary.title.clone(), &mut draft);
     super::carry::map_join_commands(&mut draft, diags);
+    super::prose::map_prose(&mut draft, diags);
     Some(draft)
 }
 
