@@ -54,13 +54,20 @@ fn command_words(code: &str) -> Vec<&str> {
     code.lines()
         .filter_map(|line| {
             line.split_whitespace()
-                .find(|w| *w != "sudo" && !(w.contains('=') && !w.starts_with('=')))
+                .find(|w| *w != "sudo" && !is_assignment(w))
         })
         .filter(|w| {
             w.chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
         })
         .collect()
+}
+
+/// `NAME=value` before a command.
+fn is_assignment(word: &str) -> bool {
+    word.split_once('=').is_some_and(|(name, _)| {
+        !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
 }
 
 /// When a block typed into an open program (`docker run -it alpine sh`)
@@ -84,14 +91,11 @@ pub fn unknown_command(code: &str, output: &str) -> Option<String> {
 /// resolution, connections, the fetch errors of git, curl, wget, apt, apk,
 /// pip, npm and Docker's registry client.
 const NO_INTERNET: &[&str] = &[
-    "could not resolve host",
     "could not resolve proxy",
     "temporary failure in name resolution",
     "temporary failure resolving",
     "name or service not known",
-    "no such host",
     "network is unreachable",
-    "failed to connect to",
     "unable to access 'http",
     "unable to resolve host address",
     "wget: bad address",
@@ -102,7 +106,33 @@ const NO_INTERNET: &[&str] = &[
     "getaddrinfo enotfound",
     "getaddrinfo eai_again",
     "client.timeout exceeded while awaiting headers",
+    "could not be accessed on a registry",
 ];
+
+/// Whether `host` (a name or an address, maybe with a port) is on the
+/// internet: a dotted name, or an address outside loopback and the private
+/// ranges. `localhost`, `web`, `10.0.0.5:2377` are not: failing to reach
+/// them is the lesson's own failure.
+fn public_host(host: &str) -> bool {
+    let host = host.trim_matches(|c: char| "'\"()[],.:".contains(c));
+    let host = match host.rsplit_once(':') {
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => host,
+    };
+    match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => {
+            !(ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified())
+        }
+        Ok(std::net::IpAddr::V6(ip)) => !(ip.is_loopback() || ip.is_unspecified()),
+        Err(_) => host.contains('.') && !host.ends_with(".local") && host != "localhost",
+    }
+}
+
+/// The word after `marker` in `line` (lower case), if any.
+fn word_after<'l>(line: &'l str, marker: &str) -> Option<&'l str> {
+    let at = line.find(marker)? + marker.len();
+    line[at..].split_whitespace().next()
+}
 
 /// When a failed block's or check's output shows it tried to reach the
 /// internet and could not, the line that shows it.
@@ -113,7 +143,11 @@ pub fn needs_internet(output: &str) -> Option<String> {
         .find(|line| {
             let l = line.to_ascii_lowercase();
             NO_INTERNET.iter().any(|p| l.contains(p))
-                || (l.contains("dial tcp") && (l.contains("lookup ") || l.contains("i/o timeout")))
+                || word_after(&l, "failed to connect to ").is_some_and(public_host)
+                || word_after(&l, "could not resolve host: ").is_some_and(public_host)
+                || word_after(&l, "dial tcp: lookup ").is_some_and(public_host)
+                || (l.contains("i/o timeout")
+                    && word_after(&l, "dial tcp ").is_some_and(public_host))
                 || (l.starts_with("e: failed to fetch") || l.starts_with("err:"))
                     && l.contains("http")
         })
@@ -169,6 +203,8 @@ mod tests {
             "E: Failed to fetch http://deb.debian.org/debian/pool/main/x.deb",
             "WARNING: fetching https://dl-cdn.alpinelinux.org/alpine/v3.19/main: DNS lookup error",
             "connect: Network is unreachable",
+            "curl: (28) Failed to connect to github.com port 443 after 1 ms: Couldn't connect to server",
+            "image ubuntu:latest could not be accessed on a registry to record",
             "npm ERR! request to https://registry.npmjs.org/x failed, reason: getaddrinfo ENOTFOUND registry.npmjs.org",
         ] {
             assert_eq!(
@@ -182,6 +218,11 @@ mod tests {
             "apk: cannot install bridge: it is not in this node's image",
             "Error: This node is not a swarm manager.",
             "sh: docker: not found",
+            "curl: (7) Failed to connect to localhost port 80 after 0 ms: Couldn't connect to server",
+            "curl: (7) Failed to connect to 10.0.0.2 port 8080: Connection refused",
+            "Error response from daemon: dial tcp 10.210.3.196:2377: i/o timeout",
+            "dial tcp: lookup web on 127.0.0.11:53: no such host",
+            "curl: (6) Could not resolve host: web",
         ] {
             assert_eq!(needs_internet(line), None, "{line}");
         }
