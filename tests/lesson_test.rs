@@ -159,3 +159,52 @@ fn a_block_the_shell_waits_to_see_completed_fails() {
     // Well before the default timeout: the continuation prompt told at once.
     assert!(block.seconds < 30.0, "{table}");
 }
+
+#[test]
+fn a_block_that_needs_the_internet_is_reported_apart_and_the_run_goes_on() {
+    if !docker_available() {
+        return;
+    }
+    let (out, report, table) = lesson_test("offline", &["--block-timeout", "60"]);
+    assert!(!out.status.success(), "not passed: {table}");
+    let lesson = &report.lessons[0];
+    assert!(!lesson.passed);
+    let outcomes: Vec<StepOutcome> = lesson.steps.iter().map(|s| s.outcome).collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            StepOutcome::NeedsInternet,
+            StepOutcome::Passed,
+            StepOutcome::Failed
+        ],
+        "{table}"
+    );
+    let clone = &lesson.steps[0].items[0];
+    assert_eq!(clone.outcome, ItemOutcome::NeedsInternet, "{table}");
+    assert!(
+        clone
+            .detail
+            .as_deref()
+            .unwrap_or_default()
+            .contains("github.com"),
+        "{table}"
+    );
+    // `sh` is left open, and the next block is a command it does not know.
+    let items = &lesson.steps[2].items;
+    assert_eq!(items[0].outcome, ItemOutcome::Open, "{table}");
+    assert_eq!(items[1].outcome, ItemOutcome::Failed, "{table}");
+    assert!(
+        items[1]
+            .detail
+            .as_deref()
+            .unwrap_or_default()
+            .contains("typed into a program an earlier block left open"),
+        "{table}"
+    );
+    assert!(
+        table.contains("NEEDS INTERNET")
+            && table.contains("NET  step 1/3")
+            && table.contains("1/3 steps passed (1 failed, 1 needs internet, 0 skipped)"),
+        "{table}"
+    );
+}
