@@ -89,9 +89,13 @@ impl Term {
                 ServerFrame::Output(bytes) => {
                     self.received_bytes += bytes.len() as u64;
                     self.transcript.push_str(&String::from_utf8_lossy(bytes));
+                    // The server may close right after its last output (a session
+                    // ending): an ack that finds the socket gone is no error; the
+                    // next read reports the close.
                     if self.auto_ack {
-                        self.send_frame(ClientFrame::Ack(bytes.len() as u32))
-                            .await?;
+                        let _ = self
+                            .send_frame(ClientFrame::Ack(bytes.len() as u32))
+                            .await;
                     }
                     Ok(Some(TermEvent::Output(bytes.to_vec())))
                 }
