@@ -93,9 +93,7 @@ impl Term {
                     // ending): an ack that finds the socket gone is no error; the
                     // next read reports the close.
                     if self.auto_ack {
-                        let _ = self
-                            .send_frame(ClientFrame::Ack(bytes.len() as u32))
-                            .await;
+                        let _ = self.send_frame(ClientFrame::Ack(bytes.len() as u32)).await;
                     }
                     Ok(Some(TermEvent::Output(bytes.to_vec())))
                 }
