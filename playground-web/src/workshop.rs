@@ -1,32 +1,7 @@
-//! Workshops as the web app shows them: join codes, a learner's step strip,
-//! and what a failed join tells the learner. Plain Rust, tested natively.
+//! Workshops as the web app shows them: a learner's step strip and what a
+//! failed join tells the learner (join codes are `protocol::join_code`). Plain Rust, tested natively.
 
 use protocol::api::ErrorCode;
-
-/// A join code as the server reads it: upper case, without dashes or spaces,
-/// `O` read as `0` and `I` or `L` as `1`. The key the browser keeps a
-/// workshop's session under, however the learner typed the code.
-pub fn normalize_code(typed: &str) -> String {
-    typed
-        .chars()
-        .filter(|c| !matches!(c, '-' | ' '))
-        .map(|c| match c.to_ascii_uppercase() {
-            'O' => '0',
-            'I' | 'L' => '1',
-            c => c,
-        })
-        .collect()
-}
-
-/// A code as people read it: `ABCD-2345` (other lengths as they are).
-pub fn display_code(typed: &str) -> String {
-    let code = normalize_code(typed);
-    if code.len() == 8 && code.is_ascii() {
-        format!("{}-{}", &code[..4], &code[4..])
-    } else {
-        code
-    }
-}
 
 /// One step of a learner's strip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,15 +62,6 @@ pub fn join_error(code: Option<ErrorCode>, message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn codes_are_read_as_the_server_reads_them() {
-        assert_eq!(normalize_code("abcd-efgh"), "ABCDEFGH");
-        assert_eq!(normalize_code(" o1il 2345 "), "01112345");
-        assert_eq!(display_code("abcdefgh"), "ABCD-EFGH");
-        assert_eq!(display_code("ABCD-EFGH"), "ABCD-EFGH");
-        assert_eq!(display_code("abc"), "ABC");
-    }
 
     #[test]
     fn strips_mark_passed_current_and_todo() {

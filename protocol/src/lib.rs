@@ -15,5 +15,6 @@
 pub mod admin;
 pub mod api;
 pub mod dialect;
+pub mod join_code;
 pub mod lesson_test;
 pub mod terminal;

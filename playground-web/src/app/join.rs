@@ -5,13 +5,14 @@
 //! the server gives the same session back.
 
 use protocol::api::CreatedSession;
+use protocol::join_code;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use super::api::{self, ApiError};
 use super::{link_to, set_title, store, Nav};
 use crate::route::Route;
-use crate::workshop::{display_code, join_error};
+use crate::workshop::join_error;
 
 #[derive(Properties, PartialEq)]
 pub struct Props {
@@ -156,7 +157,7 @@ pub fn join_page(p: &Props) -> Html {
                 <label class="field">
                     <span>{ "Workshop code" }</span>
                     <input ref={code_ref} class="code-input mono" name="code" data-testid="join-code"
-                           value={display_code(&p.code)} autocomplete="off" autocapitalize="characters"
+                           value={join_code::display(&p.code)} autocomplete="off" autocapitalize="characters"
                            spellcheck="false" placeholder="ABCD-EFGH" aria-describedby="join-error" />
                 </label>
                 <label class="field">

@@ -8,9 +8,8 @@
 
 use gloo_storage::{LocalStorage, SessionStorage, Storage};
 use protocol::api::CreatedSession;
+use protocol::join_code;
 use serde::{Deserialize, Serialize};
-
-use crate::workshop::normalize_code;
 
 fn session_key(lesson: &str) -> String {
     format!("playground.session.{lesson}")
@@ -59,7 +58,7 @@ pub fn set_session_workshop(lesson: &str, code: Option<&str>) {
 }
 
 fn joined_key(code: &str) -> String {
-    format!("playground.workshop.{}", normalize_code(code))
+    format!("playground.workshop.{}", join_code::fold(code))
 }
 
 pub fn joined(code: &str) -> Option<Joined> {

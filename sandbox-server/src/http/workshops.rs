@@ -14,7 +14,7 @@ use protocol::api::CreatedSession;
 use super::error::ApiError;
 use super::extract::{Admin, ApiJson, AppOrigin, ClientIp, PreviewOrigin};
 use super::state::AppState;
-use crate::sessions::{display_code, rfc3339, SessionError};
+use crate::sessions::{rfc3339, SessionError};
 use crate::store::WorkshopRecord;
 
 /// The workshop routes, nested under `/api/v1`. `{id}` is a workshop's id,
@@ -28,7 +28,7 @@ pub fn routes() -> Router<AppState> {
 
 /// A stored workshop as the API shows it, its join link on `origin`.
 fn workshop(record: &WorkshopRecord, origin: &str) -> Workshop {
-    let code = display_code(&record.code);
+    let code = protocol::join_code::display(&record.code);
     Workshop {
         id: record.id.clone(),
         join_url: format!("{origin}/join/{code}"),

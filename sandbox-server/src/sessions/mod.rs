@@ -45,7 +45,7 @@ mod workshops;
 pub use error::SessionError;
 pub use progress::Progress;
 pub use upkeep::ReconcileReport;
-pub use workshops::{display_code, normalize_code, WorkshopView, JOIN_CODE_LEN};
+pub use workshops::WorkshopView;
 
 use crate::config::Config;
 use crate::lessons::{Catalog, Lesson};

@@ -1106,7 +1106,7 @@ async fn workshop(sessions: &Arc<Sessions>, seats: u32) -> (String, String) {
         .create_workshop("checks", seats, Some(3600))
         .await
         .unwrap();
-    (w.id, display_code(&w.code))
+    (w.id, protocol::join_code::display(&w.code))
 }
 
 async fn join(

@@ -27,15 +27,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use protocol::admin::{AdminSession, Learner};
+use protocol::join_code;
 use rand::Rng;
 
 use super::{lock, random_hex, rfc3339, unix_now, Claim, EndReason, Live, SessionError, Sessions};
 use crate::store::{Seat, WorkshopRecord};
 
-/// Characters of a join code: Crockford's base32.
-const CODE_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-/// Characters in a join code (shown in two groups of four).
-pub const JOIN_CODE_LEN: usize = 8;
 /// Longest learner name, in characters.
 const MAX_NAME_CHARS: usize = 40;
 
@@ -50,34 +47,9 @@ pub struct WorkshopView {
 /// A new random join code, normalized (no dash).
 fn new_code() -> String {
     let mut rng = rand::rng();
-    (0..JOIN_CODE_LEN)
-        .map(|_| CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())] as char)
+    (0..join_code::LEN)
+        .map(|_| join_code::ALPHABET[rng.random_range(0..join_code::ALPHABET.len())] as char)
         .collect()
-}
-
-/// A code as a learner typed it, normalized: upper case, without dashes or
-/// spaces, O read as 0 and I or L as 1. None when it cannot be a code.
-pub fn normalize_code(typed: &str) -> Option<String> {
-    let code: String = typed
-        .chars()
-        .filter(|c| !matches!(c, '-' | ' '))
-        .map(|c| match c.to_ascii_uppercase() {
-            'O' => '0',
-            'I' | 'L' => '1',
-            c => c,
-        })
-        .collect();
-    let valid = code.len() == JOIN_CODE_LEN && code.bytes().all(|b| CODE_ALPHABET.contains(&b));
-    valid.then_some(code)
-}
-
-/// A normalized code as people read it: `ABCD-2345`.
-pub fn display_code(code: &str) -> String {
-    if code.len() == JOIN_CODE_LEN {
-        format!("{}-{}", &code[..4], &code[4..])
-    } else {
-        code.to_owned()
-    }
 }
 
 /// A learner's name, trimmed, or why it is refused.
@@ -356,7 +328,7 @@ impl Sessions {
         token: Option<&str>,
         ip: &str,
     ) -> Result<(Arc<super::Session>, String), SessionError> {
-        let code = normalize_code(code).ok_or(SessionError::NoWorkshop)?;
+        let code = join_code::parse(code).ok_or(SessionError::NoWorkshop)?;
         let workshop = lock(&self.live)
             .workshops
             .values()
@@ -431,24 +403,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codes_are_eight_readable_characters_typed_any_way() {
+    fn new_codes_are_eight_readable_characters() {
         for _ in 0..100 {
             let code = new_code();
-            assert_eq!(normalize_code(&code).as_deref(), Some(code.as_str()));
-            let shown = display_code(&code);
+            assert_eq!(join_code::parse(&code).as_deref(), Some(code.as_str()));
+            let shown = join_code::display(&code);
             assert_eq!(shown.len(), 9);
-            assert_eq!(normalize_code(&shown.to_lowercase()), Some(code.clone()));
+            assert_eq!(join_code::parse(&shown.to_lowercase()), Some(code.clone()));
             assert!(!code.contains(['I', 'L', 'O', 'U']), "{code}");
         }
-        assert_eq!(normalize_code("abcd-efgh").as_deref(), Some("ABCDEFGH"));
-        assert_eq!(normalize_code(" o1il 2345 ").as_deref(), Some("01112345"));
-        assert_eq!(normalize_code("ABCD-EFG"), None, "too short");
-        assert_eq!(
-            normalize_code("ABCD-EFGU"),
-            None,
-            "U is not in the alphabet"
-        );
-        assert_eq!(normalize_code("ABCD/EFGH"), None);
     }
 
     #[test]
