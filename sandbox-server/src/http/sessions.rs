@@ -16,7 +16,6 @@ use super::extract::{
     ApiJson, AuthorizedSession, ClientIp, HeaderOrQuery, PreviewOrigin, SessionNode,
 };
 use super::state::AppState;
-use crate::sessions::rfc3339;
 
 /// The session routes, nested under `/api/v1`.
 pub fn routes() -> Router<AppState> {
@@ -50,15 +49,7 @@ async fn create_session(
     };
     Ok((
         StatusCode::CREATED,
-        Json(CreatedSession {
-            id: session.record.id.clone(),
-            token,
-            lesson: session.record.lesson.clone(),
-            expires_at: rfc3339(session.record.expires_at),
-            nodes: session.nodes(),
-            preview_token: session.preview_token(),
-            preview_origin,
-        }),
+        Json(session.created(token, preview_origin)),
     ))
 }
 

@@ -125,14 +125,6 @@ async fn join(
     };
     Ok((
         StatusCode::CREATED,
-        Json(CreatedSession {
-            id: session.record.id.clone(),
-            token,
-            lesson: session.record.lesson.clone(),
-            expires_at: rfc3339(session.record.expires_at),
-            nodes: session.nodes(),
-            preview_token: session.preview_token(),
-            preview_origin,
-        }),
+        Json(session.created(token, preview_origin)),
     ))
 }

@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use protocol::api::{NodeInfo, SessionInfo};
+use protocol::api::{CreatedSession, NodeInfo, SessionInfo};
 use protocol::terminal::{close_code, Event, NoticeLevel};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -94,6 +94,20 @@ impl Session {
             id: self.record.id.clone(),
             lesson: self.record.lesson.clone(),
             created_at: rfc3339(self.record.created_at),
+            expires_at: rfc3339(self.record.expires_at),
+            nodes: self.nodes(),
+            preview_token: self.preview_token(),
+            preview_origin,
+        }
+    }
+
+    /// The `201` body of a new (or rejoined) session, with its `token` (which
+    /// only the caller has: the server keeps its hash).
+    pub fn created(&self, token: String, preview_origin: String) -> CreatedSession {
+        CreatedSession {
+            id: self.record.id.clone(),
+            token,
+            lesson: self.record.lesson.clone(),
             expires_at: rfc3339(self.record.expires_at),
             nodes: self.nodes(),
             preview_token: self.preview_token(),
