@@ -18,3 +18,5 @@ pub mod native;
 pub mod prose;
 pub mod pwd;
 pub mod settings;
+#[cfg(test)]
+mod test_drafts;

@@ -248,45 +248,8 @@ fn says_error(text: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
-    use crate::lessons::import::draft::DraftStep;
-    use crate::lessons::{LessonNode, Resources};
-
-    fn draft(nodes: usize, steps: &[&str]) -> Draft {
-        let mut d = Draft::new(Path::new("/l"), Path::new("/l/post.md"), 1);
-        d.nodes = (1..=nodes)
-            .map(|n| LessonNode {
-                name: format!("node{n}"),
-                image: "dind".into(),
-                setup: None,
-                resources: Resources::default(),
-            })
-            .collect();
-        d.steps = steps
-            .iter()
-            .map(|t| DraftStep {
-                source: Source::new(Path::new("/l/post.md"), t, 10),
-                ..Default::default()
-            })
-            .collect();
-        d
-    }
-
-    fn text(d: &Draft, step: usize) -> String {
-        d.steps[step]
-            .source
-            .lines
-            .iter()
-            .map(|(_, l)| l.as_str())
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-
-    fn warnings(diags: &Diagnostics) -> Vec<String> {
-        diags.items.iter().map(|d| d.to_string()).collect()
-    }
+    use crate::lessons::import::test_drafts::{draft, text, warnings};
 
     #[test]
     fn interactive_commands() {
