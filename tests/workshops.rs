@@ -15,10 +15,9 @@ use serde_json::{json, Value};
 const T: Duration = Duration::from_secs(20);
 
 fn admin_token(server: &Server) -> String {
-    std::fs::read_to_string(server.data_dir.join("admin-token"))
+    server
+        .admin_token()
         .expect("the server made its admin token file")
-        .trim()
-        .to_owned()
 }
 
 /// Opens a workshop of `lesson` with `seats` seats; its JSON.
@@ -66,7 +65,7 @@ async fn every_admin_route_wants_the_admin_token_from_its_private_file() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(server.data_dir.join("admin-token"))
+        let mode = std::fs::metadata(server.admin_token_file())
             .unwrap()
             .permissions()
             .mode();
@@ -465,7 +464,7 @@ async fn the_admin_commands_list_and_end_sessions_of_a_running_server() {
     require_docker!();
     let server = Launch::default().start().await.unwrap();
     let learner = server.create_session("shell").await.unwrap();
-    let token_file = server.data_dir.join("admin-token");
+    let token_file = server.admin_token_file();
     let admin = |args: &[&str], token_file: &std::path::Path| {
         let out = std::process::Command::new(server_binary(Profile::Debug))
             .arg("admin")

@@ -58,9 +58,7 @@ async fn one_case(lesson: &str, n: usize, prestart: bool) -> Result<Vec<(String,
         &[],
     )
     .await?;
-    let admin = std::fs::read_to_string(server.data_dir.join("admin-token"))?
-        .trim()
-        .to_owned();
+    let admin = server.admin_token()?;
     let body = json!({ "lesson": lesson, "seats": n, "expires_in_secs": 3600 }).to_string();
     let (status, workshop) = server
         .call("POST", "/api/v1/workshops", Some(&admin), Some(&body))

@@ -328,6 +328,19 @@ impl Server {
         }
     }
 
+    /// The file of the server's admin token (made at its first start).
+    pub fn admin_token_file(&self) -> PathBuf {
+        self.data_dir.join("admin-token")
+    }
+
+    /// The server's admin token, read from [`Server::admin_token_file`].
+    pub fn admin_token(&self) -> Result<String> {
+        let file = self.admin_token_file();
+        let token = std::fs::read_to_string(&file)
+            .with_context(|| format!("reading the admin token {}", file.display()))?;
+        Ok(token.trim().to_owned())
+    }
+
     /// Stops the server and starts it again with the same data directory and port.
     pub async fn restart(&mut self) -> Result<()> {
         self.stop().await?;
