@@ -290,7 +290,15 @@ fn escape(segment: &str) -> String {
     let mut out = String::with_capacity(segment.len());
     for b in segment.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b':' | b'/'
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'.'
+            | b'_'
+            | b'~'
+            | b':'
+            | b'/'
             | b'@' => out.push(b as char),
             _ => out.push_str(&alloc::format!("%{b:02X}")),
         }
@@ -371,7 +379,11 @@ mod wasm {
             }
             alloc(Layout::from_size_align_unchecked(new_len, align))
         } else {
-            realloc(old, Layout::from_size_align_unchecked(old_len, align), new_len)
+            realloc(
+                old,
+                Layout::from_size_align_unchecked(old_len, align),
+                new_len,
+            )
         }
     }
 }
