@@ -355,6 +355,12 @@ mod wasm {
     //! What a `no_std` component needs: an allocator, the canonical ABI's
     //! `cabi_realloc`, and a panic handler (a trap).
 
+    // `memcmp`, `memcpy` and friends, which `core` calls, from the target's
+    // own C library (an archive: only those functions are linked, and they
+    // import nothing).
+    #[link(name = "c")]
+    extern "C" {}
+
     #[global_allocator]
     static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
 
