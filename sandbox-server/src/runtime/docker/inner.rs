@@ -16,6 +16,10 @@ use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
+/// How long a call waits for a daemon that is still starting (no socket
+/// yet); the grader's own call timeout usually ends the wait sooner.
+pub const STARTING_DAEMON_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Where Docker's daemon listens by default, inside the node.
 pub const INNER_SOCKET: &str = "/var/run/docker.sock";
 

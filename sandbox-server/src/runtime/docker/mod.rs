@@ -989,17 +989,42 @@ impl Runtime for DockerRuntime {
         max_bytes: u64,
     ) -> RuntimeResult<crate::http_fetch::Fetched> {
         let info = self.inspect_node_container(session, node).await?;
+        // Only a node of a Docker-in-Docker image waits for its daemon.
+        let dind = info
+            .config
+            .as_ref()
+            .and_then(|c| c.labels.as_ref())
+            .and_then(|l| l.get(IMAGE_LABEL_PROFILE))
+            .is_some_and(|p| p == "docker");
         let pid = info.state.and_then(|s| s.pid).unwrap_or(0);
-        let stream =
-            tokio::task::spawn_blocking(move || inner::connect_in_root(pid, inner::INNER_SOCKET))
-                .await
-                .map_err(|e| RuntimeError::Backend(e.to_string()))?
-                .map_err(|e| {
-                    RuntimeError::Backend(format!(
+        // A daemon still starting (a fresh node) has no socket yet, or one
+        // that refuses: wait for it a while, as script checks do.
+        let waited = std::time::Instant::now();
+        let stream = loop {
+            let attempt = tokio::task::spawn_blocking(move || {
+                inner::connect_in_root(pid, inner::INNER_SOCKET)
+            })
+            .await
+            .map_err(|e| RuntimeError::Backend(e.to_string()))?;
+            match attempt {
+                Ok(stream) => break stream,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                    ) && dind
+                        && waited.elapsed() < inner::STARTING_DAEMON_WAIT =>
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                }
+                Err(e) => {
+                    return Err(RuntimeError::Backend(format!(
                         "no Docker daemon answers in {node} ({} in the node: {e})",
                         inner::INNER_SOCKET
-                    ))
-                })?;
+                    )))
+                }
+            }
+        };
         stream.set_nonblocking(true)?;
         let stream = UnixStream::from_std(stream)?;
         crate::http_fetch::get(stream, "docker", path, max_bytes)
