@@ -131,6 +131,13 @@ impl Sessions {
             ));
         }
         let passed = outcome.passed();
+        if check.grader.is_some() {
+            self.metrics.observe_grader(
+                passed,
+                outcome.timed_out,
+                std::time::Duration::from_millis(outcome.millis),
+            );
+        }
         if passed {
             let mut current = session.progress.lock().await;
             let mut updated = current.clone();
