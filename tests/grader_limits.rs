@@ -133,7 +133,29 @@ async fn a_grader_reads_facts_from_the_engine_not_from_programs_in_the_node() {
     .unwrap();
     let forged = check(&server, &s.id, &s.token, 0).await;
     assert_eq!(forged["passed"], false, "{forged}");
-    docker(&["exec", &node, "/bin/dash", "-c", "echo done > /root/marker"]).unwrap();
+    // A link pointing at a host path resolves inside the node: the host's
+    // file with the right content is not what the grader reads.
+    let host_file = std::env::temp_dir().join(format!("pg-host-marker-{}", std::process::id()));
+    std::fs::write(&host_file, "done\n").unwrap();
+    let link = format!("ln -s {} /root/marker", host_file.display());
+    docker(&["exec", &node, "/bin/dash", "-c", &link]).unwrap();
+    let linked = check(&server, &s.id, &s.token, 0).await;
+    let _ = std::fs::remove_file(&host_file);
+    assert!(
+        linked["output"]
+            .as_str()
+            .unwrap()
+            .starts_with("marker=none;"),
+        "{linked}"
+    );
+    docker(&[
+        "exec",
+        &node,
+        "/bin/dash",
+        "-c",
+        "rm /root/marker && echo done > /root/marker",
+    ])
+    .unwrap();
     let done = check(&server, &s.id, &s.token, 0).await;
     assert_eq!(done["passed"], true, "{done}");
     assert!(

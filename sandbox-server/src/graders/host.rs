@@ -8,8 +8,6 @@
 use std::future::Future;
 use std::time::Instant;
 
-use futures_util::StreamExt;
-
 use super::run::GraderContext;
 use crate::runtime::{RuntimeError, RuntimeResult};
 
@@ -259,19 +257,8 @@ impl host::Host for HostState {
             self.ctx.limits.max_host_bytes,
         );
         self.call(async move {
-            let mut file = answer(runtime.read_file(&session, &node, &path).await)?;
-            if file.size > max {
-                return Err(Error::TooLarge(max));
-            }
-            let mut out = Vec::with_capacity(file.size as usize);
-            while let Some(chunk) = file.body.next().await {
-                let chunk = chunk.map_err(|e| Error::Failed(format!("reading {path}: {e}")))?;
-                if (out.len() + chunk.len()) as u64 > max {
-                    return Err(Error::TooLarge(max));
-                }
-                out.extend_from_slice(&chunk);
-            }
-            Ok(out)
+            let content = answer(runtime.read_node_file(&session, &node, &path, max).await)?;
+            Ok(content.to_vec())
         })
         .await
     }

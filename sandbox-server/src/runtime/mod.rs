@@ -246,6 +246,20 @@ pub trait Runtime: Send + Sync + 'static {
     /// does not exist, [`RuntimeError::BadPath`] when it is no regular file.
     async fn read_file(&self, session: &str, node: &str, path: &str)
         -> RuntimeResult<FileDownload>;
+    /// The regular file `path` of the node, whole, at most `max_bytes`
+    /// ([`RuntimeError::TooLarge`] past it): what a grader reads. No program
+    /// of the node runs. By default through [`Runtime::read_file`]; a
+    /// backend may read faster where it can.
+    async fn read_node_file(
+        &self,
+        session: &str,
+        node: &str,
+        path: &str,
+        max_bytes: u64,
+    ) -> RuntimeResult<Bytes> {
+        let file = self.read_file(session, node, path).await?;
+        collect_file(file, max_bytes).await
+    }
     /// What the engine says of the node (graders' `inspect` and `nodes`).
     async fn inspect_node(&self, session: &str, node: &str) -> RuntimeResult<NodeFacts>;
     /// A GET of `path` on the Docker Engine API of the Docker daemon that
@@ -259,6 +273,23 @@ pub trait Runtime: Send + Sync + 'static {
         path: &str,
         max_bytes: u64,
     ) -> RuntimeResult<crate::http_fetch::Fetched>;
+}
+
+/// A download's bytes, at most `max_bytes` ([`RuntimeError::TooLarge`] past it).
+pub async fn collect_file(mut file: FileDownload, max_bytes: u64) -> RuntimeResult<Bytes> {
+    use futures_util::StreamExt;
+    if file.size > max_bytes {
+        return Err(RuntimeError::TooLarge(max_bytes));
+    }
+    let mut out = bytes::BytesMut::with_capacity(file.size as usize);
+    while let Some(chunk) = file.body.next().await {
+        let chunk = chunk?;
+        if (out.len() + chunk.len()) as u64 > max_bytes {
+            return Err(RuntimeError::TooLarge(max_bytes));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out.freeze())
 }
 
 /// Connects to the runtime the configuration names (today always the local
