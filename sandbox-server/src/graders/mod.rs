@@ -62,7 +62,8 @@ pub struct Grader {
     pub name: String,
     /// SHA-256 of the component's bytes, hex.
     pub digest: String,
-    component: Component,
+    /// The component, linked to the host interface.
+    pre: host::bindings::GraderPre<host::HostState>,
 }
 
 impl fmt::Debug for Grader {
@@ -159,10 +160,15 @@ impl GraderEngine {
         let digest = hex::encode(Sha256::digest(bytes));
         let component = self.compile(bytes, &digest, path)?;
         verify(&self.engine, &component, path)?;
+        let pre =
+            run::prepare(&self.engine, &component).map_err(|e| GraderError::NotAComponent {
+                path: path.to_owned(),
+                reason: format!("{e:#}"),
+            })?;
         Ok(Grader {
             name: name.to_owned(),
             digest,
-            component,
+            pre,
         })
     }
 

@@ -126,11 +126,19 @@ async fn call_check(
     store: &mut Store<HostState>,
     grader: &Grader,
 ) -> wasmtime::Result<bindings::Verdict> {
-    let mut linker = Linker::<HostState>::new(store.engine());
-    bindings::Grader::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
-    let instance =
-        bindings::Grader::instantiate_async(&mut *store, &grader.component, &linker).await?;
+    let instance = grader.pre.instantiate_async(&mut *store).await?;
     instance.call_check(&mut *store).await
+}
+
+/// A component linked to the host interface once, when it loads, so a
+/// check only instantiates it.
+pub(super) fn prepare(
+    engine: &wasmtime::Engine,
+    component: &wasmtime::component::Component,
+) -> wasmtime::Result<bindings::GraderPre<HostState>> {
+    let mut linker = Linker::<HostState>::new(engine);
+    bindings::Grader::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+    bindings::GraderPre::new(linker.instantiate_pre(component)?)
 }
 
 /// A trap's reason in a learner's words, without wasm backtraces.
