@@ -268,7 +268,8 @@ fn serve(file: Option<&std::path::Path>, args: ServeArgs) -> anyhow::Result<()> 
         })
 }
 
-/// Compiled graders are kept under the configured cache directory.
+/// Compiled graders are kept under the configured cache directory (by the
+/// server only: `lesson` commands compile what they load and write no state).
 fn cache_graders(config: &Config) {
     let dir = config.grader_cache_dir();
     if let Err(e) = sandbox_server::graders::GraderEngine::global().set_cache_dir(&dir) {
@@ -287,7 +288,6 @@ fn lesson_build(
 ) -> anyhow::Result<()> {
     use sandbox_server::graders::build;
     let config = load_config(file, ServeArgs::default())?;
-    cache_graders(&config);
     let dirs = if dirs.is_empty() {
         config.lessons_dirs.clone()
     } else {
@@ -478,7 +478,6 @@ fn lesson_test(
     json: bool,
 ) -> anyhow::Result<()> {
     let config = Arc::new(load_config(file, ServeArgs::default())?);
-    cache_graders(&config);
     let report = loader::load_dirs(std::slice::from_ref(&dir));
     // With --json, stdout is the report's alone.
     let mut out: Box<dyn std::io::Write + Send> = if json {

@@ -162,6 +162,20 @@ impl Launch {
         let instance = format!("e2e-{}-{port}", std::process::id());
         let mut env = self.env;
         env.push(("PLAYGROUND_INSTANCE".into(), instance.clone()));
+        // One cache of compiled graders for every test server, so each start
+        // does not compile the shipped lessons' graders again.
+        if !env.iter().any(|(k, _)| k == "PLAYGROUND_GRADER_CACHE_DIR") {
+            let target = std::env::var("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|_| repo_root().join("target"));
+            env.insert(
+                0,
+                (
+                    "PLAYGROUND_GRADER_CACHE_DIR".into(),
+                    target.join("grader-cache").display().to_string(),
+                ),
+            );
+        }
         let lessons_dir = data_dir.join("lessons");
         if self.own_lessons {
             std::fs::create_dir_all(&lessons_dir).context("creating the lessons directory")?;
