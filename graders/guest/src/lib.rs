@@ -567,7 +567,7 @@ pub mod text {
 pub mod prelude {
     pub use crate::text::{contains_ignore_case, lines_with, trim_newlines};
     pub use crate::{at, docker, fail, node, nodes, pass, unix_seconds, Error, Node, Result};
-    pub use crate::{Value, Verdict};
+    pub use crate::{IntoVerdict, Value, Verdict};
     pub use alloc::borrow::ToOwned;
     pub use alloc::boxed::Box;
     pub use alloc::string::{String, ToString};
@@ -575,15 +575,35 @@ pub mod prelude {
     pub use alloc::{format, vec};
 }
 
-/// Makes `check` (a `fn() -> Verdict`) the component's export:
-/// `playground_grader::grader!(check);` once, in the grader's `lib.rs`.
+/// What a grader's `check` may return: a [`Verdict`], or a
+/// `Result<Verdict>` so that host calls can use `?` (an error fails the
+/// check, saying what could not be looked at).
+pub trait IntoVerdict {
+    fn into_verdict(self) -> Verdict;
+}
+
+impl IntoVerdict for Verdict {
+    fn into_verdict(self) -> Verdict {
+        self
+    }
+}
+
+impl IntoVerdict for Result<Verdict> {
+    fn into_verdict(self) -> Verdict {
+        self.unwrap_or_else(|e| fail(alloc::format!("The check could not look at your work: {e}")))
+    }
+}
+
+/// Makes `check` (a `fn() -> Verdict` or `fn() -> Result<Verdict>`) the
+/// component's export: `playground_grader::grader!(check);` once, in the
+/// grader's `lib.rs`.
 #[macro_export]
 macro_rules! grader {
     ($check:path) => {
         struct PlaygroundGrader;
         impl $crate::bindings::Guest for PlaygroundGrader {
             fn check() -> $crate::bindings::Verdict {
-                let verdict: $crate::Verdict = $check();
+                let verdict: $crate::Verdict = $crate::IntoVerdict::into_verdict($check());
                 verdict.into()
             }
         }
@@ -602,6 +622,29 @@ mod wasm {
     #[panic_handler]
     fn panic(_: &core::panic::PanicInfo) -> ! {
         core::arch::wasm32::unreachable()
+    }
+
+    /// `memcmp` and `bcmp`, which the compiler calls to compare slices and
+    /// strings: `wasm32-wasip2` takes them from WASI's libc, which a
+    /// `no_std` grader does not link (`memcpy`, `memmove` and `memset`
+    /// become bulk-memory instructions). A plain loop: LLVM does not turn
+    /// loops into `memcmp` calls.
+    #[no_mangle]
+    unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+        let mut i = 0;
+        while i < n {
+            let (x, y) = (*a.add(i), *b.add(i));
+            if x != y {
+                return x as i32 - y as i32;
+            }
+            i += 1;
+        }
+        0
+    }
+
+    #[no_mangle]
+    unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+        memcmp(a, b, n)
     }
 
     /// The canonical ABI's allocation entry point: where the host copies
