@@ -50,12 +50,12 @@ fn check() -> Result<Verdict> {
         )));
     }
     let n = match web(&node1)? {
-        Some(web) => on_appnet(&node1.wait_for(
+        Web::Found(web) => on_appnet(&node1.wait_for(
             5,
             || tasks_of(&node1, &web),
             |tasks| on_appnet(tasks) >= 3,
         )?),
-        None => 0,
+        Web::Missing | Web::NotManager => 0,
     };
     if n < 3 {
         return Ok(fail(format!("client resolves only {n} replica address(es) for tasks.web. Is the service web running (docker service ps web on node1)?")));

@@ -13,10 +13,36 @@ pub fn manager() -> Node {
     node("node1")
 }
 
-/// The service `web` (its inspect data), or `None`. On a node that is no
-/// manager the daemon refuses (an error).
-pub fn web(manager: &Node) -> Result<Option<Value>> {
-    manager.docker_json("/services/web")
+/// What the manager says of the service `web`.
+pub enum Web {
+    /// Its inspect data.
+    Found(Value),
+    /// There is no such service.
+    Missing,
+    /// node1 is no swarm manager (not in a swarm, or a worker): it knows no services.
+    NotManager,
+}
+
+/// What a step says when node1 knows no services because it is no manager.
+pub const NOT_MANAGER: &str =
+    "There is no service named web: node1 is not a swarm manager. Go back to the first step.";
+
+/// The service `web`, as the manager knows it.
+pub fn web(manager: &Node) -> Result<Web> {
+    let answer = manager.docker_get("/services/web")?;
+    match answer.status {
+        200..=299 => match playground_grader::serde_json::from_slice(&answer.body) {
+            Ok(service) => Ok(Web::Found(service)),
+            Err(e) => Err(Error::Failed(format!("/services/web is not JSON: {e}"))),
+        },
+        404 => Ok(Web::Missing),
+        // "This node is not a swarm manager. ..."
+        503 => Ok(Web::NotManager),
+        status => Err(Error::Failed(format!(
+            "the Docker daemon in node1 answered {status} to /services/web: {}",
+            String::from_utf8_lossy(&answer.body).trim()
+        ))),
+    }
 }
 
 /// Every task of a service (current and past: `docker service ps` lists both).

@@ -9,10 +9,14 @@ use swarm_lab::*;
 
 fn check() -> Result<Verdict> {
     let node1 = manager();
-    let Some(web) = web(&node1)? else {
-        return Ok(fail(
-            "There is no service named web. Go back to the step 'Run a service'.",
-        ));
+    let web = match web(&node1)? {
+        Web::Found(web) => web,
+        Web::Missing => {
+            return Ok(fail(
+                "There is no service named web. Go back to the step 'Run a service'.",
+            ))
+        }
+        Web::NotManager => return Ok(fail(NOT_MANAGER)),
     };
     let failed = tasks_of(&node1, &web)?
         .iter()

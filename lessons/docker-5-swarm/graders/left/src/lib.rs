@@ -22,7 +22,7 @@ fn check() -> Result<Verdict> {
     if state == "active" {
         // On a node that is no manager, /services answers an error: as
         // `docker service inspect web` failing, web counts as gone.
-        let web_exists = matches!(web(&node1), Ok(Some(_)));
+        let web_exists = matches!(web(&node1), Ok(Web::Found(_)));
         return Ok(fail(if web_exists {
             "The service web still exists. Remove it with: docker service rm web"
         } else {

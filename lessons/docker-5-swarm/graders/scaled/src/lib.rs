@@ -11,14 +11,15 @@ use swarm_lab::*;
 
 fn check() -> Result<Verdict> {
     let node1 = manager();
-    let web = web(&node1)?;
-    let want = web
-        .as_ref()
-        .and_then(|w| at(w, "Spec/Mode/Replicated/Replicas").as_u64());
-    let (Some(web), Some(want)) = (web, want) else {
-        return Ok(fail(
-            "There is no service named web. Go back to the step 'Run a service'.",
-        ));
+    let missing = "There is no service named web. Go back to the step 'Run a service'.";
+    let web = match web(&node1)? {
+        Web::Found(web) => web,
+        Web::Missing => return Ok(fail(missing)),
+        Web::NotManager => return Ok(fail(NOT_MANAGER)),
+    };
+    // A global service has no number of replicas: as good as none named web.
+    let Some(want) = at(&web, "Spec/Mode/Replicated/Replicas").as_u64() else {
+        return Ok(fail(missing));
     };
     if want != 5 {
         return Ok(fail(format!(

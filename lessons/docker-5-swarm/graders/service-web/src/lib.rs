@@ -10,8 +10,10 @@ use swarm_lab::*;
 
 fn check() -> Result<Verdict> {
     let node1 = manager();
-    let Some(web) = web(&node1)? else {
-        return Ok(fail("There is no service named web yet. Run on node1:\n  docker service create --name web --replicas 3 --network appnet --endpoint-mode dnsrr nginx"));
+    let web = match web(&node1)? {
+        Web::Found(web) => web,
+        Web::Missing => return Ok(fail("There is no service named web yet. Run on node1:\n  docker service create --name web --replicas 3 --network appnet --endpoint-mode dnsrr nginx")),
+        Web::NotManager => return Ok(fail(NOT_MANAGER)),
     };
     let mode = at(&web, "Spec/EndpointSpec/Mode").as_str().unwrap_or("vip");
     if mode != "dnsrr" {
