@@ -41,6 +41,8 @@ fi
 
 say "cargo build --release -p sandbox-server"
 cargo build --release -p sandbox-server
+say "building the lessons' graders (sandbox-server lesson build lessons)"
+target/release/sandbox-server lesson build lessons --target-dir target/graders
 
 # Loopback unless the arguments say otherwise (`--listen 0.0.0.0:8080` publishes it). Previews
 # are served by a second listener, an origin of their own: port ${PREVIEW_PORT:-8081} of the

@@ -3,7 +3,8 @@
 #
 # Installs what the playground needs to build, run and test, on Debian/Ubuntu. Idempotent:
 # each step checks first and skips what is already there. Run as root or as a sudo user.
-#   rust     Rust toolchain check (rustfmt, clippy) and a C linker (build-essential)
+#   rust     Rust toolchain check (rustfmt, clippy), the wasm32-wasip2 target (lesson graders)
+#            and a C linker (build-essential)
 #   docker   Docker Engine packages (Debian's docker.io: dockerd, runc, containerd), jq
 #   engine   the learner engine: a dockerd of the playground's own with userns-remap, its own
 #            socket (/run/playground-engine/docker.sock), data-root (on an XFS image file of
@@ -104,6 +105,13 @@ setup_rust() {
                 rustup -q component add "$c"
             fi
         done
+        # Lesson graders are WebAssembly components (sandbox-server lesson build).
+        if rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
+            say "present: wasm32-wasip2"
+        else
+            say "rustup target add wasm32-wasip2"
+            rustup -q target add wasm32-wasip2
+        fi
     fi
     if have cc; then
         say "present: cc"

@@ -59,8 +59,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 # The web app's components (playground-web/src/app/) build for wasm32 only.
 cargo clippy -p playground-web --target wasm32-unknown-unknown -- -D warnings
 
-stage build "cargo build --workspace"
+stage build "cargo build --workspace, then the lessons' graders (sandbox-server lesson build)"
 cargo build --workspace
+./target/debug/sandbox-server lesson build lessons tests/fixtures/graders --target-dir target/graders
 
 stage test "cargo test --workspace"
 cargo test --workspace

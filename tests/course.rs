@@ -8,13 +8,17 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use playground_e2e::{docker_available, registry_running, repo_root, server_binary, Profile};
+use playground_e2e::{
+    built_graders, docker_available, registry_running, repo_root, server_binary, Profile,
+};
 
 fn lessons_dir() -> PathBuf {
     repo_root().join("lessons")
 }
 
+/// Runs `sandbox-server` with `args`, the shipped lessons' graders built first.
 fn run(args: &[&str]) -> Output {
+    built_graders(&lessons_dir());
     Command::new(server_binary(Profile::Debug))
         .args(args)
         .env("RUST_LOG", "warn")

@@ -158,6 +158,21 @@ pub struct Config {
     /// and fails, its result marked as cut.
     pub max_script_read_bytes: u64,
 
+    /// Memory a grader may grow to (its linear memory), in MiB; a grader that
+    /// asks for more is stopped and its check fails.
+    pub grader_memory_mib: u64,
+    /// Host calls one grader check may make; more are refused (`too-many-calls`).
+    pub grader_max_host_calls: u32,
+    /// Largest answer of one host call to a grader (a file, an HTTP body,
+    /// inspect data), in bytes; larger answers are refused (`too-large`).
+    pub grader_max_host_bytes: u64,
+    /// Seconds one host call of a grader may take (never beyond the step's timeout).
+    pub grader_host_call_timeout_secs: u64,
+    /// Longest message a grader's verdict keeps, in bytes; more is cut.
+    pub grader_max_message_bytes: usize,
+    /// Where compiled graders are cached. None: `<data_dir>/grader-cache`.
+    pub grader_cache_dir: Option<PathBuf>,
+
     /// Largest file accepted by `PUT .../files`, in bytes; larger uploads get 413 and
     /// nothing is written.
     pub max_upload_bytes: u64,
@@ -239,6 +254,12 @@ impl Default for Config {
             max_checks: 16,
             max_script_output_bytes: 64 * 1024,
             max_script_read_bytes: 16 * 1024 * 1024,
+            grader_memory_mib: 64,
+            grader_max_host_calls: 100,
+            grader_max_host_bytes: 1024 * 1024,
+            grader_host_call_timeout_secs: 10,
+            grader_max_message_bytes: 4096,
+            grader_cache_dir: None,
             send_timeout_secs: 30,
             max_sockets_per_terminal: 4,
             max_sockets_per_session: 16,
@@ -277,7 +298,7 @@ pub enum ConfigError {
 }
 
 /// Keys whose default is "none", so they are missing from the defaults table.
-const OPTIONAL_STRING_KEYS: &[&str] = &["static_dir", "admin_token_file"];
+const OPTIONAL_STRING_KEYS: &[&str] = &["static_dir", "admin_token_file", "grader_cache_dir"];
 
 /// Prefix of the environment variables that override config keys.
 pub const ENV_PREFIX: &str = "PLAYGROUND_";
@@ -345,7 +366,11 @@ impl Config {
         let mut config = Config::deserialize(toml::Value::Table(table))
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         // An empty path means "none", never "the current directory".
-        for path in [&mut config.static_dir, &mut config.admin_token_file] {
+        for path in [
+            &mut config.static_dir,
+            &mut config.admin_token_file,
+            &mut config.grader_cache_dir,
+        ] {
             if path.as_ref().is_some_and(|d| d.as_os_str().is_empty()) {
                 *path = None;
             }
@@ -402,6 +427,16 @@ impl Config {
             return bad(
                 "session_lifetime_secs, reap_interval_secs and sweep_interval_secs must be positive",
             );
+        }
+        if self.grader_memory_mib == 0 || self.grader_memory_mib > 4096 {
+            return bad("grader_memory_mib must be between 1 and 4096");
+        }
+        if self.grader_max_host_calls == 0
+            || self.grader_max_host_bytes == 0
+            || self.grader_host_call_timeout_secs == 0
+            || self.grader_max_message_bytes == 0
+        {
+            return bad("grader_max_host_calls, grader_max_host_bytes, grader_host_call_timeout_secs and grader_max_message_bytes must be positive");
         }
         if self.max_checks_per_session == 0 || self.max_checks == 0 {
             return bad("max_checks_per_session and max_checks must be positive");
@@ -522,6 +557,13 @@ impl Config {
             .map(|n| n.parse())
             .collect::<Result<_, _>>()
             .map_err(|e| ConfigError::Invalid(format!("trusted_proxies: {e}")))
+    }
+
+    /// Where compiled graders are cached: `grader_cache_dir`, else `<data_dir>/grader-cache`.
+    pub fn grader_cache_dir(&self) -> PathBuf {
+        self.grader_cache_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("grader-cache"))
     }
 
     /// The file of the admin token: `admin_token_file`, else `<data_dir>/admin-token`.

@@ -65,6 +65,18 @@ enum LessonCommand {
         #[arg(long)]
         summary: bool,
     },
+    /// Build the graders of lessons: every grader crate (`<lesson>/graders/NAME/`) under
+    /// each DIR is compiled by cargo for wasm32-wasip2 into `graders/NAME/grader.wasm`,
+    /// then verified as the server loads it. DIR defaults to `lessons_dirs` of the config.
+    Build {
+        dirs: Vec<PathBuf>,
+        /// The `playground-grader` guest crate [default: graders/guest of this source tree].
+        #[arg(long, env = "PLAYGROUND_GRADER_SDK")]
+        sdk: Option<PathBuf>,
+        /// Cargo's target directory, shared by all graders [default: <data_dir>/grader-build].
+        #[arg(long)]
+        target_dir: Option<PathBuf>,
+    },
     /// Run a lesson in a real session: each step's blocks typed into their nodes'
     /// terminals as the Run button types them, then its check; a table of every
     /// block and check. Exit 1 if a step fails. DIR is a lesson or a directory of
@@ -186,6 +198,11 @@ fn main() -> ExitCode {
         Command::Lesson(LessonCommand::Check { dirs, summary }) => {
             lesson_check(cli.config.as_deref(), dirs, summary)
         }
+        Command::Lesson(LessonCommand::Build {
+            dirs,
+            sdk,
+            target_dir,
+        }) => lesson_build(cli.config.as_deref(), dirs, sdk, target_dir),
         Command::Lesson(LessonCommand::Test {
             dir,
             only,
@@ -233,6 +250,7 @@ fn serve(file: Option<&std::path::Path>, args: ServeArgs) -> anyhow::Result<()> 
             "{var} is set but is no configuration key (ignored; see `sandbox-server config`)"
         );
     }
+    cache_graders(&config);
     let (catalog, fingerprint) = loader::load_catalog(&config.lessons_dirs);
     let catalog = Arc::new(catalog);
     tokio::runtime::Runtime::new()
@@ -248,6 +266,65 @@ fn serve(file: Option<&std::path::Path>, args: ServeArgs) -> anyhow::Result<()> 
             watcher.abort();
             result
         })
+}
+
+/// Compiled graders are kept under the configured cache directory.
+fn cache_graders(config: &Config) {
+    let dir = config.grader_cache_dir();
+    if let Err(e) = sandbox_server::graders::GraderEngine::global().set_cache_dir(&dir) {
+        tracing::warn!(
+            "graders are compiled at every load: cannot use {}: {e}",
+            dir.display()
+        );
+    }
+}
+
+fn lesson_build(
+    file: Option<&std::path::Path>,
+    dirs: Vec<PathBuf>,
+    sdk: Option<PathBuf>,
+    target_dir: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    use sandbox_server::graders::build;
+    let config = load_config(file, ServeArgs::default())?;
+    cache_graders(&config);
+    let dirs = if dirs.is_empty() {
+        config.lessons_dirs.clone()
+    } else {
+        dirs
+    };
+    let sdk = sdk.or_else(build::default_sdk).context(
+        "where is the playground-grader crate? pass --sdk DIR (graders/guest of the playground's sources)",
+    )?;
+    let options = build::BuildOptions {
+        sdk,
+        target_dir: target_dir.unwrap_or_else(|| config.data_dir.join("grader-build")),
+    };
+    let graders: Vec<PathBuf> = dirs.iter().flat_map(|d| build::find(d)).collect();
+    let mut failed = 0;
+    for dir in &graders {
+        match build::build(dir, &options) {
+            Ok(built) => eprintln!(
+                "built {} ({} KiB, {:.1} s)",
+                built
+                    .dir
+                    .join(sandbox_server::graders::COMPONENT_FILE)
+                    .display(),
+                built.bytes.div_ceil(1024),
+                built.millis as f64 / 1000.0
+            ),
+            Err(e) => {
+                failed += 1;
+                eprintln!("FAILED {}: {e}", dir.display());
+            }
+        }
+    }
+    let summary = format!("{} grader(s) found, {} failed", graders.len(), failed);
+    if failed > 0 {
+        return Err(Reported(summary).into());
+    }
+    eprintln!("{summary}");
+    Ok(())
 }
 
 /// An error that only sets the exit code: its messages are already printed.
@@ -401,6 +478,7 @@ fn lesson_test(
     json: bool,
 ) -> anyhow::Result<()> {
     let config = Arc::new(load_config(file, ServeArgs::default())?);
+    cache_graders(&config);
     let report = loader::load_dirs(std::slice::from_ref(&dir));
     // With --json, stdout is the report's alone.
     let mut out: Box<dyn std::io::Write + Send> = if json {

@@ -21,6 +21,8 @@ pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
 /// Upper bounds (seconds) of the session start latency histogram.
 const START_BUCKETS: [f64; 9] = [0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0];
+/// Upper bounds (seconds) of the grader check duration histogram.
+const GRADER_BUCKETS: [f64; 8] = [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0, 10.0];
 
 pub struct Metrics {
     pub sessions_created: Counter,
@@ -38,6 +40,11 @@ pub struct Metrics {
     pub pool_misses: Counter,
     /// Pooled sessions removed unused: their lesson changed, or room was needed.
     pub pool_drained: Counter,
+    /// Grader checks that passed, failed, or did not finish in time.
+    pub grader_passed: Counter,
+    pub grader_failed: Counter,
+    pub grader_timed_out: Counter,
+    grader_check: Histogram,
     /// Ready sessions per lesson, set from the pool when rendering.
     pool_ready: Family<Vec<(String, String)>, Gauge<i64, AtomicI64>>,
     /// Set from the live session count when rendering.
@@ -56,7 +63,26 @@ impl Default for Metrics {
         let pool_ready = Family::<Vec<(String, String)>, Gauge<i64, AtomicI64>>::default();
         let live = Gauge::<i64, AtomicI64>::default();
         let start = Histogram::new(START_BUCKETS);
+        let (g_passed, g_failed, g_timed_out) = (counter(), counter(), counter());
+        let grader_check = Histogram::new(GRADER_BUCKETS);
         let mut registry = Registry::default();
+        registry.register(
+            "playground_grader_checks",
+            "Checks run by graders, by result",
+            Labelled::new(
+                "result",
+                [
+                    ("passed", &g_passed),
+                    ("failed", &g_failed),
+                    ("timed_out", &g_timed_out),
+                ],
+            ),
+        );
+        registry.register(
+            "playground_grader_check_seconds",
+            "Time a grader check took, host calls included",
+            grader_check.clone(),
+        );
         registry.register(
             "playground_sessions_live",
             "Sessions alive now",
@@ -118,6 +144,10 @@ impl Default for Metrics {
             drained.clone(),
         );
         Metrics {
+            grader_passed: g_passed,
+            grader_failed: g_failed,
+            grader_timed_out: g_timed_out,
+            grader_check,
             pool_handouts: handouts,
             pool_misses: misses,
             pool_drained: drained,
@@ -139,6 +169,16 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Counts a grader check: `passed`, else `timed_out`, else failed.
+    pub fn observe_grader(&self, passed: bool, timed_out: bool, took: std::time::Duration) {
+        match (passed, timed_out) {
+            (true, _) => self.grader_passed.inc(),
+            (false, true) => self.grader_timed_out.inc(),
+            (false, false) => self.grader_failed.inc(),
+        };
+        self.grader_check.observe(took.as_secs_f64());
+    }
+
     pub fn observe_start(&self, took: std::time::Duration) {
         self.session_start.observe(took.as_secs_f64());
     }

@@ -50,6 +50,8 @@ fi
 say "cargo build -p sandbox-server"
 cargo build -q -p sandbox-server
 SERVER="$ROOT/target/debug/sandbox-server"
+say "building the lessons' graders"
+"$SERVER" lesson build "$ROOT/lessons" --target-dir "$ROOT/target/graders" 2>&1 | tail -1
 
 free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 PORT=$(free_port)

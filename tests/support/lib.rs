@@ -19,7 +19,9 @@ pub use docker::{
     container, docker, docker_available, docker_cli, docker_objects, engine_socket,
     instance_objects, node_exec, node_ip, purge_instance, registry_running,
 };
-pub use server::{error_code, free_port, server_binary, shell_session, Launch, Profile, Server};
+pub use server::{
+    built_graders, error_code, free_port, server_binary, shell_session, Launch, Profile, Server,
+};
 pub use term::{Term, TermEvent};
 
 /// Returns from the calling test when [`docker_available`] says to skip.

@@ -65,6 +65,34 @@ pub fn server_binary(profile: Profile) -> PathBuf {
     .clone()
 }
 
+/// Builds the graders under `dir` (`sandbox-server lesson build`, into the
+/// shared `target/graders`) once per test process and directory, so a test
+/// never runs a stale grader; panics when a grader does not build.
+pub fn built_graders(dir: &std::path::Path) {
+    static BUILT: OnceLock<std::sync::Mutex<std::collections::HashSet<PathBuf>>> = OnceLock::new();
+    let built = BUILT.get_or_init(Default::default);
+    let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
+    if built.contains(dir) {
+        return;
+    }
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| repo_root().join("target"));
+    let status = Command::new(server_binary(Profile::Debug))
+        .args(["lesson", "build"])
+        .arg(dir)
+        .arg("--target-dir")
+        .arg(target.join("graders"))
+        .status()
+        .expect("running sandbox-server lesson build");
+    assert!(
+        status.success(),
+        "building the graders of {} failed",
+        dir.display()
+    );
+    built.insert(dir.to_path_buf());
+}
+
 /// A free loopback port.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

@@ -616,35 +616,18 @@ mod wasm {
     //! What a `no_std` component needs: an allocator, the canonical ABI's
     //! `cabi_realloc`, and a panic handler (a trap).
 
+    // `memcmp`, `memcpy` and friends, which `core` calls, from the target's
+    // own C library (an archive: only those functions are linked, and they
+    // import nothing).
+    #[link(name = "c")]
+    extern "C" {}
+
     #[global_allocator]
     static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
 
     #[panic_handler]
     fn panic(_: &core::panic::PanicInfo) -> ! {
         core::arch::wasm32::unreachable()
-    }
-
-    /// `memcmp` and `bcmp`, which the compiler calls to compare slices and
-    /// strings: `wasm32-wasip2` takes them from WASI's libc, which a
-    /// `no_std` grader does not link (`memcpy`, `memmove` and `memset`
-    /// become bulk-memory instructions). A plain loop: LLVM does not turn
-    /// loops into `memcmp` calls.
-    #[no_mangle]
-    unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
-        let mut i = 0;
-        while i < n {
-            let (x, y) = (*a.add(i), *b.add(i));
-            if x != y {
-                return x as i32 - y as i32;
-            }
-            i += 1;
-        }
-        0
-    }
-
-    #[no_mangle]
-    unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
-        memcmp(a, b, n)
     }
 
     /// The canonical ABI's allocation entry point: where the host copies

@@ -23,10 +23,11 @@ use protocol::lesson_test::{
 };
 
 use crate::config::Config;
+use crate::graders::GraderLimits;
 use crate::lessons::{Catalog, Check, Lesson, LessonStep, Runnable, Script};
 use crate::metrics::Metrics;
 use crate::runtime::Runtime;
-use crate::sessions::scripts::{run_script, Outcome};
+use crate::sessions::scripts::{run_check, run_script, Outcome};
 use crate::sessions::{EndReason, Session, Sessions};
 use crate::store::Store;
 use typing::{Ending, NodeTerm};
@@ -81,6 +82,7 @@ pub async fn run(
     let store = Store::open(&data.join("sessions.sqlite3"))?;
     let id = lesson.summary.id.clone();
     let catalog = Arc::new(Catalog::new([lesson.clone()]));
+    let grader_limits = GraderLimits::of(&config);
     let sessions = Arc::new(Sessions::new(
         config,
         runtime.clone(),
@@ -123,6 +125,8 @@ pub async fn run(
         sessions: &sessions,
         session: session.clone(),
         runtime: runtime.as_ref(),
+        shared_runtime: runtime.clone(),
+        grader_limits,
         lesson: &lesson,
         options,
         terms: BTreeMap::new(),
@@ -164,6 +168,9 @@ struct Runner<'a> {
     sessions: &'a Sessions,
     session: Arc<Session>,
     runtime: &'a dyn Runtime,
+    /// The same runtime, for graders (which hold it while they run).
+    shared_runtime: Arc<dyn Runtime>,
+    grader_limits: GraderLimits,
     lesson: &'a Lesson,
     options: &'a TestOptions,
     terms: BTreeMap<String, NodeTerm>,
@@ -506,12 +513,12 @@ impl Runner<'_> {
 
     /// The step's check; `before` the solution it must fail.
     async fn check(&self, check: &Check, before: bool) -> anyhow::Result<ItemReport> {
-        let o = run_script(
-            self.runtime,
+        let o = run_check(
+            self.shared_runtime.clone(),
+            &self.grader_limits,
             &self.session.record.id,
-            &check.node,
-            &check.script,
-            false,
+            self.lesson,
+            check,
         )
         .await?;
         let (kind, ok) = if before {
@@ -519,7 +526,11 @@ impl Runner<'_> {
         } else {
             (ItemKind::Check, o.passed())
         };
-        let mut item = exec_item(kind, &check.node, &check.script.body, &o, ok);
+        let what = match &check.grader {
+            Some(grader) => format!("grader {}", grader.name),
+            None => check.script.body.clone(),
+        };
+        let mut item = exec_item(kind, &check.node, &what, &o, ok);
         if before && !ok {
             item.detail = Some(format!(
                 "the check passes before the solution ran: it checks nothing; it printed:\n{}",

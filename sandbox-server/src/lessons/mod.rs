@@ -87,11 +87,17 @@ pub struct Asset {
     pub content: Vec<u8>,
 }
 
-/// A step's check: a script run in a node; exit 0 passes.
+/// A step's check: a script run in a node (exit 0 passes), or a grader the
+/// server runs (`[[steps]] grader = ...`; see `crate::graders`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
+    /// The node a script runs in (a grader may look at every node).
     pub node: String,
+    /// The script; for a grader, only its timeout counts (the body is empty).
     pub script: Script,
+    /// Set when the check is a grader: the server runs it, not a node, and
+    /// learners never see it.
+    pub grader: Option<crate::graders::SharedGrader>,
 }
 
 /// A runnable code block: what the Run button types into a node's terminal.

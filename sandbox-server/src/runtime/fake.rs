@@ -52,6 +52,8 @@ struct FakeState {
     exec_gate: Option<Arc<Notify>>,
     remove_gate: Option<Arc<Notify>>,
     removed: Vec<String>,
+    /// Path -> what a node's inner Docker daemon answers (`inner_docker_get`).
+    inner_docker: HashMap<String, (u16, Bytes)>,
 }
 
 fn key(session: &str, node: &str) -> (String, String) {
@@ -91,6 +93,14 @@ impl FakeRuntime {
     }
 
     /// A node that exists as if left from an earlier run.
+    /// What every node's inner Docker daemon answers to `GET path`
+    /// (unset paths answer 404).
+    pub fn answer_inner_docker(&self, path: &str, status: u16, body: &str) {
+        self.state()
+            .inner_docker
+            .insert(path.to_owned(), (status, Bytes::from(body.to_owned())));
+    }
+
     pub fn add_node(&self, session: &str, node: &str, running: bool) {
         self.state().nodes.insert(key(session, node), running);
     }
@@ -504,5 +514,50 @@ impl Runtime for FakeRuntime {
             size: content.len() as u64,
             body: Box::pin(futures_util::stream::iter([Ok(Bytes::from(content))])),
         })
+    }
+
+    async fn inspect_node(&self, session: &str, node: &str) -> RuntimeResult<NodeFacts> {
+        let running = self
+            .node_running(session, node)
+            .ok_or_else(|| RuntimeError::NoSuchNode {
+                session: session.to_owned(),
+                node: node.to_owned(),
+            })?;
+        let address = if running {
+            self.node_address(session, node, false).await.ok()
+        } else {
+            None
+        };
+        Ok(NodeFacts {
+            image: "fake".into(),
+            running,
+            address,
+            inspect_json: serde_json::json!({
+                "Name": format!("/{}", container_name(session, node)),
+                "State": { "Running": running },
+                "Config": { "Image": "fake" },
+            })
+            .to_string(),
+        })
+    }
+
+    async fn inner_docker_get(
+        &self,
+        session: &str,
+        node: &str,
+        path: &str,
+        max_bytes: u64,
+    ) -> RuntimeResult<crate::http_fetch::Fetched> {
+        self.require_node(session, node)?;
+        let (status, body) = self
+            .state()
+            .inner_docker
+            .get(path)
+            .cloned()
+            .unwrap_or((404, Bytes::from_static(b"{\"message\":\"not found\"}")));
+        if body.len() as u64 > max_bytes {
+            return Err(RuntimeError::TooLarge(max_bytes));
+        }
+        Ok(crate::http_fetch::Fetched { status, body })
     }
 }

@@ -123,6 +123,20 @@ pub struct ExecOutput {
     pub abandoned: bool,
 }
 
+/// What the engine says of a node: facts a learner cannot change from
+/// inside it (graders read them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeFacts {
+    /// The image the node runs, as the engine names it.
+    pub image: String,
+    pub running: bool,
+    /// Its address on the session network, while it has one.
+    pub address: Option<IpAddr>,
+    /// The backend's whole description of the node as JSON (on Docker,
+    /// the container's inspect data).
+    pub inspect_json: String,
+}
+
 /// Bytes streaming in or out of a node; an `Err` item aborts the transfer.
 pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
 
@@ -175,6 +189,9 @@ pub enum RuntimeError {
     /// (another server sharing the pool) between listing and creating.
     #[error("every free block of session_subnet_pool {0} tried was taken by another server first")]
     SubnetsContended(String),
+    /// An answer was larger than the caller's limit, in bytes.
+    #[error("the answer is larger than {0} bytes")]
+    TooLarge(u64),
 }
 
 pub type RuntimeResult<T> = Result<T, RuntimeError>;
@@ -229,6 +246,19 @@ pub trait Runtime: Send + Sync + 'static {
     /// does not exist, [`RuntimeError::BadPath`] when it is no regular file.
     async fn read_file(&self, session: &str, node: &str, path: &str)
         -> RuntimeResult<FileDownload>;
+    /// What the engine says of the node (graders' `inspect` and `nodes`).
+    async fn inspect_node(&self, session: &str, node: &str) -> RuntimeResult<NodeFacts>;
+    /// A GET of `path` on the Docker Engine API of the Docker daemon that
+    /// runs inside the node (a Docker-in-Docker node), made by the server
+    /// itself without running any program of the node; the body is read up
+    /// to `max_bytes` ([`RuntimeError::TooLarge`] past it).
+    async fn inner_docker_get(
+        &self,
+        session: &str,
+        node: &str,
+        path: &str,
+        max_bytes: u64,
+    ) -> RuntimeResult<crate::http_fetch::Fetched>;
 }
 
 /// Connects to the runtime the configuration names (today always the local

@@ -10,8 +10,9 @@ use protocol::api::{CapturedValue, CheckResult};
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::progress::{self, Progress};
-use super::scripts::run_script;
+use super::scripts::run_check;
 use super::{Session, SessionError, Sessions};
+use crate::graders::GraderLimits;
 use crate::lessons::Lesson;
 use crate::runtime::{FileDownload, NewFile, RuntimeError};
 use crate::terminal::{RestartError, Terminal};
@@ -98,28 +99,29 @@ impl Sessions {
             .check
             .as_ref()
             .ok_or(SessionError::NoCheck(step))?;
-        if session.terminal(&check.node).is_none() {
+        if check.grader.is_none() && session.terminal(&check.node).is_none() {
             return Err(SessionError::NoCheckNode(check.node.clone()));
         }
         let slots = self.check_slots(session)?;
         let id = &session.record.id;
-        // In a task of its own that holds the slots until the script is
+        // In a task of its own that holds the slots until the check is
         // done: a client hanging up (dropping this future) frees no slot
         // while its check still runs.
-        let (runtime, sid, node, script) = (
+        let (runtime, sid, task_check, limits, task_lesson) = (
             self.runtime.clone(),
             id.clone(),
-            check.node.clone(),
-            check.script.clone(),
+            check.clone(),
+            GraderLimits::of(&self.config),
+            lesson.clone(),
         );
         let outcome = tokio::spawn(async move {
             let _slots = slots;
-            run_script(runtime.as_ref(), &sid, &node, &script, false).await
+            run_check(runtime, &limits, &sid, &task_lesson, &task_check).await
         })
         .await
         .map_err(|e| RuntimeError::Backend(format!("the check stopped: {e}")))??;
         let mut output = outcome.output.clone();
-        if outcome.timed_out {
+        if outcome.timed_out && check.grader.is_none() {
             if !output.is_empty() && !output.ends_with('\n') {
                 output.push('\n');
             }
@@ -129,6 +131,13 @@ impl Sessions {
             ));
         }
         let passed = outcome.passed();
+        if check.grader.is_some() {
+            self.metrics.observe_grader(
+                passed,
+                outcome.timed_out,
+                std::time::Duration::from_millis(outcome.millis),
+            );
+        }
         if passed {
             let mut current = session.progress.lock().await;
             let mut updated = current.clone();

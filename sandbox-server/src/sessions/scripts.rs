@@ -3,9 +3,11 @@
 //! through [`Runtime::exec`] and assets through [`Runtime::write_file`] (the
 //! same path as a learner's upload), so both work on any runtime.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::lessons::{Asset, Lesson, Script};
+use crate::graders::{GraderContext, GraderLimits};
+use crate::lessons::{Asset, Check, Lesson, Script};
 use crate::runtime::{NewFile, Runtime, RuntimeError};
 
 /// Extra seconds the server waits beyond a script's own timeout before giving up on it.
@@ -77,6 +79,36 @@ pub async fn run_script(
         output,
         timed_out,
         millis: started.elapsed().as_millis() as u64,
+    })
+}
+
+/// Runs a step's check in session `session` of `lesson`: its script in its
+/// node, or its grader in the server (the outcome's exit code is then 0 for
+/// a pass, 1 for a fail, and its output the grader's message).
+pub async fn run_check(
+    runtime: Arc<dyn Runtime>,
+    limits: &GraderLimits,
+    session: &str,
+    lesson: &Lesson,
+    check: &Check,
+) -> Result<Outcome, RuntimeError> {
+    let Some(grader) = &check.grader else {
+        return run_script(runtime.as_ref(), session, &check.node, &check.script, false).await;
+    };
+    let ctx = GraderContext {
+        runtime,
+        session: session.to_owned(),
+        nodes: lesson.nodes.iter().map(|n| n.name.clone()).collect(),
+        limits: limits.clone(),
+    };
+    let timeout = Duration::from_secs(check.script.timeout_secs);
+    let out = crate::graders::run_check(grader, ctx, timeout).await;
+    tracing::debug!(grader = %grader.name, passed = out.passed, calls = out.host_calls, millis = out.millis, "grader");
+    Ok(Outcome {
+        code: if out.passed { 0 } else { 1 },
+        output: out.message,
+        timed_out: out.timed_out,
+        millis: out.millis,
     })
 }
 

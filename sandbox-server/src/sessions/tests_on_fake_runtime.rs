@@ -35,6 +35,7 @@ fn step(check: Option<&str>) -> LessonStep {
                 body: "test -e /root/done-marker".into(),
                 timeout_secs: 5,
             },
+            grader: None,
         }),
         solution_script: None,
         text_blocks: Vec::new(),

@@ -8,7 +8,7 @@ use toml::Spanned;
 
 use super::draft::{read_asset, read_file, title_from_file, Draft, DraftStep};
 use crate::lessons::diag::{line_containing, line_of_offset, Diagnostics};
-use crate::lessons::markdown::{read_relative, Source, MAX_CHECK_TIMEOUT_SECS};
+use crate::lessons::markdown::{read_relative, resolve_relative, Source, MAX_CHECK_TIMEOUT_SECS};
 use crate::lessons::{
     Asset, Check, LessonNode, Resources, Runnable, Script, DEFAULT_CHECK_TIMEOUT_SECS,
     DEFAULT_SETUP_TIMEOUT_SECS,
@@ -94,6 +94,10 @@ struct StepToml {
     /// Script that solves the step, for `lesson test`.
     #[serde(default)]
     solution: Option<Spanned<String>>,
+    /// The step's grader: a crate directory of the lesson, built by
+    /// `sandbox-server lesson build` (instead of a check script or block).
+    #[serde(default)]
+    grader: Option<Spanned<String>>,
 }
 
 /// Reads `dir/lesson.toml` and the files it names.
@@ -355,6 +359,35 @@ impl Manifest<'_> {
             .ok()
     }
 
+    /// The built grader of the crate directory `path`, loaded (compiled and
+    /// verified: it imports the host interface only and exports `check`).
+    fn grader(
+        &self,
+        path: &Spanned<String>,
+        diags: &mut Diagnostics,
+    ) -> Option<crate::graders::SharedGrader> {
+        let dir = resolve_relative(self.dir, path.get_ref())
+            .map_err(|m| self.error(path, format!("grader {m}"), diags))
+            .ok()?;
+        if !dir.join("Cargo.toml").is_file() && !dir.join(crate::graders::COMPONENT_FILE).is_file()
+        {
+            self.error(
+                path,
+                format!(
+                    "grader {}: no such grader crate (a directory with Cargo.toml)",
+                    path.get_ref()
+                ),
+                diags,
+            );
+            return None;
+        }
+        crate::graders::GraderEngine::global()
+            .load_dir(&dir, path.get_ref())
+            .map(std::sync::Arc::new)
+            .map_err(|e| self.error(path, e.to_string(), diags))
+            .ok()
+    }
+
     /// One `[[steps]]` entry: its Markdown, check and solution scripts (run
     /// in its node, default the first); `None` when the Markdown cannot be read.
     fn listed_step(
@@ -371,14 +404,32 @@ impl Manifest<'_> {
             None => names.first().cloned().unwrap_or_default(),
         };
         let timeout_secs = self.check_timeout(step.timeout.as_ref(), diags);
-        let check = step
+        let mut check = step
             .check
             .as_ref()
             .and_then(|p| self.script(p, "check", diags))
             .map(|body| Check {
                 node: node.clone(),
                 script: Script { body, timeout_secs },
+                grader: None,
             });
+        if let Some(path) = &step.grader {
+            if check.is_some() {
+                self.error(
+                    path,
+                    "a step has a check script or a grader, not both",
+                    diags,
+                );
+            }
+            check = self.grader(path, diags).map(|grader| Check {
+                node: node.clone(),
+                script: Script {
+                    body: String::new(),
+                    timeout_secs,
+                },
+                grader: Some(grader),
+            });
+        }
         let solution_script = step
             .solution
             .as_ref()

@@ -442,6 +442,7 @@ fn block(
         out.check = Some(Check {
             node: node.clone(),
             script: Script { body, timeout_secs },
+            grader: None,
         });
         return false;
     }

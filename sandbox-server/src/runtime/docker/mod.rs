@@ -8,6 +8,7 @@
 
 mod disk;
 mod files;
+mod inner;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -954,6 +955,106 @@ impl Runtime for DockerRuntime {
         path: &str,
     ) -> RuntimeResult<FileDownload> {
         files::read_file(&self.docker, session, node, path).await
+    }
+
+    async fn inspect_node(&self, session: &str, node: &str) -> RuntimeResult<NodeFacts> {
+        let info = self.inspect_node_container(session, node).await?;
+        let inspect_json = serde_json::to_string(&info)
+            .map_err(|e| RuntimeError::Backend(format!("inspect data: {e}")))?;
+        let state = info.state.as_ref();
+        let address = info
+            .network_settings
+            .as_ref()
+            .and_then(|n| n.networks.as_ref())
+            .and_then(|n| n.get(&network_name(session)))
+            .and_then(|endpoint| endpoint.ip_address.as_deref())
+            .and_then(|ip| ip.parse::<IpAddr>().ok());
+        Ok(NodeFacts {
+            image: info
+                .config
+                .as_ref()
+                .and_then(|c| c.image.clone())
+                .unwrap_or_default(),
+            running: state.and_then(|s| s.running).unwrap_or(false),
+            address,
+            inspect_json,
+        })
+    }
+
+    async fn inner_docker_get(
+        &self,
+        session: &str,
+        node: &str,
+        path: &str,
+        max_bytes: u64,
+    ) -> RuntimeResult<crate::http_fetch::Fetched> {
+        let info = self.inspect_node_container(session, node).await?;
+        // Only a node of a Docker-in-Docker image waits for its daemon.
+        let dind = info
+            .config
+            .as_ref()
+            .and_then(|c| c.labels.as_ref())
+            .and_then(|l| l.get(IMAGE_LABEL_PROFILE))
+            .is_some_and(|p| p == "docker");
+        let pid = info.state.and_then(|s| s.pid).unwrap_or(0);
+        // A daemon still starting (a fresh node) has no socket yet, or one
+        // that refuses: wait for it a while, as script checks do.
+        let waited = std::time::Instant::now();
+        let stream = loop {
+            let attempt = tokio::task::spawn_blocking(move || {
+                inner::connect_in_root(pid, inner::INNER_SOCKET)
+            })
+            .await
+            .map_err(|e| RuntimeError::Backend(e.to_string()))?;
+            match attempt {
+                Ok(stream) => break stream,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                    ) && dind
+                        && waited.elapsed() < inner::STARTING_DAEMON_WAIT =>
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                }
+                Err(e) => {
+                    return Err(RuntimeError::Backend(format!(
+                        "no Docker daemon answers in {node} ({} in the node: {e})",
+                        inner::INNER_SOCKET
+                    )))
+                }
+            }
+        };
+        stream.set_nonblocking(true)?;
+        let stream = UnixStream::from_std(stream)?;
+        crate::http_fetch::get(stream, "docker", path, max_bytes)
+            .await
+            .map_err(|e| match e {
+                crate::http_fetch::FetchError::TooLarge(n) => RuntimeError::TooLarge(n),
+                e => RuntimeError::Backend(format!("the Docker daemon in {node}: {e}")),
+            })
+    }
+}
+
+impl DockerRuntime {
+    /// The inspect data of a node's container; 404 is [`RuntimeError::NoSuchNode`].
+    async fn inspect_node_container(
+        &self,
+        session: &str,
+        node: &str,
+    ) -> RuntimeResult<bollard::models::ContainerInspectResponse> {
+        self.docker
+            .inspect_container(&container_name(session, node), None)
+            .await
+            .map_err(|e| match e {
+                bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                } => RuntimeError::NoSuchNode {
+                    session: session.to_owned(),
+                    node: node.to_owned(),
+                },
+                e => e.into(),
+            })
     }
 }
 

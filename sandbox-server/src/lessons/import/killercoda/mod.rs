@@ -339,6 +339,7 @@ impl Scenario<'_> {
                 body,
                 timeout_secs: DEFAULT_CHECK_TIMEOUT_SECS,
             },
+            grader: None,
         });
         for (what, path) in [
             ("background", &step.background),
