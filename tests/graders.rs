@@ -10,12 +10,9 @@
 //! server serves the repository's `lessons/`. Without Docker these tests skip,
 //! except under `CI=true`.
 
-use std::process::Command;
-use std::sync::OnceLock;
-
 use playground_e2e::{
-    container, docker, node_exec, registry_running, repo_root, require_docker, server_binary,
-    Launch, Profile, Server,
+    built_graders, container, docker, node_exec, registry_running, repo_root, require_docker,
+    Launch, Server,
 };
 use serde_json::{json, Value};
 
@@ -25,36 +22,23 @@ const LABS: [(&str, usize); 2] = [("docker-3-build-and-share", 7), ("docker-4-ne
 /// The programs a forger replaces: everything the labs' shell checks called.
 const FORGED: [&str; 7] = ["sh", "bash", "docker", "grep", "curl", "test", "cat"];
 
-/// `sandbox-server lesson build lessons/{lab}` for each lab, once per test
-/// process; every grader of the lab then has its `grader.wasm`.
+/// `sandbox-server lesson build` for each lab (once per test process);
+/// every grader of the lab then has its `grader.wasm`.
 fn build_graders() {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        for (lab, _) in LABS {
-            let dir = repo_root().join("lessons").join(lab);
-            let out = Command::new(server_binary(Profile::Debug))
-                .args(["lesson", "build", dir.to_str().unwrap()])
-                .env("RUST_LOG", "warn")
-                .output()
-                .expect("running sandbox-server lesson build");
-            assert!(
-                out.status.success(),
-                "lesson build {lab} failed:\n{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let graders = std::fs::read_dir(dir.join("graders")).unwrap();
-            for grader in graders.map(|e| e.unwrap().path()) {
-                if grader.file_name().unwrap() != "common" {
-                    assert!(
-                        grader.join("grader.wasm").is_file(),
-                        "lesson build made no {}/grader.wasm",
-                        grader.display()
-                    );
-                }
+    for (lab, _) in LABS {
+        let dir = repo_root().join("lessons").join(lab);
+        built_graders(&dir);
+        let graders = std::fs::read_dir(dir.join("graders")).unwrap();
+        for grader in graders.map(|e| e.unwrap().path()) {
+            if grader.file_name().unwrap() != "common" {
+                assert!(
+                    grader.join("grader.wasm").is_file(),
+                    "lesson build made no {}/grader.wasm",
+                    grader.display()
+                );
             }
         }
-    });
+    }
 }
 
 /// A server of the repository's lessons, with the labs' graders built.
