@@ -1,8 +1,10 @@
 //! Step 2, "Join the workers": node1 manages the swarm, and its node list
 //! (`/nodes`) has node2 and node3 Ready, as workers (no `ManagerStatus`).
-//! Each worker's own daemon confirms it (`/info`: `Swarm/NodeID` is that
-//! Ready node's ID). A node that has just joined may take a moment to be
-//! Ready: the grader waits up to 20 s for it, as the shell check did.
+//! Each worker's own daemon confirms it (`/info`: in a swarm, and its
+//! `Swarm/NodeID` is that Ready node's ID). A node that has just joined may
+//! take a moment to be Ready: when both workers say they joined, the grader
+//! waits up to 20 s for the manager to list them Ready, as the shell check
+//! did; a worker that never joined fails at once.
 #![no_std]
 
 use playground_grader::prelude::*;
@@ -25,12 +27,39 @@ fn check() -> Result<Verdict> {
             "node1 is not a swarm manager. Go back to the first step.",
         ));
     }
-    let both_ready = |nodes: &Vec<Value>| {
-        WORKERS
+    // Each worker's own daemon says whether it joined a swarm, and as which
+    // swarm node. Only a worker that joined is worth waiting for.
+    let own_ids: Vec<(&str, Option<String>)> = WORKERS
+        .iter()
+        .map(|w| {
+            let info = node(w).info().ok();
+            let joined = info.as_ref().is_some_and(|i| {
+                matches!(
+                    at(i, "Swarm/LocalNodeState").as_str(),
+                    Some("active" | "pending")
+                )
+            });
+            let id = info
+                .as_ref()
+                .and_then(|i| at(i, "Swarm/NodeID").as_str())
+                .filter(|id| joined && !id.is_empty())
+                .map(String::from);
+            (*w, id)
+        })
+        .collect();
+    let listed = |nodes: &Vec<Value>, worker: &str, id: &Option<String>| {
+        nodes
             .iter()
-            .all(|w| nodes.iter().any(|n| hostname(n) == *w && ready(n)))
+            .any(|n| hostname(n) == worker && ready(n) && at(n, "ID").as_str() == id.as_deref())
     };
-    let nodes = node1.wait_for(20, || node1.swarm_nodes(), both_ready)?;
+    let all_joined = own_ids.iter().all(|(_, id)| id.is_some());
+    // A node that has just joined may take a moment to be Ready.
+    let wait = if all_joined { 20 } else { 0 };
+    let nodes = node1.wait_for(
+        wait,
+        || node1.swarm_nodes(),
+        |nodes| own_ids.iter().all(|(w, id)| listed(nodes, w, id)),
+    )?;
     let mut ready_names: Vec<&str> = nodes.iter().filter(|n| ready(n)).map(hostname).collect();
     ready_names.sort_unstable();
     let ready_names = if ready_names.is_empty() {
@@ -38,20 +67,14 @@ fn check() -> Result<Verdict> {
     } else {
         ready_names.join(" ")
     };
-    for worker in WORKERS {
-        let not_joined = format!(
-            "{worker} has not joined the swarm yet (Ready nodes: {ready_names}).\nRun 'docker swarm join-token worker' on node1 and paste the 'docker swarm join ...' line it prints into {worker}'s terminal."
-        );
-        // The worker's own daemon says which swarm node it is.
-        let own_id = match node(worker).info() {
-            Ok(info) => at(&info, "Swarm/NodeID").as_str().unwrap_or("").to_string(),
-            Err(_) => String::new(),
-        };
-        let entry = nodes.iter().find(|n| {
-            hostname(n) == worker && ready(n) && at(n, "ID").as_str() == Some(own_id.as_str())
-        });
-        let Some(entry) = entry else {
-            return Ok(fail(not_joined));
+    for (worker, id) in &own_ids {
+        let entry = nodes
+            .iter()
+            .find(|n| hostname(n) == *worker && ready(n) && at(n, "ID").as_str() == id.as_deref());
+        let Some(entry) = entry.filter(|_| id.is_some()) else {
+            return Ok(fail(format!(
+                "{worker} has not joined the swarm yet (Ready nodes: {ready_names}).\nRun 'docker swarm join-token worker' on node1 and paste the 'docker swarm join ...' line it prints into {worker}'s terminal."
+            )));
         };
         if !at(entry, "ManagerStatus").is_null() {
             return Ok(fail(format!("{worker} joined as a manager. Use the worker token: on {worker} run 'docker swarm leave --force', then join with the command from 'docker swarm join-token worker'.")));
