@@ -259,6 +259,106 @@ impl Node {
             .ok_or_else(|| Error::NotFound("/info".to_string()))
     }
 
+    /// A file of an image of the inner daemon (`image` is its inspect data,
+    /// from [`Node::image`]), read from the image's layers in the daemon's
+    /// storage with [`Node::read_file`]: no container runs. The layers are
+    /// the directories of `GraphDriver/Data` (`UpperDir`, then each of
+    /// `LowerDir`), as `overlay2` and `fuse-overlayfs` lay them out; the
+    /// topmost layer that has the file wins. `None` when no layer has it.
+    /// One host call per layer looked at.
+    pub fn image_file(&self, image: &Value, path: &str) -> Result<Option<Vec<u8>>> {
+        let data = at(image, "GraphDriver/Data");
+        let Some(upper) = at(data, "UpperDir").as_str() else {
+            let driver = at(image, "GraphDriver/Name").as_str().unwrap_or("unknown");
+            return Err(Error::Failed(alloc::format!(
+                "the Docker daemon in {} stores images with the {driver} driver, whose layers \
+                 a grader cannot read (overlay2 is needed)",
+                self.name
+            )));
+        };
+        let lower = at(data, "LowerDir").as_str().unwrap_or("");
+        let path = path.trim_start_matches('/');
+        for dir in core::iter::once(upper).chain(lower.split(':').filter(|d| !d.is_empty())) {
+            match host::read_file(&self.name, &alloc::format!("{dir}/{path}")) {
+                Ok(bytes) => return Ok(Some(bytes)),
+                Err(host::Error::NotFound(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(None)
+    }
+
+    /// The inner daemon's clock (`SystemTime` of `/info`), in seconds since
+    /// the Unix epoch. A grader has no clock of its own (no WASI).
+    pub fn daemon_clock(&self) -> Result<i64> {
+        let info = self.info()?;
+        let text = at(&info, "SystemTime").as_str().unwrap_or("");
+        unix_seconds(text).ok_or_else(|| {
+            Error::Failed(alloc::format!(
+                "the Docker daemon in {} reports no usable time ({text:?})",
+                self.name
+            ))
+        })
+    }
+
+    /// Returns when the inner daemon's clock reads `unix` (or at once when
+    /// it is past): a `GET /events?until=...` that the daemon answers when
+    /// that time comes, filtered on an event type nothing here makes
+    /// (`config`), so the answer is empty. This is how a grader waits.
+    /// A call's time limit (`grader_host_call_timeout_secs`) caps one wait.
+    pub fn wait_until(&self, unix: i64) -> Result<()> {
+        // filters={"type":["config"]}
+        let path =
+            alloc::format!("/events?until={unix}&filters=%7B%22type%22%3A%5B%22config%22%5D%7D");
+        let answer = host::docker_get(&self.name, &path).map_err(Error::from)?;
+        match answer.status {
+            200..=299 => Ok(()),
+            status => Err(Error::Failed(alloc::format!(
+                "the Docker daemon in {} answered {status} to /events: {}",
+                self.name,
+                engine_message(&answer.body)
+            ))),
+        }
+    }
+
+    /// Calls `probe` until `done` accepts what it returns or about `seconds`
+    /// have passed on the inner daemon's clock, waiting between tries
+    /// ([`Node::wait_until`], every 2 s or `seconds / 20`, whichever is
+    /// longer, so a long wait costs at most about 40 host calls besides the
+    /// probes). Returns the last probe's value: the caller judges it and
+    /// words the message. A probe's error ends the wait with that error.
+    /// When waiting itself fails (the daemon's clock or `/events` cannot be
+    /// had), the last value is returned at once: the check then judges what
+    /// it saw, as without waiting.
+    pub fn wait_for<T>(
+        &self,
+        seconds: u32,
+        mut probe: impl FnMut() -> Result<T>,
+        done: impl Fn(&T) -> bool,
+    ) -> Result<T> {
+        let value = probe()?;
+        if done(&value) || seconds == 0 {
+            return Ok(value);
+        }
+        let Ok(start) = self.daemon_clock() else {
+            return Ok(value);
+        };
+        let step = core::cmp::max(2, seconds.div_ceil(20)) as i64;
+        let mut value = value;
+        let mut waited = 0i64;
+        while waited < seconds as i64 {
+            waited = core::cmp::min(waited + step, seconds as i64);
+            if self.wait_until(start + waited).is_err() {
+                return Ok(value);
+            }
+            value = probe()?;
+            if done(&value) {
+                break;
+            }
+        }
+        Ok(value)
+    }
+
     fn list(&self, path: &str) -> Result<Vec<Value>> {
         match self.docker_json(path)? {
             Some(Value::Array(items)) => Ok(items),
@@ -306,6 +406,56 @@ fn escape(segment: &str) -> String {
     out
 }
 
+/// Seconds since the Unix epoch of an RFC 3339 time as Docker prints it
+/// (`2024-05-01T10:00:00.123456789Z`, or with an offset `+02:00`); the
+/// fraction is dropped. `None` when it is not such a time.
+pub fn unix_seconds(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    let num = |from: usize, len: usize| -> Option<i64> {
+        let part = text.get(from..from + len)?;
+        if !part.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        part.parse().ok()
+    };
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
+    let (hour, minute, second) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
+    if b[13] != b':' || b[16] != b':' || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let mut i = 19;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+    }
+    let offset = match b.get(i)? {
+        b'Z' | b'z' if i + 1 == b.len() => 0,
+        sign @ (b'+' | b'-') if i + 6 == b.len() && b[i + 3] == b':' => {
+            let minutes = num(i + 1, 2)? * 60 + num(i + 4, 2)?;
+            if *sign == b'+' {
+                minutes * 60
+            } else {
+                -minutes * 60
+            }
+        }
+        _ => return None,
+    };
+    // Days from 1970-01-01 to the date (Howard Hinnant's days_from_civil).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hour * 3600 + minute * 60 + second - offset)
+}
+
 /// A JSON value at a `/`-separated path (`"State/Running"`), or `Null`.
 pub fn at<'a>(value: &'a Value, path: &str) -> &'a Value {
     static NULL: Value = Value::Null;
@@ -324,9 +474,100 @@ pub fn at<'a>(value: &'a Value, path: &str) -> &'a Value {
     here
 }
 
+/// Facts read off the inner daemon's answers: a container's inspect data
+/// ([`Node::container`]) or an entry of a list ([`Node::containers`]).
+pub mod docker {
+    use super::{at, Value};
+    use alloc::string::String;
+    use alloc::vec::Vec;
+
+    /// Whether a container's inspect data says it runs (`State/Running`).
+    pub fn running(container: &Value) -> bool {
+        at(container, "State/Running").as_bool() == Some(true)
+    }
+
+    /// The ports of the Docker host a container publishes, from its inspect
+    /// data (`NetworkSettings/Ports`: the bindings in force while it runs)
+    /// or a list entry (`Ports/*/PublicPort`).
+    pub fn host_ports(container: &Value) -> Vec<u16> {
+        let mut ports = Vec::new();
+        if let Some(map) = at(container, "NetworkSettings/Ports").as_object() {
+            for binding in map.values().filter_map(Value::as_array).flatten() {
+                if let Some(port) = at(binding, "HostPort")
+                    .as_str()
+                    .and_then(|p| p.parse().ok())
+                {
+                    ports.push(port);
+                }
+            }
+        }
+        if let Some(list) = at(container, "Ports").as_array() {
+            for p in list {
+                if let Some(port) = at(p, "PublicPort")
+                    .as_u64()
+                    .and_then(|p| u16::try_from(p).ok())
+                {
+                    ports.push(port);
+                }
+            }
+        }
+        ports.sort_unstable();
+        ports.dedup();
+        ports
+    }
+
+    /// A container's address on a network (`NetworkSettings/Networks/NAME/IPAddress`),
+    /// when it is attached to it with one.
+    pub fn address_on<'a>(container: &'a Value, network: &str) -> Option<&'a str> {
+        at(container, "NetworkSettings/Networks")
+            .get(network)
+            .and_then(|n| n.get("IPAddress"))
+            .and_then(Value::as_str)
+            .filter(|a| !a.is_empty())
+    }
+
+    /// The names of a container list entry, without Docker's leading `/`.
+    pub fn names(entry: &Value) -> Vec<String> {
+        at(entry, "Names")
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(|n| String::from(n.trim_start_matches('/')))
+            .collect()
+    }
+}
+
+/// Text helpers for what graders compare.
+pub mod text {
+    /// Whether `haystack` contains `needle`, ignoring ASCII case (`grep -i`).
+    pub fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
+        let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+        n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+    }
+
+    /// `text` without trailing newlines, as the shell's `$(...)` keeps it.
+    pub fn trim_newlines(text: &str) -> &str {
+        text.trim_end_matches(['\n', '\r'])
+    }
+
+    /// The lines of `text` that contain `needle`, ignoring ASCII case
+    /// (`grep -i needle`), trimmed and joined by newlines.
+    pub fn lines_with(text: &str, needle: &str) -> alloc::string::String {
+        let lines: alloc::vec::Vec<&str> = text
+            .lines()
+            .filter(|l| contains_ignore_case(l, needle))
+            .map(str::trim)
+            .collect();
+        lines.join("\n")
+    }
+}
+
 /// What most graders use: the verdict, the calls, `String`, `Vec`, `format!`.
 pub mod prelude {
-    pub use crate::{at, fail, node, nodes, pass, Error, Node, Result, Value, Verdict};
+    pub use crate::text::{contains_ignore_case, lines_with, trim_newlines};
+    pub use crate::{at, docker, fail, node, nodes, pass, unix_seconds, Error, Node, Result};
+    pub use crate::{IntoVerdict, Value, Verdict};
     pub use alloc::borrow::ToOwned;
     pub use alloc::boxed::Box;
     pub use alloc::string::{String, ToString};
@@ -334,15 +575,35 @@ pub mod prelude {
     pub use alloc::{format, vec};
 }
 
-/// Makes `check` (a `fn() -> Verdict`) the component's export:
-/// `playground_grader::grader!(check);` once, in the grader's `lib.rs`.
+/// What a grader's `check` may return: a [`Verdict`], or a
+/// `Result<Verdict>` so that host calls can use `?` (an error fails the
+/// check, saying what could not be looked at).
+pub trait IntoVerdict {
+    fn into_verdict(self) -> Verdict;
+}
+
+impl IntoVerdict for Verdict {
+    fn into_verdict(self) -> Verdict {
+        self
+    }
+}
+
+impl IntoVerdict for Result<Verdict> {
+    fn into_verdict(self) -> Verdict {
+        self.unwrap_or_else(|e| fail(alloc::format!("The check could not look at your work: {e}")))
+    }
+}
+
+/// Makes `check` (a `fn() -> Verdict` or `fn() -> Result<Verdict>`) the
+/// component's export: `playground_grader::grader!(check);` once, in the
+/// grader's `lib.rs`.
 #[macro_export]
 macro_rules! grader {
     ($check:path) => {
         struct PlaygroundGrader;
         impl $crate::bindings::Guest for PlaygroundGrader {
             fn check() -> $crate::bindings::Verdict {
-                let verdict: $crate::Verdict = $check();
+                let verdict: $crate::Verdict = $crate::IntoVerdict::into_verdict($check());
                 verdict.into()
             }
         }
@@ -391,5 +652,64 @@ mod wasm {
                 new_len,
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_times_become_unix_seconds() {
+        assert_eq!(unix_seconds("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            unix_seconds("2026-12-01T22:42:16.124210936Z"),
+            Some(1_796_164_936)
+        );
+        assert_eq!(unix_seconds("2000-02-29T12:00:00+02:00"), Some(951_818_400));
+        assert_eq!(
+            unix_seconds("2000-02-29T12:00:00.5-01:30"),
+            Some(951_831_000)
+        );
+        for bad in [
+            "",
+            "yesterday",
+            "2026-12-01",
+            "2026-13-01T00:00:00Z",
+            "2026-12-01T00:00:00",
+        ] {
+            assert_eq!(unix_seconds(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn container_facts_and_text() {
+        let c: Value = serde_json::from_str(
+            r#"{"State":{"Running":true},"NetworkSettings":{"Ports":{"80/tcp":[{"HostIp":"0.0.0.0","HostPort":"8080"},{"HostIp":"::","HostPort":"8080"}],"443/tcp":null},
+               "Networks":{"bridge":{"IPAddress":"172.17.0.2"},"mynet":{"IPAddress":""}}}}"#,
+        )
+        .unwrap();
+        assert!(docker::running(&c));
+        assert_eq!(docker::host_ports(&c), [8080]);
+        assert_eq!(docker::address_on(&c, "bridge"), Some("172.17.0.2"));
+        assert_eq!(docker::address_on(&c, "mynet"), None);
+        let entry: Value = serde_json::from_str(
+            r#"{"Names":["/web"],"Ports":[{"PrivatePort":80,"PublicPort":8081}]}"#,
+        )
+        .unwrap();
+        assert_eq!(docker::names(&entry), ["web"]);
+        assert_eq!(docker::host_ports(&entry), [8081]);
+        assert!(text::contains_ignore_case("<H1>Hi</H1>", "<h1>"));
+        assert_eq!(text::trim_newlines("a\n\n"), "a");
+        assert_eq!(text::lines_with("x\n  <h1>A</h1>\ny", "<H1>"), "<h1>A</h1>");
+    }
+
+    #[test]
+    fn paths_pick_json_values() {
+        let v: Value =
+            serde_json::from_str(r#"{"State":{"Running":true},"A":[1,{"b":2}]}"#).unwrap();
+        assert_eq!(at(&v, "State/Running"), &Value::Bool(true));
+        assert_eq!(at(&v, "A/1/b"), &Value::from(2));
+        assert_eq!(at(&v, "A/7"), &Value::Null);
     }
 }

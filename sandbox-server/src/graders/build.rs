@@ -84,8 +84,35 @@ pub fn find(root: &Path) -> Vec<PathBuf> {
     }
     let mut out = Vec::new();
     walk(root, 5, &mut out);
+    // A crate the graders depend on by path (`graders/common/`, code a lab's
+    // graders share) is no grader: cargo builds it as their dependency.
+    let shared: Vec<PathBuf> = out.iter().flat_map(|dir| path_dependencies(dir)).collect();
+    out.retain(|dir| {
+        let dir = dir.canonicalize().unwrap_or_else(|_| dir.clone());
+        !shared.contains(&dir)
+    });
     out.sort();
     out
+}
+
+/// The directories of the path dependencies of the crate `dir`
+/// (`[dependencies]` entries with `path = ...`), canonical; none when its
+/// manifest cannot be read.
+fn path_dependencies(dir: &Path) -> Vec<PathBuf> {
+    let Ok(text) = std::fs::read_to_string(dir.join("Cargo.toml")) else {
+        return Vec::new();
+    };
+    let Ok(table) = toml::from_str::<toml::Table>(&text) else {
+        return Vec::new();
+    };
+    table
+        .get("dependencies")
+        .and_then(|d| d.as_table())
+        .into_iter()
+        .flat_map(|deps| deps.values())
+        .filter_map(|dep| dep.get("path").and_then(|p| p.as_str()))
+        .filter_map(|path| dir.join(path).canonicalize().ok())
+        .collect()
 }
 
 fn is_grader(dir: &Path) -> bool {
@@ -202,6 +229,28 @@ mod tests {
         }
         assert_eq!(find(&root), vec![a.clone(), b]);
         assert_eq!(find(&a), vec![a]);
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn a_library_the_graders_share_is_no_grader() {
+        let root = std::env::temp_dir().join(format!("grader-shared-{}", std::process::id()));
+        let graders = root.join("lab/graders");
+        for (name, manifest) in [
+            ("common", "[package]\nname = \"common\"\n"),
+            (
+                "a",
+                "[package]\nname = \"a\"\n[lib]\ncrate-type = [\"cdylib\"]\n\
+                 [dependencies]\ncommon = { path = \"../common\" }\n",
+            ),
+            ("b", "[package]\nname = \"b\"\n"),
+        ] {
+            std::fs::create_dir_all(graders.join(name)).unwrap();
+            std::fs::write(graders.join(name).join("Cargo.toml"), manifest).unwrap();
+        }
+        // b is no cdylib either, but nothing depends on it: a grader (its
+        // build then says what is wrong).
+        assert_eq!(find(&root), vec![graders.join("a"), graders.join("b")]);
         let _ = std::fs::remove_dir_all(&root);
     }
 
