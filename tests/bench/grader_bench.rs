@@ -11,7 +11,7 @@
 //!    p99, of one decision made twice on a dind node (the container `web`
 //!    runs, and /root/marker says done): by a shell check in the node
 //!    (`docker inspect` and `grep`) and by a grader in the server (the inner
-//!    daemon's API and the engine's archive API), both warm and passing;
+//!    daemon's API and a file read through the node's root), both warm and passing;
 //! 2. memory per running grader: the server's RSS while N graders that
 //!    loop (until their 2 s timeout) run at once, minus its RSS before.
 
@@ -200,7 +200,7 @@ async fn main() -> Result<()> {
     for (name, l) in [
         ("shell check in the node (docker inspect, grep)", &shell),
         (
-            "grader in the server (inner daemon API, archive read)",
+            "grader in the server (inner daemon API, file read)",
             &grader,
         ),
     ] {
