@@ -98,10 +98,12 @@ async fn misbehaving_graders_fail_their_check_and_the_server_stays_healthy() {
     let facts = check(&server, &s.id, &s.token, 0).await;
     assert_eq!(facts["passed"], false, "{facts}");
     let metrics = server.metrics().await;
-    assert!(
-        metrics.contains("playground_grader_checks_total"),
-        "no grader metrics:\n{metrics}"
-    );
+    for name in [
+        "playground_grader_checks_total",
+        "playground_grader_memory_bytes_count",
+    ] {
+        assert!(metrics.contains(name), "no {name}:\n{metrics}");
+    }
 }
 
 #[tokio::test]

@@ -23,6 +23,16 @@ pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 const START_BUCKETS: [f64; 9] = [0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0];
 /// Upper bounds (seconds) of the grader check duration histogram.
 const GRADER_BUCKETS: [f64; 8] = [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0, 10.0];
+/// Upper bounds (bytes) of the grader memory histogram.
+const GRADER_MEMORY_BUCKETS: [f64; 7] = [
+    65536.0,
+    262144.0,
+    1048576.0,
+    4194304.0,
+    16777216.0,
+    67108864.0,
+    268435456.0,
+];
 
 pub struct Metrics {
     pub sessions_created: Counter,
@@ -45,6 +55,7 @@ pub struct Metrics {
     pub grader_failed: Counter,
     pub grader_timed_out: Counter,
     grader_check: Histogram,
+    grader_memory: Histogram,
     /// Ready sessions per lesson, set from the pool when rendering.
     pool_ready: Family<Vec<(String, String)>, Gauge<i64, AtomicI64>>,
     /// Set from the live session count when rendering.
@@ -65,6 +76,7 @@ impl Default for Metrics {
         let start = Histogram::new(START_BUCKETS);
         let (g_passed, g_failed, g_timed_out) = (counter(), counter(), counter());
         let grader_check = Histogram::new(GRADER_BUCKETS);
+        let grader_memory = Histogram::new(GRADER_MEMORY_BUCKETS);
         let mut registry = Registry::default();
         registry.register(
             "playground_grader_checks",
@@ -82,6 +94,11 @@ impl Default for Metrics {
             "playground_grader_check_seconds",
             "Time a grader check took, host calls included",
             grader_check.clone(),
+        );
+        registry.register(
+            "playground_grader_memory_bytes",
+            "The most linear memory a grader had during its check",
+            grader_memory.clone(),
         );
         registry.register(
             "playground_sessions_live",
@@ -148,6 +165,7 @@ impl Default for Metrics {
             grader_failed: g_failed,
             grader_timed_out: g_timed_out,
             grader_check,
+            grader_memory,
             pool_handouts: handouts,
             pool_misses: misses,
             pool_drained: drained,
@@ -169,14 +187,22 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// Counts a grader check: `passed`, else `timed_out`, else failed.
-    pub fn observe_grader(&self, passed: bool, timed_out: bool, took: std::time::Duration) {
+    /// Counts a grader check: `passed`, else `timed_out`, else failed; its
+    /// time and the most linear memory it had.
+    pub fn observe_grader(
+        &self,
+        passed: bool,
+        timed_out: bool,
+        took: std::time::Duration,
+        memory_bytes: u64,
+    ) {
         match (passed, timed_out) {
             (true, _) => self.grader_passed.inc(),
             (false, true) => self.grader_timed_out.inc(),
             (false, false) => self.grader_failed.inc(),
         };
         self.grader_check.observe(took.as_secs_f64());
+        self.grader_memory.observe(memory_bytes as f64);
     }
 
     pub fn observe_start(&self, took: std::time::Duration) {

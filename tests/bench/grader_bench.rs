@@ -12,8 +12,10 @@
 //!    runs, and /root/marker says done): by a shell check in the node
 //!    (`docker inspect` and `grep`) and by a grader in the server (the inner
 //!    daemon's API and a file read through the node's root), both warm and passing;
-//! 2. memory per running grader: the server's RSS while N graders that
-//!    loop (until their 2 s timeout) run at once, minus its RSS before.
+//! 2. memory per running grader: the linear memory the grader of (1) had
+//!    (`playground_grader_memory_bytes` of `/metrics`), and the server's RSS
+//!    while N graders that loop (until their 2 s timeout) run at once, minus
+//!    its RSS before.
 
 use std::time::{Duration, Instant};
 
@@ -158,6 +160,20 @@ async fn main() -> Result<()> {
     ])?;
     let shell = latencies(&server, &s, 0, args.checks).await?;
     let grader = latencies(&server, &s, 1, args.checks).await?;
+    // Only that grader has run so far: its linear memory, from /metrics.
+    let metrics = server.metrics().await;
+    let sample = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or(0.0)
+    };
+    let (sum, count) = (
+        sample("playground_grader_memory_bytes_sum "),
+        sample("playground_grader_memory_bytes_count "),
+    );
+    ensure!(count > 0.0, "no grader memory in /metrics");
+    let linear_kib = sum / count / 1024.0;
 
     // 2. Memory: N graders looping at once (until their 2 s timeout).
     let hostile = server.create_session("hostile-graders").await?;
@@ -212,6 +228,9 @@ async fn main() -> Result<()> {
         );
     }
     println!();
+    println!(
+        "memory: linear memory of the grader above, {linear_kib:.0} KiB per check (mean of {count} checks, /metrics)"
+    );
     println!(
         "memory: {} graders looping at once ({timed_out} stopped by their 2 s timeout): server RSS {} MiB before, {} MiB at peak, {} KiB per running grader",
         args.concurrent,

@@ -38,6 +38,7 @@ impl HostState {
         let memory = MemoryLimit {
             max_bytes: ctx.limits.memory_bytes,
             exceeded: false,
+            peak_bytes: 0,
         };
         HostState {
             ctx,
@@ -78,6 +79,9 @@ impl HostState {
 pub(super) struct MemoryLimit {
     max_bytes: usize,
     pub exceeded: bool,
+    /// The most linear memory the grader had (its memories' sizes, summed
+    /// over growths: a component's one memory in practice).
+    pub peak_bytes: usize,
 }
 
 impl wasmtime::ResourceLimiter for MemoryLimit {
@@ -91,6 +95,7 @@ impl wasmtime::ResourceLimiter for MemoryLimit {
             self.exceeded = true;
             return Ok(false);
         }
+        self.peak_bytes = self.peak_bytes.max(desired);
         Ok(true)
     }
 

@@ -63,6 +63,8 @@ pub struct GraderOutcome {
     pub timed_out: bool,
     /// Host calls the grader made.
     pub host_calls: u32,
+    /// The most linear memory the grader had, in bytes.
+    pub memory_bytes: u64,
     pub millis: u64,
 }
 
@@ -84,6 +86,7 @@ pub async fn run_check(grader: &Grader, ctx: GraderContext, timeout: Duration) -
     let result = tokio::time::timeout(timeout, call_check(&mut store, grader)).await;
     let state = store.data();
     let host_calls = state.calls;
+    let memory_bytes = state.memory.peak_bytes as u64;
     let (passed, message, timed_out) = match result {
         Ok(Ok(verdict)) => (verdict.passed, cut(verdict.message, max_message), false),
         Ok(Err(_)) if state.memory.exceeded => (
@@ -118,6 +121,7 @@ pub async fn run_check(grader: &Grader, ctx: GraderContext, timeout: Duration) -
         message,
         timed_out,
         host_calls,
+        memory_bytes,
         millis: started.elapsed().as_millis() as u64,
     }
 }

@@ -136,6 +136,7 @@ impl Sessions {
                 passed,
                 outcome.timed_out,
                 std::time::Duration::from_millis(outcome.millis),
+                outcome.grader_memory_bytes,
             );
         }
         if passed {

@@ -36,6 +36,8 @@ pub struct Outcome {
     pub output: String,
     pub timed_out: bool,
     pub millis: u64,
+    /// A grader's most linear memory, in bytes (0 for a script).
+    pub grader_memory_bytes: u64,
 }
 
 impl Outcome {
@@ -79,6 +81,7 @@ pub async fn run_script(
         output,
         timed_out,
         millis: started.elapsed().as_millis() as u64,
+        grader_memory_bytes: 0,
     })
 }
 
@@ -103,12 +106,13 @@ pub async fn run_check(
     };
     let timeout = Duration::from_secs(check.script.timeout_secs);
     let out = crate::graders::run_check(grader, ctx, timeout).await;
-    tracing::debug!(grader = %grader.name, passed = out.passed, calls = out.host_calls, millis = out.millis, "grader");
+    tracing::debug!(grader = %grader.name, passed = out.passed, calls = out.host_calls, memory = out.memory_bytes, millis = out.millis, "grader");
     Ok(Outcome {
         code: if out.passed { 0 } else { 1 },
         output: out.message,
         timed_out: out.timed_out,
         millis: out.millis,
+        grader_memory_bytes: out.memory_bytes,
     })
 }
 
