@@ -6,10 +6,11 @@
 //! deadline.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::run::GraderContext;
-use crate::runtime::{RuntimeError, RuntimeResult};
+use crate::runtime::{Runtime, RuntimeError, RuntimeResult};
 
 /// Bindings generated from the WIT: the `Grader` world, its `Verdict`, and
 /// the `host` interface's types and `Host` trait.
@@ -59,6 +60,16 @@ impl HostState {
         tokio::time::timeout(limit, work)
             .await
             .unwrap_or(Err(Error::Timeout))
+    }
+
+    /// What a call takes into its future: the runtime, the session, and
+    /// the largest answer it may read.
+    fn reach(&self) -> (Arc<dyn Runtime>, String, u64) {
+        (
+            self.ctx.runtime.clone(),
+            self.ctx.session.clone(),
+            self.ctx.limits.max_host_bytes,
+        )
     }
 
     /// `node`, when it is one of the session's.
@@ -219,8 +230,7 @@ fn http_path(path: &str) -> Result<(), Error> {
 impl host::Host for HostState {
     async fn nodes(&mut self) -> Vec<Node> {
         let names = self.ctx.nodes.clone();
-        let runtime = self.ctx.runtime.clone();
-        let session = self.ctx.session.clone();
+        let (runtime, session, _) = self.reach();
         let facts = self
             .call(async {
                 let mut out = Vec::with_capacity(names.len());
@@ -249,11 +259,7 @@ impl host::Host for HostState {
 
     async fn inspect(&mut self, node: String) -> Result<String, Error> {
         let node = self.node(&node)?;
-        let (runtime, session, max) = (
-            self.ctx.runtime.clone(),
-            self.ctx.session.clone(),
-            self.ctx.limits.max_host_bytes,
-        );
+        let (runtime, session, max) = self.reach();
         self.call(async move {
             let facts = answer(runtime.inspect_node(&session, &node).await)?;
             if facts.inspect_json.len() as u64 > max {
@@ -271,11 +277,7 @@ impl host::Host for HostState {
                 "read-file {path:?}: the path must be absolute"
             )));
         }
-        let (runtime, session, max) = (
-            self.ctx.runtime.clone(),
-            self.ctx.session.clone(),
-            self.ctx.limits.max_host_bytes,
-        );
+        let (runtime, session, max) = self.reach();
         self.call(async move {
             let content = answer(runtime.read_node_file(&session, &node, &path, max).await)?;
             Ok(content.to_vec())
@@ -286,11 +288,7 @@ impl host::Host for HostState {
     async fn docker_get(&mut self, node: String, path: String) -> Result<HttpResponse, Error> {
         let node = self.node(&node)?;
         docker_path(&path)?;
-        let (runtime, session, max) = (
-            self.ctx.runtime.clone(),
-            self.ctx.session.clone(),
-            self.ctx.limits.max_host_bytes,
-        );
+        let (runtime, session, max) = self.reach();
         self.call(async move {
             let got = answer(runtime.inner_docker_get(&session, &node, &path, max).await)?;
             Ok(HttpResponse {
@@ -312,11 +310,7 @@ impl host::Host for HostState {
         if port == 0 {
             return Err(Error::Denied("http-get: port 0".into()));
         }
-        let (runtime, session, max) = (
-            self.ctx.runtime.clone(),
-            self.ctx.session.clone(),
-            self.ctx.limits.max_host_bytes,
-        );
+        let (runtime, session, max) = self.reach();
         self.call(async move {
             let ip = answer(runtime.node_address(&session, &node, false).await)?;
             let stream = tokio::net::TcpStream::connect((ip, port))
@@ -342,7 +336,7 @@ impl host::Host for HostState {
                 "exec: argv must be non-empty and under 64 KiB".into(),
             ));
         }
-        let (runtime, session) = (self.ctx.runtime.clone(), self.ctx.session.clone());
+        let (runtime, session, _) = self.reach();
         self.call(async move {
             let out = answer(runtime.exec(&session, &node, &argv).await)?;
             Ok(ExecOutput {

@@ -142,11 +142,10 @@ const KERNEL_PATHS: &[&str] = &["/proc", "/sys", "/dev"];
 pub fn read_in_root(pid: i64, path: &str, max_bytes: u64) -> Result<Vec<u8>, ReadInRoot> {
     use std::io::Read;
     let normal = std::path::Path::new(path);
-    if KERNEL_PATHS
-        .iter()
-        .any(|k| normal.starts_with(k) || !normal.is_absolute())
-    {
-        return Err(ReadInRoot::Other(std::io::Error::other("a kernel path")));
+    if !normal.is_absolute() || KERNEL_PATHS.iter().any(|k| normal.starts_with(k)) {
+        return Err(ReadInRoot::Other(std::io::Error::other(
+            "not an absolute path outside the kernel's file systems",
+        )));
     }
     // Non-blocking, so opening a FIFO never waits; no controlling terminal.
     let fd = open_in_root(

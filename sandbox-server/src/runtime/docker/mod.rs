@@ -917,29 +917,11 @@ impl Runtime for DockerRuntime {
                 return Ok(*ip);
             }
         }
-        let info = self
-            .docker
-            .inspect_container(&name, None)
-            .await
-            .map_err(|e| match e {
-                bollard::errors::Error::DockerResponseServerError {
-                    status_code: 404, ..
-                } => RuntimeError::NoSuchNode {
-                    session: session.to_owned(),
-                    node: node.to_owned(),
-                },
-                e => e.into(),
-            })?;
-        let ip = info
-            .network_settings
-            .and_then(|n| n.networks)
-            .and_then(|mut n| n.remove(&network_name(session)))
-            .and_then(|endpoint| endpoint.ip_address)
-            .and_then(|ip| ip.parse::<IpAddr>().ok())
-            .ok_or_else(|| RuntimeError::NoAddress {
-                session: session.to_owned(),
-                node: node.to_owned(),
-            })?;
+        let info = self.inspect_node_container(session, node).await?;
+        let ip = session_address(&info, session).ok_or_else(|| RuntimeError::NoAddress {
+            session: session.to_owned(),
+            node: node.to_owned(),
+        })?;
         self.addresses().insert(name, ip);
         Ok(ip)
     }
@@ -994,13 +976,7 @@ impl Runtime for DockerRuntime {
         let inspect_json = serde_json::to_string(&info)
             .map_err(|e| RuntimeError::Backend(format!("inspect data: {e}")))?;
         let state = info.state.as_ref();
-        let address = info
-            .network_settings
-            .as_ref()
-            .and_then(|n| n.networks.as_ref())
-            .and_then(|n| n.get(&network_name(session)))
-            .and_then(|endpoint| endpoint.ip_address.as_deref())
-            .and_then(|ip| ip.parse::<IpAddr>().ok());
+        let address = session_address(&info, session);
         Ok(NodeFacts {
             image: info
                 .config
@@ -1066,6 +1042,19 @@ impl Runtime for DockerRuntime {
                 e => RuntimeError::Backend(format!("the Docker daemon in {node}: {e}")),
             })
     }
+}
+
+/// A node container's address on its session's network, if it has one.
+fn session_address(
+    info: &bollard::models::ContainerInspectResponse,
+    session: &str,
+) -> Option<IpAddr> {
+    info.network_settings
+        .as_ref()
+        .and_then(|n| n.networks.as_ref())
+        .and_then(|n| n.get(&network_name(session)))
+        .and_then(|endpoint| endpoint.ip_address.as_deref())
+        .and_then(|ip| ip.parse::<IpAddr>().ok())
 }
 
 impl DockerRuntime {
