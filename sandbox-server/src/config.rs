@@ -34,6 +34,30 @@ pub enum DockerProfile {
     Capabilities,
 }
 
+/// When the Docker daemon inside a Docker-in-Docker node starts (the node image's
+/// `PLAYGROUND_DOCKERD_START`, images/dind/rootfs/usr/local/bin/playground-dind-init).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DindDockerdStart {
+    /// On the first connection to the node's Docker socket, as systemd's
+    /// `docker.socket` does: a node nobody runs Docker in costs no dockerd and
+    /// containerd (about 35 MB and a second of CPU each), and the first `docker`
+    /// command waits about a second for the daemon.
+    OnDemand,
+    /// As the node starts, in the background.
+    AtStart,
+}
+
+impl DindDockerdStart {
+    /// The value the node image reads.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DindDockerdStart::OnDemand => "on-demand",
+            DindDockerdStart::AtStart => "at-start",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -108,6 +132,9 @@ pub struct Config {
     /// Refuse to start when a nonzero `node_disk_mib` or `dind_volume_mib` cannot be
     /// applied on this engine (otherwise: a warning, and that limit is not applied).
     pub require_disk_quota: bool,
+    /// When the Docker daemon inside a Docker-in-Docker node starts: `on-demand` (on
+    /// first use) or `at-start`.
+    pub dind_dockerd_start: DindDockerdStart,
     /// The Docker Engine's API socket: the learner engine by default, never the
     /// host's main daemon (scripts/learner-engine.sh).
     pub engine_socket: PathBuf,
@@ -241,6 +268,7 @@ impl Default for Config {
             require_disk_quota: false,
             engine_socket: PathBuf::from("/run/playground-engine/docker.sock"),
             docker_profile: DockerProfile::Isolated,
+            dind_dockerd_start: DindDockerdStart::OnDemand,
             dind_seccomp_profile: PathBuf::from("/etc/playground-engine/seccomp-dind.json"),
             network_internal: true,
             session_subnet_pool: "10.210.0.0/16".into(),

@@ -18,7 +18,8 @@
 //!   gets the screen repainted.
 //! - **The mirror does not slow the stream.** Parsing output into the mirror
 //!   costs about as much as reading it, so the pump only queues chunks for the
-//!   mirror and a separate task parses them. Whoever needs the screen (a new
+//!   mirror and one low-priority thread parses them for every terminal
+//!   (`terminal/mirror_thread.rs`). Whoever needs the screen (a new
 //!   client, `/screen`, a resize) first parses what is still queued, holding the
 //!   state lock and then the parser lock (always in that order), so the screen
 //!   it sees is exactly the output sent before that moment.
@@ -42,6 +43,7 @@ use crate::runtime::{Runtime, RuntimeError, ShellControl};
 use crate::store::SavedScreen;
 
 mod capture;
+mod mirror_thread;
 #[cfg(test)]
 mod tests_on_fake_runtime;
 
@@ -125,8 +127,6 @@ pub struct Terminal {
     state: Mutex<State>,
     /// The screen mirror. Lock order: `state` first, then `mirror`.
     mirror: Mutex<Mirror>,
-    /// Wakes the mirror task when output is queued for it.
-    mirror_wake: Notify,
     /// Set while the node restarts ([`Terminal::restart_node`]).
     restarting: std::sync::atomic::AtomicBool,
     /// Held while a shell starts, so two clients arriving together start one.
@@ -140,6 +140,8 @@ struct State {
     /// Output sent to clients but not yet parsed into the mirror, oldest first.
     unparsed: Vec<Bytes>,
     unparsed_bytes: usize,
+    /// This terminal waits in the mirror thread's queue.
+    mirror_queued: bool,
     clients: HashMap<u64, Client>,
     next_client: u64,
     /// The running shell, if any: its control (resize, exit code) and a
@@ -210,6 +212,7 @@ impl Terminal {
             state: Mutex::new(State {
                 unparsed: Vec::new(),
                 unparsed_bytes: 0,
+                mirror_queued: false,
                 clients: HashMap::new(),
                 next_client: 0,
                 shell: None,
@@ -222,7 +225,6 @@ impl Terminal {
                 parser: vt100::Parser::new(DEFAULT_ROWS, DEFAULT_COLS, 0),
                 captures,
             }),
-            mirror_wake: Notify::new(),
             restarting: std::sync::atomic::AtomicBool::new(false),
             starting: tokio::sync::Mutex::new(()),
             input: tokio::sync::Mutex::new(None),
@@ -244,22 +246,12 @@ impl Terminal {
         mirror
     }
 
-    /// Parses queued output off the pump's path; ends when the terminal closes.
-    async fn run_mirror(self: Arc<Self>) {
-        loop {
-            let woken = self.mirror_wake.notified();
-            if !self.parse_queued() {
-                return;
-            }
-            woken.await;
-        }
-    }
-
-    /// Parses what is queued for the mirror; false once the terminal closed.
-    fn parse_queued(&self) -> bool {
+    /// Parses what is queued for the mirror (the mirror thread's work).
+    fn parse_queued(&self) {
         let mut st = self.state();
+        st.mirror_queued = false;
         if st.closed {
-            return false;
+            return;
         }
         // Take the parser lock before releasing the state lock, so a reader
         // of the mirror waits for these chunks to be parsed.
@@ -269,7 +261,6 @@ impl Terminal {
         for chunk in &chunks {
             mirror.process(chunk);
         }
-        true
     }
 
     /// Starts the shell unless one runs. `size` (cols, rows) is used for a new shell.
@@ -318,9 +309,6 @@ impl Terminal {
             self.distribute(shell.initial_output);
         }
         tokio::spawn(self.clone().pump(shell.output, control, generation));
-        if generation == 1 {
-            tokio::spawn(self.clone().run_mirror());
-        }
         Ok(())
     }
 
@@ -560,7 +548,6 @@ impl Terminal {
         {
             let mut st = self.state();
             st.closed = true;
-            self.mirror_wake.notify_one();
             for (_, c) in st.clients.drain() {
                 let _ = c.tx.try_send(Outbound::Close {
                     code,
@@ -573,8 +560,8 @@ impl Terminal {
         *self.input.lock().await = None;
     }
 
-    /// Feeds output to the mirror and every client's queue.
-    fn distribute(&self, chunk: Bytes) {
+    /// Feeds output to every client's queue and the mirror's.
+    fn distribute(self: &Arc<Self>, chunk: Bytes) {
         let len = chunk.len() as u64;
         self.metrics.terminal_bytes_out.inc_by(len);
         let mut st = self.state();
@@ -595,10 +582,12 @@ impl Terminal {
         st.unparsed_bytes += chunk.len();
         st.unparsed.push(chunk);
         if st.unparsed_bytes > MIRROR_LAG_MAX {
-            // The mirror task fell behind: catch up here, which slows the pump.
+            // The mirror thread fell behind: catch up here, which slows the pump.
             drop(self.mirror_now(&mut st));
-        } else {
-            self.mirror_wake.notify_one();
+        } else if !st.mirror_queued {
+            st.mirror_queued = true;
+            drop(st);
+            mirror_thread::queue(Arc::downgrade(self));
         }
     }
 

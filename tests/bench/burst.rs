@@ -114,13 +114,14 @@ impl MemorySampler {
 }
 
 /// The step times in the server's log from byte `from` on (`session created`
-/// and, at debug level, `session network ready`): per step, the values seen.
+/// and, at debug level, `session network ready` and `registry mirror attached`):
+/// per step, the values seen.
 fn creation_steps(log: &str, from: usize) -> Vec<(String, Vec<u64>)> {
     let steps = [
         ("session created", "took_ms"),
         ("session created", "network_ms"),
         ("session network ready", "network_ms"),
-        ("session network ready", "registry_ms"),
+        ("registry mirror attached", "registry_ms"),
         ("session created", "nodes_ms"),
         ("session created", "provision_ms"),
         ("session created", "store_ms"),
@@ -171,15 +172,22 @@ fn ms_percentiles(mut values: Vec<u64>) -> String {
     format!("p50 {} ms, max {} ms", at(0.5), values[values.len() - 1])
 }
 
-/// One burst of `n` sessions of `lesson`; its rows of the table.
+/// One burst of `n` sessions of `lesson`; its rows of the table. `pooled`: the
+/// server hands them out from a warm pool (which refills after the burst, so the
+/// engine is not expected to be empty afterwards).
 async fn one_burst(
     server: &Server,
     lesson: &str,
     n: usize,
     timeout: Duration,
     settle: Duration,
+    pooled: bool,
 ) -> Result<Vec<(String, String)>> {
-    let what = format!("{n} × {lesson} at once");
+    let what = if pooled {
+        format!("{n} × {lesson} at once from a warm pool of {n}")
+    } else {
+        format!("{n} × {lesson} at once")
+    };
     let log_from = server.log().len();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let before = mem_available_kib()?;
@@ -266,6 +274,18 @@ async fn one_burst(
     .await;
     let failed_deletes: Vec<String> = deletions.into_iter().flatten().collect();
     let deleted_in = t_delete.elapsed();
+    if pooled {
+        rows.push((
+            format!("{what}: deletions"),
+            format!(
+                "{} in {}, {} failed (objects not counted: the pool refills)",
+                served.len(),
+                secs(deleted_in),
+                failed_deletes.len()
+            ),
+        ));
+        return Ok(rows);
+    }
     let left = instance_objects(&server.instance);
     rows.push((
         format!("{what}: objects left after every session is deleted"),
@@ -287,25 +307,15 @@ async fn one_burst(
     Ok(rows)
 }
 
-pub async fn run(args: &Args) -> Result<()> {
-    let largest = args.base.max(args.dind);
-    let limit = args.max_sessions.unwrap_or(largest + 4).to_string();
-    let creations = (2 * (args.base + args.dind) + 4).to_string();
-    let server = Server::start_with(
-        Profile::Release,
-        &[
-            ("PLAYGROUND_MAX_SESSIONS", &limit),
-            ("PLAYGROUND_MAX_SESSIONS_PER_IP", &limit),
-            ("PLAYGROUND_SESSION_CREATIONS_PER_MINUTE", &creations),
-            // "session network ready" lines: network and registry times.
-            ("RUST_LOG", "info,sandbox_server::runtime::docker=debug"),
-        ],
-        &[],
-    )
-    .await?;
-    let timeout = Duration::from_secs(args.timeout);
-    let settle = Duration::from_secs(args.settle);
-    let mut rows = vec![(
+/// The value of the metric line starting with `series ` (0 when absent).
+fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+fn environment_row(limit: &str, args: &Args) -> (String, String) {
+    (
         "setup".to_owned(),
         format!(
             "max_sessions {limit}, timeout {} s per request, {} CPUs, load average {}",
@@ -318,12 +328,80 @@ pub async fn run(args: &Args) -> Result<()> {
                 .collect::<Vec<_>>()
                 .join(" ")
         ),
-    )];
-    if args.base > 0 {
-        rows.extend(one_burst(&server, &args.base_lesson, args.base, timeout, settle).await?);
+    )
+}
+
+async fn burst_server(limit: &str, creations: &str, pool: Option<String>) -> Result<Server> {
+    let mut env = vec![
+        ("PLAYGROUND_MAX_SESSIONS", limit.to_owned()),
+        ("PLAYGROUND_MAX_SESSIONS_PER_IP", limit.to_owned()),
+        (
+            "PLAYGROUND_SESSION_CREATIONS_PER_MINUTE",
+            creations.to_owned(),
+        ),
+        // "session network ready" lines: network and registry times.
+        (
+            "RUST_LOG",
+            "info,sandbox_server::runtime::docker=debug".to_owned(),
+        ),
+    ];
+    if let Some(pool) = pool {
+        env.push(("PLAYGROUND_WARM_POOL", pool));
     }
-    if args.dind > 0 {
-        rows.extend(one_burst(&server, &args.lesson, args.dind, timeout, settle).await?);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    Server::start_with(Profile::Release, &env, &[]).await
+}
+
+pub async fn run(args: &Args) -> Result<()> {
+    let largest = args.dind.iter().copied().fold(args.base, usize::max);
+    let limit = args.max_sessions.unwrap_or(largest + 4).to_string();
+    let creations = (2 * (args.base + args.dind.iter().sum::<usize>()) + 4).to_string();
+    let timeout = Duration::from_secs(args.timeout);
+    let settle = Duration::from_secs(args.settle);
+    let mut rows = Vec::new();
+    if args.base > 0 || args.dind.iter().any(|&n| n > 0) {
+        let server = burst_server(&limit, &creations, None).await?;
+        rows.push(environment_row(&limit, args));
+        if args.base > 0 {
+            let burst = one_burst(
+                &server,
+                &args.base_lesson,
+                args.base,
+                timeout,
+                settle,
+                false,
+            );
+            rows.extend(burst.await?);
+        }
+        for &n in args.dind.iter().filter(|&&n| n > 0) {
+            rows.extend(one_burst(&server, &args.lesson, n, timeout, settle, false).await?);
+        }
+    }
+    if args.pool > 0 {
+        // A fresh server whose pool holds `pool` sessions of the lesson, with room for
+        // the burst and the pool's refill.
+        let limit = (2 * args.pool + 4).to_string();
+        let pool = format!("{}={}", args.lesson, args.pool);
+        let server = burst_server(&limit, &creations, Some(pool)).await?;
+        let series = format!("playground_pool_ready{{lesson=\"{}\"}}", args.lesson);
+        let t0 = Instant::now();
+        let deadline = Duration::from_secs(args.timeout.max(30) * args.pool as u64);
+        while metric(&server.metrics().await, &series) < args.pool as f64 {
+            anyhow::ensure!(
+                t0.elapsed() < deadline,
+                "the warm pool of {} never held {} sessions",
+                args.lesson,
+                args.pool
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        rows.push(environment_row(&limit, args));
+        rows.push((
+            format!("warm pool of {} × {}: full after", args.pool, args.lesson),
+            format!("{} (built one at a time)", secs(t0.elapsed())),
+        ));
+        let burst = one_burst(&server, &args.lesson, args.pool, timeout, settle, true);
+        rows.extend(burst.await?);
     }
     println!("\n| measure | result |\n|---|---|");
     for (what, result) in rows {

@@ -1,23 +1,26 @@
 #!/usr/bin/env bash
-# tests/bench/peer.sh [--throughput-mb N] [--echoes N]
+# tests/bench/peer.sh [--throughput-mb N] [--echoes N] [--json]
 #
 # Side-by-side reference for `terminal-bench`: the same work through WeTTY 3.2.0 (a web
 # terminal from npm: node-pty, socket.io, flow control) running `docker exec -it` into a
 # playground/base container on this machine, and `docker exec -t cat` alone (the ceiling
 # of the container PTY path). WeTTY is installed into a cache directory outside the
 # repository ($PEER_DIR, default ~/.cache/playground-peer); nothing of it is committed.
-# Traffic stays on loopback. Prints a table.
+# Traffic stays on loopback. Prints a table, or with --json one JSON object (what
+# `terminal-bench --peer` reads).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PEER_DIR=${PEER_DIR:-$HOME/.cache/playground-peer}
 MB=100
 ECHOES=200
+JSON=
 while [ $# -gt 0 ]; do
     case $1 in
         --throughput-mb) MB=$2; shift ;;
         --echoes) ECHOES=$2; shift ;;
-        -h | --help) sed -n '2,10s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        --json) JSON=1 ;;
+        -h | --help) sed -n '2,11s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) echo "peer.sh: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
@@ -63,10 +66,18 @@ t0=$(date +%s.%N)
 docker exec -t "$C" cat /tmp/big >/dev/null
 t1=$(date +%s.%N)
 
+ceiling_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+ceiling=$(awk -v s="$size" -v t="$ceiling_s" 'BEGIN { printf "%.1f", s / t / 1e6 }')
+if [ -n "$JSON" ]; then
+    printf '%s' "$json" | node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>{
+        const j=JSON.parse(s); j.ceiling_mb_per_s=$ceiling; j.ceiling_seconds=$ceiling_s;
+        j.file_mb=Math.floor($size/1e6); console.log(JSON.stringify(j))})"
+    exit 0
+fi
 field() { printf '%s' "$json" | node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>console.log(JSON.parse(s)['$1']))"; }
 echo
 echo "| measure (WeTTY 3.2.0 + docker exec -it) | result |"
 echo "|---|---|"
 echo "| keystroke echo round trip | p50 $(field echo_p50_ms) ms, p99 $(field echo_p99_ms) ms (n=$(field echoes)) |"
 echo "| cat of $((size / 1000000)) MB to an acking client | $(field mb_per_s) MB/s ($(field seconds) s) |"
-awk -v s="$size" -v a="$t0" -v b="$t1" 'BEGIN { printf "| same file, `docker exec -t cat` alone (PTY ceiling) | %.1f MB/s (%.2f s) |\n", s / (b - a) / 1e6, b - a }'
+echo "| same file, \`docker exec -t cat\` alone (PTY ceiling) | $ceiling MB/s ($ceiling_s s) |"

@@ -16,7 +16,9 @@
 //!    before and after, over the sessions), and the nodes' own cgroup usage.
 //!
 //! `--burst` requests `--base` sessions of `--base-lesson` (`shell`) at once,
-//! deletes them all, then `--dind` sessions of `--lesson` at once, and for each
+//! deletes them all, then `--dind` sessions of `--lesson` at once (a list such as
+//! `30,50` runs one burst of each size), then, with `--pool N`, N sessions of `--lesson`
+//! at once from a warm pool of N on a fresh server (once the pool is full), and for each
 //! burst reports: how many were served (201 and a prompt), refused (`503` with
 //! `Retry-After`), and anything else (other statuses, a `503` without
 //! `Retry-After`, no answer or no prompt within `--timeout` seconds); p50 and p99
@@ -27,6 +29,9 @@
 //! and the objects left on the engine once every session is deleted (should be 0).
 //! `max_sessions` is the larger burst plus 4 unless `--max-sessions` says
 //! otherwise (lower it to see refusals).
+//!
+//! `--memory` (`bench/dind_memory.rs`): where one Docker-in-Docker node's memory goes,
+//! by process, with the nested dockerd started at once and on first use.
 //!
 //! `--workshop N` (`bench/workshop.rs`): N learners join one workshop at once, join
 //! to first prompt (p50, p99), without and with the seats started ahead.
@@ -42,6 +47,7 @@ use playground_e2e::{docker, docker_available, node_exec, Profile, Server};
 use protocol::api::CreatedSession;
 
 mod burst;
+mod dind_memory;
 mod workshop;
 
 struct Args {
@@ -50,13 +56,15 @@ struct Args {
     sessions: usize,
     burst: bool,
     base: usize,
-    dind: usize,
+    dind: Vec<usize>,
+    pool: usize,
     base_lesson: String,
     max_sessions: Option<usize>,
     timeout: u64,
     settle: u64,
     workshop: usize,
     workshop_lesson: String,
+    memory: bool,
 }
 
 fn parse_args() -> Result<Args> {
@@ -66,13 +74,15 @@ fn parse_args() -> Result<Args> {
         sessions: 30,
         burst: false,
         base: 100,
-        dind: 50,
+        dind: vec![50],
+        pool: 0,
         base_lesson: "shell".into(),
         max_sessions: None,
         timeout: 120,
         settle: 5,
         workshop: 0,
         workshop_lesson: "shell".into(),
+        memory: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -87,19 +97,27 @@ fn parse_args() -> Result<Args> {
             "--sessions" => args.sessions = number(value()?)?,
             "--burst" => args.burst = true,
             "--base" => args.base = number(value()?)?,
-            "--dind" => args.dind = number(value()?)?,
+            "--dind" => {
+                args.dind = value()?
+                    .split(',')
+                    .map(|n| number(n.trim().to_owned()))
+                    .collect::<Result<_>>()?
+            }
+            "--pool" => args.pool = number(value()?)?,
             "--base-lesson" => args.base_lesson = value()?,
             "--max-sessions" => args.max_sessions = Some(number(value()?)?),
             "--timeout" => args.timeout = number(value()?)? as u64,
             "--settle" => args.settle = number(value()?)? as u64,
             "--workshop" => args.workshop = number(value()?)?,
             "--workshop-lesson" => args.workshop_lesson = value()?,
+            "--memory" => args.memory = true,
             "-h" | "--help" => {
                 println!(
                     "session-bench [--lesson ID] [--single N] [--sessions N]\n\
-                     session-bench --burst [--base N] [--dind N] [--base-lesson ID] [--lesson ID] \
-                     [--max-sessions N] [--timeout SECS] [--settle SECS]\n\
-                     session-bench --workshop N [--workshop-lesson ID]"
+                     session-bench --burst [--base N] [--dind N[,N...]] [--pool N] [--base-lesson ID] \
+                     [--lesson ID] [--max-sessions N] [--timeout SECS] [--settle SECS]\n\
+                     session-bench --workshop N [--workshop-lesson ID]\n\
+                     session-bench --memory [--lesson ID]"
                 );
                 std::process::exit(0);
             }
@@ -175,6 +193,9 @@ async fn main() -> Result<()> {
     }
     if args.workshop > 0 {
         return workshop::run(&args).await;
+    }
+    if args.memory {
+        return dind_memory::run(&args).await;
     }
     let limit = (args.sessions + 4).to_string();
     let server = Server::start_with(
@@ -252,8 +273,9 @@ async fn main() -> Result<()> {
         ),
     ));
 
-    // 3. Memory, once every nested dockerd is up.
-    let ready = "for i in $(seq 480); do test -e /run/playground-dind-ready && exit 0; sleep 0.25; done; exit 1";
+    // 3. Memory, once every nested dockerd is up. `docker version` starts it where
+    // it starts on demand (as a learner's first `docker` command would).
+    let ready = "for i in $(seq 480); do docker version >/dev/null 2>&1 && exit 0; sleep 0.25; done; exit 1";
     let t_ready = Instant::now();
     let mut not_ready = 0;
     for s in &sessions {
@@ -262,7 +284,7 @@ async fn main() -> Result<()> {
         }
     }
     rows.push((
-        "nested dockerd ready in every node".into(),
+        "nested dockerd answering in every node (`docker version`)".into(),
         format!(
             "{} after the last prompt ({not_ready} never ready)",
             secs(t_ready.elapsed())

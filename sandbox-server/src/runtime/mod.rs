@@ -306,6 +306,7 @@ pub async fn connect(config: &Config) -> RuntimeResult<Arc<dyn Runtime>> {
         node_disk_mib: config.node_disk_mib,
         dind_volume_mib: config.dind_volume_mib,
         require_disk_quota: config.require_disk_quota,
+        dind_dockerd_start: config.dind_dockerd_start,
     };
     let docker = docker::DockerRuntime::connect(&config.instance, &options)
         .await?

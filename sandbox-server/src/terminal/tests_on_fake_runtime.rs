@@ -101,6 +101,26 @@ async fn attach_gets_the_current_screen_then_live_output() {
 }
 
 #[tokio::test]
+async fn the_mirror_thread_parses_output_without_anyone_asking() {
+    let (_, terminal, shell) = terminal().await;
+    let mut client = attach(&terminal).await;
+    shell.print("parsed off the pump's path");
+    output_until(&mut client.rx, "parsed off").await;
+    // Nobody reads the screen: the mirror thread alone empties the queue.
+    eventually("the mirror thread parsed the output", || {
+        let st = terminal.state();
+        st.unparsed_bytes == 0 && !st.mirror_queued
+    })
+    .await;
+    let mirror = terminal.mirror.lock().unwrap();
+    assert!(mirror
+        .parser
+        .screen()
+        .contents()
+        .contains("parsed off the pump's path"));
+}
+
+#[tokio::test]
 async fn a_late_client_gets_the_screen_repainted() {
     let (_, terminal, shell) = terminal().await;
     let mut first = terminal.attach().unwrap();

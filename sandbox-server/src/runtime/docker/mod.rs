@@ -33,7 +33,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
 use super::*;
-use crate::config::DockerProfile;
+use crate::config::{DindDockerdStart, DockerProfile};
 use crate::subnets::{AllocError, Attempt, Ipv4Net, SubnetPool};
 pub use disk::{DiskLimits, VolumeBound};
 
@@ -58,6 +58,8 @@ pub struct EngineOptions {
     pub dind_volume_mib: u64,
     /// Refuse to connect when a nonzero size above cannot be applied.
     pub require_disk_quota: bool,
+    /// When the nested dockerd of Docker-in-Docker nodes starts.
+    pub dind_dockerd_start: DindDockerdStart,
 }
 
 pub struct DockerRuntime {
@@ -80,6 +82,8 @@ pub struct DockerRuntime {
     output_limits: OutputLimits,
     /// The disk limits nodes get (those the engine can apply).
     disk: DiskLimits,
+    /// When the nested dockerd of Docker-in-Docker nodes starts.
+    dind_dockerd_start: DindDockerdStart,
 }
 
 impl DockerRuntime {
@@ -155,6 +159,7 @@ impl DockerRuntime {
             subnets: None,
             output_limits: OutputLimits::default(),
             disk,
+            dind_dockerd_start: options.dind_dockerd_start,
         })
     }
 
@@ -287,6 +292,9 @@ impl DockerRuntime {
             .await;
         match result {
             Ok(()) => {}
+            // Another Docker-in-Docker node of the session attached it first.
+            Err(bollard::errors::Error::DockerResponseServerError { message, .. })
+                if message.contains("already exists") => {}
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 404, ..
             }) => tracing::debug!(
@@ -491,9 +499,10 @@ impl DockerRuntime {
         Ok(())
     }
 
-    /// What a node's environment tells the engine's runtime
-    /// (scripts/engine/runc-delegate): delegate a Docker-in-Docker node's cgroups
-    /// to its root (isolated profile), and the size of its Docker volume.
+    /// What a Docker-in-Docker node's environment tells the engine's runtime
+    /// (scripts/engine/runc-delegate): delegate the node's cgroups to its root
+    /// (isolated profile) and the size of its Docker volume; and its init when to
+    /// start dockerd.
     fn node_env(&self, image_labels: &HashMap<String, String>) -> Option<Vec<String>> {
         if !wants_docker(image_labels) {
             return None;
@@ -502,8 +511,12 @@ impl DockerRuntime {
             .then(|| "PLAYGROUND_DELEGATE_CGROUP=1".to_owned())
             .into_iter()
             .chain(self.disk.dind_env())
+            .chain(std::iter::once(format!(
+                "PLAYGROUND_DOCKERD_START={}",
+                self.dind_dockerd_start.as_str()
+            )))
             .collect();
-        (!env.is_empty()).then_some(env)
+        Some(env)
     }
 }
 
@@ -586,14 +599,11 @@ impl Runtime for DockerRuntime {
             }
             Some(pool) => self.create_network_in_pool(pool, request).await?,
         }
-        let network_took = started.elapsed();
-        self.connect_registry(session).await;
-        // The Engine does both one at a time however many creations run at
-        // once (docs/performance.md): this shows how long each waited.
+        // The Engine creates networks one at a time however many creations run
+        // at once (docs/performance.md): this shows how long each waited.
         tracing::debug!(
             session,
-            network_ms = network_took.as_millis() as u64,
-            registry_ms = (started.elapsed() - network_took).as_millis() as u64,
+            network_ms = started.elapsed().as_millis() as u64,
             "session network ready"
         );
         Ok(())
@@ -608,7 +618,14 @@ impl Runtime for DockerRuntime {
             Err(e) => return Err(e.into()),
         };
         let image_labels = image.config.and_then(|c| c.labels).unwrap_or_default();
-        if wants_docker(&image_labels) {
+        if !wants_docker(&image_labels) {
+            return Ok(self.create_and_start(spec, &image_labels).await?);
+        }
+        // Only nested Docker pulls through the registry mirror, so only sessions
+        // with a Docker-in-Docker node get it attached, while the node starts: the
+        // Engine attaches one network at a time, the largest wait of a burst of
+        // creations when every session waited for it first (docs/performance.md).
+        let node = async {
             self.docker
                 .create_volume(VolumeCreateRequest {
                     name: Some(Self::docker_volume(&spec.session, &spec.node)),
@@ -617,8 +634,20 @@ impl Runtime for DockerRuntime {
                     ..Default::default()
                 })
                 .await?;
-        }
-        Ok(self.create_and_start(spec, &image_labels).await?)
+            self.create_and_start(spec, &image_labels).await
+        };
+        let started = std::time::Instant::now();
+        let registry = async {
+            self.connect_registry(&spec.session).await;
+            started.elapsed()
+        };
+        let (node, registry_took) = tokio::join!(node, registry);
+        tracing::debug!(
+            session = spec.session,
+            registry_ms = registry_took.as_millis() as u64,
+            "registry mirror attached"
+        );
+        Ok(node?)
     }
 
     async fn start_node(&self, session: &str, node: &str) -> RuntimeResult<()> {
@@ -1247,6 +1276,7 @@ mod tests {
             subnets: None,
             output_limits: OutputLimits::default(),
             disk,
+            dind_dockerd_start: DindDockerdStart::OnDemand,
         }
     }
 
@@ -1288,7 +1318,7 @@ mod tests {
     }
 
     #[test]
-    fn the_runtime_is_asked_to_size_the_docker_volume_of_dind_nodes_only() {
+    fn dind_nodes_are_told_their_volume_size_cgroup_delegation_and_dockerd_start() {
         let disk = DiskLimits {
             writable_layer_bytes: None,
             dind_volume: VolumeBound::Runtime { mib: 1024 },
@@ -1298,15 +1328,20 @@ mod tests {
             rt.node_env(&labels("docker")),
             Some(vec![
                 "PLAYGROUND_DELEGATE_CGROUP=1".to_owned(),
-                "PLAYGROUND_DOCKER_VOLUME_MIB=1024".to_owned()
+                "PLAYGROUND_DOCKER_VOLUME_MIB=1024".to_owned(),
+                "PLAYGROUND_DOCKERD_START=on-demand".to_owned(),
             ])
         );
         assert_eq!(rt.node_env(&labels("default")), None);
         // Other profiles: no cgroup delegation, the size still.
-        let rt = runtime(DockerProfile::Capabilities, disk);
+        let mut rt = runtime(DockerProfile::Capabilities, disk);
+        rt.dind_dockerd_start = DindDockerdStart::AtStart;
         assert_eq!(
             rt.node_env(&labels("docker")),
-            Some(vec!["PLAYGROUND_DOCKER_VOLUME_MIB=1024".to_owned()])
+            Some(vec![
+                "PLAYGROUND_DOCKER_VOLUME_MIB=1024".to_owned(),
+                "PLAYGROUND_DOCKERD_START=at-start".to_owned(),
+            ])
         );
         // Docker sizes the volume itself: nothing for the runtime.
         let rt = runtime(
@@ -1316,6 +1351,9 @@ mod tests {
                 dind_volume: VolumeBound::Docker { bytes: 1 << 30 },
             },
         );
-        assert_eq!(rt.node_env(&labels("docker")), None);
+        assert_eq!(
+            rt.node_env(&labels("docker")),
+            Some(vec!["PLAYGROUND_DOCKERD_START=on-demand".to_owned()])
+        );
     }
 }
