@@ -7,7 +7,9 @@
 #   - its own socket, data-root, exec-root, pidfile, containerd namespace and bridge, so it
 #     shares nothing with the main daemon but the kernel and the dockerd binary;
 #   - its default OCI runtime is scripts/engine/runc-delegate (runc, plus cgroup delegation
-#     to Docker-in-Docker nodes), installed as /usr/local/libexec/playground/runc-delegate;
+#     to Docker-in-Docker nodes), installed as /usr/local/libexec/playground/runc-delegate,
+#     with scripts/engine/libnetwork-setkey next to it (a cheap stand-in for Docker's
+#     network prestart hook);
 #   - the seccomp profile for Docker-in-Docker nodes (Docker 20.10's default plus keyctl,
 #     add_key, request_key and pivot_root), written to $ENGINE_ETC/seccomp-dind.json from
 #     Debian's golang-github-docker-docker-dev package;
@@ -302,6 +304,10 @@ write_config() { # prints "changed" when the engine must be restarted to pick it
     if ! cmp -s "$ROOT/scripts/engine/runc-delegate" "$LIBEXEC/runc-delegate"; then
         "${SUDO[@]}" install -m 0755 "$ROOT/scripts/engine/runc-delegate" "$LIBEXEC/runc-delegate"
         changed=1
+    fi
+    # Read at every container start: no restart needed.
+    if ! cmp -s "$ROOT/scripts/engine/libnetwork-setkey" "$LIBEXEC/libnetwork-setkey"; then
+        "${SUDO[@]}" install -m 0755 "$ROOT/scripts/engine/libnetwork-setkey" "$LIBEXEC/libnetwork-setkey"
     fi
     if ! daemon_json | cmp -s - "$ENGINE_ETC/daemon.json"; then
         daemon_json | "${SUDO[@]}" tee "$ENGINE_ETC/daemon.json" >/dev/null

@@ -20,8 +20,8 @@ enum Outcome {
     Served(CreatedSession, Duration),
     /// 503 with `Retry-After`.
     Refused,
-    /// Anything else: what happened.
-    Failed(String),
+    /// Anything else: what happened (and the session, when one was created).
+    Failed(String, Option<CreatedSession>),
 }
 
 /// `POST /sessions`, then node1's terminal up to its first prompt.
@@ -29,29 +29,32 @@ async fn request(server: &Server, lesson: &str, timeout: Duration) -> Outcome {
     let t0 = Instant::now();
     let response = match tokio::time::timeout(timeout, server.post_session(lesson)).await {
         Ok(r) => r,
-        Err(_) => return Outcome::Failed(format!("no answer to POST within {timeout:?}")),
+        Err(_) => return Outcome::Failed(format!("no answer to POST within {timeout:?}"), None),
     };
     let status = response.status().as_u16();
     if status == 503 {
         return if response.headers().contains_key("retry-after") {
             Outcome::Refused
         } else {
-            Outcome::Failed("503 without Retry-After".into())
+            Outcome::Failed("503 without Retry-After".into(), None)
         };
     }
     let body = response.text().await.unwrap_or_default();
     if status != 201 {
-        return Outcome::Failed(format!("{status}: {body}"));
+        return Outcome::Failed(format!("{status}: {body}"), None);
     }
     let s: CreatedSession = match serde_json::from_str(&body) {
         Ok(s) => s,
-        Err(e) => return Outcome::Failed(format!("201 with a body that is no session: {e}")),
+        Err(e) => return Outcome::Failed(format!("201 with a body that is no session: {e}"), None),
     };
     let left = timeout.saturating_sub(t0.elapsed());
     match tokio::time::timeout(left, first_prompt(server, &s)).await {
         Ok(Ok(())) => Outcome::Served(s, t0.elapsed()),
-        Ok(Err(e)) => Outcome::Failed(format!("session {}: {e:#}", s.id)),
-        Err(_) => Outcome::Failed(format!("session {}: no prompt within {timeout:?}", s.id)),
+        Ok(Err(e)) => Outcome::Failed(format!("session {}: {e:#}", s.id), Some(s)),
+        Err(_) => Outcome::Failed(
+            format!("session {}: no prompt within {timeout:?}", s.id),
+            Some(s),
+        ),
     }
 }
 
@@ -65,6 +68,18 @@ pub(super) async fn first_prompt(server: &Server, s: &CreatedSession) -> Result<
     let mut tail = Vec::new();
     loop {
         let msg = ws.next().await.context("socket closed")??;
+        if let Message::Close(frame) = &msg {
+            anyhow::bail!(
+                "socket closed before the prompt: {}",
+                frame
+                    .as_ref()
+                    .map_or("no close frame".to_owned(), |f| format!(
+                        "{} {}",
+                        u16::from(f.code),
+                        f.reason
+                    ))
+            );
+        }
         if let Message::Binary(data) = msg {
             if let ServerFrame::Output(bytes) = ServerFrame::decode(&data)? {
                 ws.send(Message::Binary(
@@ -205,6 +220,8 @@ async fn one_burst(
     let mut times = Vec::new();
     let mut refused = 0;
     let mut failed = Vec::new();
+    // Created but never showed a prompt: deleted with the served ones.
+    let mut unserved = Vec::new();
     for outcome in outcomes {
         match outcome {
             Outcome::Served(s, took) => {
@@ -212,7 +229,10 @@ async fn one_burst(
                 times.push(took);
             }
             Outcome::Refused => refused += 1,
-            Outcome::Failed(why) => failed.push(why),
+            Outcome::Failed(why, session) => {
+                failed.push(why);
+                unserved.extend(session);
+            }
         }
     }
     times.sort();
@@ -263,7 +283,8 @@ async fn one_burst(
 
     // Every session deleted, all at once; then what is left of the instance.
     let t_delete = Instant::now();
-    let deletions = futures_util::future::join_all(served.iter().map(|s| async move {
+    let created: Vec<&CreatedSession> = served.iter().chain(&unserved).collect();
+    let deletions = futures_util::future::join_all(created.iter().map(|s| async move {
         match tokio::time::timeout(timeout, server.delete_session(s)).await {
             Ok(Ok(204)) => None,
             Ok(Ok(status)) => Some(format!("{}: {status}", s.id)),
@@ -279,7 +300,7 @@ async fn one_burst(
             format!("{what}: deletions"),
             format!(
                 "{} in {}, {} failed (objects not counted: the pool refills)",
-                served.len(),
+                created.len(),
                 secs(deleted_in),
                 failed_deletes.len()
             ),
@@ -292,7 +313,7 @@ async fn one_burst(
         format!(
             "{} ({} deletions in {}, {} failed{}{})",
             left.len(),
-            served.len(),
+            created.len(),
             secs(deleted_in),
             failed_deletes.len(),
             failed_deletes

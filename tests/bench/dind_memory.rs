@@ -31,8 +31,7 @@ done"#;
     let mut by = BTreeMap::new();
     for line in out.lines() {
         let mut words = line.split(' ');
-        let (Some(comm), Some(anon), Some(pss)) = (words.next(), words.next(), words.next())
-        else {
+        let (Some(comm), Some(anon), Some(pss)) = (words.next(), words.next(), words.next()) else {
             continue;
         };
         // The reading itself (this script's shell, awk, tr) is not the node's.

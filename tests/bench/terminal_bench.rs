@@ -9,7 +9,7 @@
 //! 2. keystroke echo round trip (200 single keys), median and p99, taken in turns
 //!    with the same through a raw `docker exec` attach (the container PTY path alone);
 //! 3. the same while `--streamers` other sessions stream output (`--stream-kib-per-s`
-//!    each) to clients that ack every frame;
+//!    each, one row per rate) to clients that ack every frame;
 //! 4. throughput of `cat` of a large text file to a client that acks every frame,
 //!    next to `docker exec -t NODE cat` of the same file (the container PTY ceiling);
 //! 5. server memory (RSS) per idle session.
@@ -32,7 +32,7 @@ struct Args {
     throughput_mb: usize,
     idle_sessions: usize,
     streamers: usize,
-    stream_kib_per_s: usize,
+    stream_kib_per_s: Vec<usize>,
     peer: bool,
 }
 
@@ -43,7 +43,7 @@ fn parse_args() -> Result<Args> {
         throughput_mb: 100,
         idle_sessions: 30,
         streamers: 20,
-        stream_kib_per_s: 256,
+        stream_kib_per_s: vec![16, 64, 256],
         peer: false,
     };
     let mut it = std::env::args().skip(1);
@@ -60,14 +60,21 @@ fn parse_args() -> Result<Args> {
             "--throughput-mb" => args.throughput_mb = value()?,
             "--idle-sessions" => args.idle_sessions = value()?,
             "--streamers" => args.streamers = value()?,
-            "--stream-kib-per-s" => args.stream_kib_per_s = value()?,
+            "--stream-kib-per-s" => {
+                args.stream_kib_per_s = it
+                    .next()
+                    .context("--stream-kib-per-s needs numbers")?
+                    .split(',')
+                    .map(|n| n.trim().parse().context("--stream-kib-per-s needs numbers"))
+                    .collect::<Result<_>>()?
+            }
             "--peer" => args.peer = true,
             "-h" | "--help" => {
                 println!(
                     "terminal-bench [--sessions N] [--echoes N] [--throughput-mb N] [--idle-sessions N]\n\
                      \x20              [--streamers N] [--stream-kib-per-s N] [--peer]\n\
                      --streamers: sessions streaming output during the second echo run (20; 0: skip)\n\
-                     --stream-kib-per-s: what each of them prints per second (256)\n\
+                     --stream-kib-per-s: what each of them prints per second, a list (16,64,256)\n\
                      --peer: also run tests/bench/peer.sh (WeTTY from npm) and show it side by side"
                 );
                 std::process::exit(0);
@@ -453,28 +460,25 @@ async fn main() -> Result<()> {
         echo_summary(&raw_echoes),
         "p99 ≤ 1 ms, and ≤ the peer's".into(),
     ]);
-    if args.streamers > 0 {
-        let streamers = Streamers::start(&server, args.streamers, args.stream_kib_per_s).await?;
+    for &rate in args.stream_kib_per_s.iter().filter(|_| args.streamers > 0) {
+        let streamers = Streamers::start(&server, args.streamers, rate).await?;
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let (loaded, raw_loaded) =
-            paired_echo_round_trips(&mut ws, &mut raw, args.echoes).await?;
-        let rate = streamers.stop(&server).await?;
+        let (loaded, raw_loaded) = paired_echo_round_trips(&mut ws, &mut raw, args.echoes).await?;
+        let delivered = streamers.stop(&server).await?;
         rows.push([
             format!(
-                "echo while {} other sessions stream {} KiB/s each",
-                args.streamers, args.stream_kib_per_s
+                "echo while {} other sessions stream {rate} KiB/s each",
+                args.streamers
             ),
             format!(
-                "{} (they got about {:.0} KiB/s in all)",
-                echo_summary(&loaded),
-                rate
+                "{} (they got about {delivered:.0} KiB/s in all)",
+                echo_summary(&loaded)
             ),
             dash(),
             echo_summary(&raw_loaded),
             "p99 ≤ 2 ms".into(),
         ]);
     }
-
     drop(raw);
 
     // 3. Throughput of cat of a large text file.
