@@ -878,7 +878,23 @@ impl Runtime for DockerRuntime {
             exec_id: exec.id,
         };
         // The PTY exists once the exec started; size it before the first prompt.
-        control.resize(cols, rows).await?;
+        // Under a burst of starts the Engine may not know the exec's process yet
+        // for a moment ("404: no such exec", seen with 100 sessions at once): try
+        // again briefly, and never fail a running shell over its size, which the
+        // client's resize sets anyway.
+        let mut attempt = 0;
+        while let Err(e) = control.resize(cols, rows).await {
+            attempt += 1;
+            if attempt == 5 {
+                tracing::warn!(
+                    session,
+                    node,
+                    "sizing a new shell: {e}; it keeps its size until the next resize"
+                );
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+        }
         Ok(Shell {
             output: Box::pin(output),
             input: Box::pin(input),
