@@ -125,7 +125,9 @@ async fn filling_the_docker_volume_of_a_dind_node_stops_at_its_limit() {
         return;
     };
     let s = session(&server).await;
-    let ready = "for i in $(seq 240); do test -e /run/playground-dind-ready && exit 0; \
+    // The learner has used Docker before filling its disk: the nested dockerd (which
+    // starts on the first `docker` command) is up with its bundled busybox image.
+    let ready = "for i in $(seq 240); do docker image inspect busybox >/dev/null 2>&1 && exit 0; \
                  sleep 0.25; done; exit 1";
     assert_eq!(
         node_exec(&s.id, "node1", ready).0,
