@@ -9,14 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use playground_e2e::{require_docker, Launch, Server, TermEvent};
-
-/// The value of the metric line starting with `series ` (0 when absent).
-fn metric(text: &str, series: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or(0.0)
-}
+use playground_e2e::{metric, require_docker, Launch, Server, TermEvent};
 
 /// Waits (up to 60 s) until `lesson`'s pool holds `n` ready sessions.
 async fn pool_ready(server: &Server, lesson: &str, n: f64) {

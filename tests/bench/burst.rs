@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use futures_util::{SinkExt, StreamExt};
-use playground_e2e::{instance_objects, Profile, Server};
+use playground_e2e::{instance_objects, metric, Profile, Server};
 use protocol::api::CreatedSession;
 use protocol::terminal::{ClientFrame, ServerFrame};
 use tokio_tungstenite::tungstenite::Message;
@@ -326,13 +326,6 @@ async fn one_burst(
         ),
     ));
     Ok(rows)
-}
-
-/// The value of the metric line starting with `series ` (0 when absent).
-fn metric(text: &str, series: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or(0.0)
 }
 
 fn environment_row(limit: &str, args: &Args) -> (String, String) {

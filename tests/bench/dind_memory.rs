@@ -19,7 +19,7 @@ use playground_e2e::{node_exec, Profile, Server};
 use super::{node_cgroup_kib, session_at_prompt, Args};
 
 /// (RssAnon, PSS) in KiB of every process in the node, by command name.
-fn pss_by_command(session: &str) -> Result<BTreeMap<String, (u64, u64)>> {
+fn memory_by_command(session: &str) -> Result<BTreeMap<String, (u64, u64)>> {
     let script = r#"for p in /proc/[0-9]*; do
   c=$(tr ' ' _ <$p/comm 2>/dev/null) || continue
   k=$(awk '/^Pss:/ {print $2}' $p/smaps_rollup 2>/dev/null)
@@ -58,7 +58,8 @@ fn node_cgroup_rss_kib(session: &str) -> Option<u64> {
 /// One column of the table.
 struct State {
     name: String,
-    pss: BTreeMap<String, (u64, u64)>,
+    /// (anonymous, PSS) in KiB by command.
+    memory: BTreeMap<String, (u64, u64)>,
     cgroup_kib: Option<u64>,
     cgroup_rss_kib: Option<u64>,
     note: String,
@@ -67,7 +68,7 @@ struct State {
 fn measure(session: &str, name: &str, note: String) -> Result<State> {
     Ok(State {
         name: name.to_owned(),
-        pss: pss_by_command(session)?,
+        memory: memory_by_command(session)?,
         cgroup_kib: node_cgroup_kib(session),
         cgroup_rss_kib: node_cgroup_rss_kib(session),
         note,
@@ -139,7 +140,7 @@ pub async fn run(args: &Args) -> Result<()> {
     states.extend(one_mode(args, "on-demand").await?);
 
     let kib = |k: u64| format!("{:.1} MiB", k as f64 / 1024.0);
-    let mut commands: Vec<&String> = states.iter().flat_map(|s| s.pss.keys()).collect();
+    let mut commands: Vec<&String> = states.iter().flat_map(|s| s.memory.keys()).collect();
     commands.sort();
     commands.dedup();
     // Largest first, by the most any state shows.
@@ -147,7 +148,7 @@ pub async fn run(args: &Args) -> Result<()> {
         std::cmp::Reverse(
             states
                 .iter()
-                .map(|s| s.pss.get(*c).map_or(0, |v| v.1))
+                .map(|s| s.memory.get(*c).map_or(0, |v| v.1))
                 .max(),
         )
     });
@@ -167,7 +168,7 @@ pub async fn run(args: &Args) -> Result<()> {
             states
                 .iter()
                 .map(|s| {
-                    s.pss
+                    s.memory
                         .get(*c)
                         .map(|(anon, pss)| format!("{} / {}", kib(*anon), kib(*pss)))
                         .unwrap_or_else(|| "-".into())
@@ -183,8 +184,8 @@ pub async fn run(args: &Args) -> Result<()> {
         );
     };
     row("**all processes: anonymous / PSS**", &|s| {
-        let anon = s.pss.values().map(|v| v.0).sum();
-        let pss = s.pss.values().map(|v| v.1).sum();
+        let anon = s.memory.values().map(|v| v.0).sum();
+        let pss = s.memory.values().map(|v| v.1).sum();
         format!("**{} / {}**", kib(anon), kib(pss))
     });
     row("node cgroup `rss` (anonymous memory)", &|s| {

@@ -20,7 +20,9 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
-use playground_e2e::{built_graders, docker, docker_available, repo_root, Launch, Profile, Server};
+use playground_e2e::{
+    built_graders, docker, docker_available, metric, repo_root, Launch, Profile, Server,
+};
 use protocol::api::CreatedSession;
 use serde_json::Value;
 
@@ -162,15 +164,9 @@ async fn main() -> Result<()> {
     let grader = latencies(&server, &s, 1, args.checks).await?;
     // Only that grader has run so far: its linear memory, from /metrics.
     let metrics = server.metrics().await;
-    let sample = |name: &str| -> f64 {
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
-            .unwrap_or(0.0)
-    };
     let (sum, count) = (
-        sample("playground_grader_memory_bytes_sum "),
-        sample("playground_grader_memory_bytes_count "),
+        metric(&metrics, "playground_grader_memory_bytes_sum"),
+        metric(&metrics, "playground_grader_memory_bytes_count"),
     );
     ensure!(count > 0.0, "no grader memory in /metrics");
     let linear_kib = sum / count / 1024.0;

@@ -20,7 +20,8 @@ pub use docker::{
     instance_objects, node_exec, node_ip, purge_instance, registry_running,
 };
 pub use server::{
-    built_graders, error_code, free_port, server_binary, shell_session, Launch, Profile, Server,
+    built_graders, error_code, free_port, metric, server_binary, shell_session, Launch, Profile,
+    Server,
 };
 pub use term::{Term, TermEvent};
 

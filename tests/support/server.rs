@@ -556,3 +556,11 @@ impl Drop for Server {
         }
     }
 }
+
+/// The value of the sample `series` (a metric name with its labels, as printed)
+/// in the Prometheus text of `/metrics`; 0 when absent.
+pub fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
+}

@@ -14,7 +14,7 @@
 //! burst of output costs one wake-up of this thread, not one per chunk.
 
 use std::sync::mpsc::{channel, Sender};
-use std::sync::{Mutex, OnceLock, Weak};
+use std::sync::{OnceLock, Weak};
 
 use super::Terminal;
 
@@ -22,15 +22,14 @@ use super::Terminal;
 /// that matters; a thread holding a mirror lock still gets the CPU in time.
 const NICE: libc::c_int = 10;
 
-static QUEUE: OnceLock<Mutex<Sender<Weak<Terminal>>>> = OnceLock::new();
+/// The parser thread's queue (a `Sender` is shared by every pump as it is).
+static QUEUE: OnceLock<Sender<Weak<Terminal>>> = OnceLock::new();
 
 /// Asks the parser thread to parse what `terminal` has queued.
 pub(super) fn queue(terminal: Weak<Terminal>) {
-    let sender = QUEUE.get_or_init(|| Mutex::new(start()));
-    let sender = sender.lock().unwrap_or_else(|e| e.into_inner());
     // The thread never ends while the process runs; should it have, the pump
     // parses once the backlog reaches its bound.
-    let _ = sender.send(terminal);
+    let _ = QUEUE.get_or_init(start).send(terminal);
 }
 
 fn start() -> Sender<Weak<Terminal>> {
