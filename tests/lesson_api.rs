@@ -455,3 +455,66 @@ async fn captured_values_come_from_what_a_node_prints() {
     .await;
     assert_eq!(values[0]["value"], json!(ip));
 }
+
+/// A Killercoda scenario's page scripts on a live server: the intro's run as
+/// the session starts (its foreground typed into the terminal, where the
+/// learner sees it), a step's when the learner's progress first reaches it,
+/// never twice, and the finish page's when they finish.
+#[tokio::test]
+async fn step_scripts_run_when_the_learner_first_reaches_each_step() {
+    require_docker!();
+    let server = Launch::default().own_lessons().start().await.unwrap();
+    copy_dir(
+        &repo_root().join("tests/fixtures/lesson-test/step-scripts"),
+        &server.lessons_dir().join("step-scripts"),
+    );
+    wait_for(
+        &server,
+        "/api/v1/lessons/step-scripts",
+        None,
+        "lesson never appeared",
+        |s, _| s == 200,
+    )
+    .await;
+    let session = server.create_session("step-scripts").await.unwrap();
+    let (id, token) = (session.id.clone(), session.token.clone());
+    let node1 = container(&id, "node1");
+    let t = Duration::from_secs(20);
+    // The intro's foreground waits for its background, then greets.
+    let mut term = server.terminal(&session, "node1").await.unwrap();
+    term.wait_for("greeting-21", t).await.unwrap();
+    assert_eq!(bash(&node1, "cat /tmp/prepared").trim(), "prepared");
+    // Step 2's background has not run yet.
+    assert!(bash(&node1, "ls /tmp/visits 2>&1 || true").contains("No such"));
+    // Reaching step 2 counts a visit and types its foreground.
+    let put = |step: usize| {
+        let body = json!({"current_step": step, "passed_steps": []}).to_string();
+        let (server, path, token) = (&server, progress_path(&id), token.clone());
+        async move {
+            let (status, stored) = server.call("PUT", &path, Some(&token), Some(&body)).await;
+            assert_eq!(status, 200, "{stored}");
+        }
+    };
+    put(1).await;
+    term.wait_for("second-step-42", t).await.unwrap();
+    // The foreground was typed into the learner's shell: its `cd` stays.
+    let out = term.run("pwd", t).await.unwrap();
+    assert!(out.contains("/tmp"), "{out}");
+    // Back and forth: the step's scripts ran once.
+    for step in [0, 1, 0, 1] {
+        put(step).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(bash(&node1, "cat /tmp/visits").trim(), "visit");
+    // One past the last step is the finish page: its background runs.
+    put(2).await;
+    let started = Instant::now();
+    while bash(&node1, "ls /tmp/finished 2>/dev/null || true").is_empty() {
+        assert!(started.elapsed() < t, "the finish page's script never ran");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, progress) = server
+        .call("GET", &progress_path(&id), Some(&token), None)
+        .await;
+    assert_eq!(progress, json!({"current_step": 2, "passed_steps": []}));
+}

@@ -100,6 +100,39 @@ fn blocks_go_into_a_nested_shell_and_out_of_it() {
     assert!(report.passed, "{table}");
 }
 
+/// A Killercoda scenario's page scripts run as a learner reaches each
+/// step: the background ones first (reported, by exec), then the foreground
+/// ones typed into the terminal, whose `cd` the step's block relies on.
+#[test]
+fn each_steps_background_and_foreground_scripts_run_before_its_blocks() {
+    if !docker_available() {
+        return;
+    }
+    let (out, report, table) = lesson_test("step-scripts", &[]);
+    assert!(out.status.success(), "{table}");
+    let kinds = |step: usize| -> Vec<(ItemKind, ItemOutcome)> {
+        report.lessons[0].steps[step]
+            .items
+            .iter()
+            .map(|i| (i.kind, i.outcome))
+            .collect()
+    };
+    let ok = ItemOutcome::Ok;
+    let expected = vec![
+        (ItemKind::Background, ok),
+        (ItemKind::Foreground, ok),
+        (ItemKind::Block, ok),
+        (ItemKind::Check, ok),
+    ];
+    // Step 1 runs the intro's scripts (the intro's Start is the session's).
+    assert_eq!(kinds(0), expected, "{table}");
+    assert_eq!(kinds(1), expected, "{table}");
+    assert!(
+        table.contains("background") && table.contains("foreground"),
+        "{table}"
+    );
+}
+
 #[test]
 fn a_block_that_hangs_gets_ctrl_c_and_fails_the_lesson() {
     if !docker_available() {

@@ -72,6 +72,11 @@ pub enum ItemKind {
     Check,
     /// With `--check-fails-first`: the check before the solution, which must fail.
     CheckBefore,
+    /// A background script the step runs as a learner reaches it, by exec.
+    Background,
+    /// A script the step types into its node's terminal as a learner
+    /// reaches it (Killercoda's foreground script).
+    Foreground,
 }
 
 /// How an item ended.
@@ -163,6 +168,8 @@ impl ItemKind {
             ItemKind::Script => "script",
             ItemKind::Check => "check",
             ItemKind::CheckBefore => "check first",
+            ItemKind::Background => "background",
+            ItemKind::Foreground => "foreground",
         }
     }
 }

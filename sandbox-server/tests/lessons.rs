@@ -138,10 +138,20 @@ fn katacoda_scenario_is_converted() {
     // HOST2 and TRAFFIC_HOST2 make a second node; "ubuntu" has Docker, so dind.
     assert_eq!(l.summary.nodes, vec!["node1", "node2"]);
     assert!(l.nodes.iter().all(|n| n.image == "dind"));
-    assert_eq!(
-        l.nodes[0].setup.as_ref().unwrap().body.trim(),
-        "mkdir -p /root/site"
-    );
+    // The intro's background script runs as the learner reaches step 1,
+    // step 2's as they reach step 2; no node has a setup script.
+    assert!(l.nodes.iter().all(|n| n.setup.is_none()));
+    let background = |n: usize| -> Vec<(&str, &str)> {
+        l.steps[n]
+            .on_enter
+            .background
+            .iter()
+            .map(|s| (s.node.as_str(), s.script.body.trim()))
+            .collect()
+    };
+    assert_eq!(background(0), vec![("node1", "mkdir -p /root/site")]);
+    assert_eq!(background(1), vec![("node1", "sleep 1")]);
+    assert!(l.steps.iter().all(|s| s.on_enter.typed.is_empty()));
     assert_eq!(
         l.intro,
         "# Welcome\n\nIn this scenario you write a page and serve it."
@@ -177,7 +187,6 @@ fn katacoda_scenario_is_converted() {
     for expected in [
         "katacoda-web/step1/text.md:5: warning: terminal target T2: Katacoda's extra terminals share one machine; here every node has one terminal, so it runs in node1",
         "katacoda-web/step2/text.md:12: warning: placeholder {{HOST_IP}} has no equivalent here; left as is",
-        "katacoda-web/index.json:20: warning: step 2: background scripts of later steps are not run (the playground runs setup scripts only when nodes start)",
     ] {
         assert!(warnings.iter().any(|w| w == expected), "missing {expected:?} in {warnings:#?}");
     }
@@ -333,8 +342,6 @@ fn published_labs_load_as_they_are_and_what_is_not_mapped_is_warned_about() {
         vec![
             "killercoda/course/k8s-lab/index.json:10: warning: backend \"kubernetes-kubeadm-2nodes\" is not available here; its 2 node(s) run \"dind\" (a Docker host, nothing more)",
             "killercoda/two-hosts/index.json:6: warning: index.json key \"files\" is not supported; ignored",
-            "killercoda/two-hosts/index.json:11: warning: the intro's foreground script runs as node1's setup script (not visibly in the terminal)",
-            "killercoda/two-hosts/index.json:24: warning: step 2: background scripts of later steps are not run (the playground runs setup scripts only when nodes start)",
             "killercoda/two-hosts/index.json:34: warning: asset assets/gone.txt is not in the scenario; not copied",
             "pwd-site/_posts/2023-02-01-first-containers.markdown:10: warning: front matter key \"comments\" is not supported; ignored",
             "pwd-site/_posts/2023-02-01-first-containers.markdown:17: warning: embedded frame (https://video.example/embed/abc) cannot be shown here; it becomes a link",
@@ -402,12 +409,26 @@ fn a_killercoda_scenario_maps_hosts_assets_scripts_verify_folds_and_answers() {
     // host02 (assets, {{execute HOST2}}) is node2; `ubuntu` is a Docker host.
     assert_eq!(l.summary.nodes, vec!["node1", "node2"]);
     assert!(l.nodes.iter().all(|n| n.image == "lab/docker-host:1"));
-    // The intro's background, then its foreground, set node1 up.
+    // The intro's scripts run as the learner reaches step 1 (the session
+    // starts): its background unseen, its foreground typed into node1's
+    // terminal. Step 2's background runs as they reach step 2.
+    assert!(l.nodes.iter().all(|n| n.setup.is_none()));
+    let first = &l.steps[0].on_enter;
+    assert_eq!(first.background.len(), 1);
+    assert_eq!(first.background[0].node, "node1");
     assert_eq!(
-        l.nodes[0].setup.as_ref().unwrap().body,
-        "mkdir -p /root/notes\n\necho \"hosts ready\"\n\n"
+        first.background[0].script.body.trim(),
+        "mkdir -p /root/notes"
     );
-    assert!(l.nodes[1].setup.is_none());
+    assert_eq!(first.typed.len(), 1);
+    assert_eq!(first.typed[0].node, "node1");
+    assert_eq!(first.typed[0].code.trim(), "echo \"hosts ready\"");
+    let second = &l.steps[1].on_enter;
+    assert_eq!(
+        second.background[0].script.body.trim(),
+        "touch /root/notes/step2-started"
+    );
+    assert!(second.typed.is_empty() && l.finish_on_enter.is_empty());
     // A fold on the intro page stays in place; credits are linked.
     assert!(l
         .intro
@@ -536,7 +557,7 @@ fn cli_check_summary_prints_one_line_per_lesson_and_the_totals() {
         lines,
         vec![
             "loaded k8s-lab 0 error(s), 1 warning(s) published/killercoda/course/k8s-lab",
-            "loaded two-hosts 0 error(s), 4 warning(s) published/killercoda/two-hosts",
+            "loaded two-hosts 0 error(s), 2 warning(s) published/killercoda/two-hosts",
             "loaded first-containers 0 error(s), 3 warning(s) published/pwd-site/_posts/2023-02-01-first-containers.markdown",
             "loaded reading-list 0 error(s), 0 warning(s) published/pwd-site/_posts/2023-02-02-reading-list.md",
             "loaded 2023-03-09-reading-list 0 error(s), 1 warning(s) published/pwd-site/_posts/2023-03-09-reading-list.md",
@@ -548,7 +569,7 @@ fn cli_check_summary_prints_one_line_per_lesson_and_the_totals() {
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("9 lesson(s) found, 6 valid; 11 error(s), 9 warning(s)"),
+        stderr.contains("9 lesson(s) found, 6 valid; 11 error(s), 7 warning(s)"),
         "{stderr}"
     );
 }

@@ -83,13 +83,16 @@ pub async fn run(
     let id = lesson.summary.id.clone();
     let catalog = Arc::new(Catalog::new([lesson.clone()]));
     let grader_limits = GraderLimits::of(&config);
-    let sessions = Arc::new(Sessions::new(
-        config,
-        runtime.clone(),
-        store,
-        catalog,
-        Arc::new(Metrics::default()),
-    ));
+    let sessions = Arc::new(
+        Sessions::new(
+            config,
+            runtime.clone(),
+            store,
+            catalog,
+            Arc::new(Metrics::default()),
+        )
+        .leaving_on_enter_to_caller(),
+    );
     let started = Instant::now();
     let mut report = LessonReport {
         lesson: id.clone(),
@@ -208,7 +211,9 @@ impl Runner<'_> {
             let failed = items.iter().find(|i| !i.outcome.is_success());
             let reason = failed.map(|i| {
                 let what = match i.kind {
-                    ItemKind::Block => format!("block {} on {}", i.index, i.node),
+                    ItemKind::Block | ItemKind::Foreground => {
+                        format!("{} {} on {}", i.kind.as_str(), i.index, i.node)
+                    }
                     kind => format!("{} on {}", kind.as_str(), i.node),
                 };
                 format!(
@@ -263,6 +268,36 @@ impl Runner<'_> {
             items.push(item);
             Ok(ok)
         };
+        // What a learner reaching the step starts: the background scripts
+        // first (a foreground script may wait for what they make), then the
+        // typed ones, each waited for like a block.
+        for script in &step.on_enter.background {
+            let o = run_script(
+                self.runtime,
+                &self.session.record.id,
+                &script.node,
+                &script.script,
+                false,
+            )
+            .await?;
+            let item = exec_item(
+                ItemKind::Background,
+                &script.node,
+                &script.script.body,
+                &o,
+                o.passed(),
+            );
+            if !record(item, out)? {
+                return Ok(items);
+            }
+        }
+        for (k, typed) in step.on_enter.typed.iter().enumerate() {
+            let mut item = self.block(k + 1, typed, false).await;
+            item.kind = ItemKind::Foreground;
+            if !record(item, out)? {
+                return Ok(items);
+            }
+        }
         if let (true, Some(check)) = (self.options.check_fails_first, &step.check) {
             if !record(self.check(check, true).await?, out)? {
                 return Ok(items);

@@ -39,6 +39,7 @@ pub fn assemble(draft: Draft, diags: &mut Diagnostics) -> Lesson {
         nodes: draft.nodes,
         intro,
         finish,
+        finish_on_enter: draft.finish_on_enter,
         steps,
         assets: draft.assets,
         source: Some(draft.dir),
@@ -193,6 +194,17 @@ fn assemble_step(
         }
         check = Some(outside);
     }
+    let on_enter = &step.on_enter;
+    let nodes = on_enter.background.iter().map(|s| &s.node);
+    for node in nodes.chain(on_enter.typed.iter().map(|r| &r.node)) {
+        if !ctx.nodes.contains(node) {
+            diags.error(
+                &step.source.file,
+                0,
+                format!("the step's on-enter script runs in unknown node {node:?}"),
+            );
+        }
+    }
     let view = Step {
         title: parsed.title.unwrap_or(step.fallback_title),
         markdown: parsed.markdown,
@@ -203,6 +215,7 @@ fn assemble_step(
     LessonStep {
         view,
         check,
+        on_enter: step.on_enter,
         solution_script: step.solution_script,
         text_blocks: parsed.text_blocks,
         solution_blocks: parsed.solution_blocks,
@@ -256,6 +269,7 @@ mod tests {
                 fallback_title: "Step".into(),
                 check: None,
                 solution_script: None,
+                on_enter: Default::default(),
             })
             .collect();
         let mut diags = Diagnostics::default();

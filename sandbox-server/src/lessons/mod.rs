@@ -28,6 +28,9 @@ use crate::runtime::NodeLimits;
 pub const DEFAULT_CHECK_TIMEOUT_SECS: u64 = 30;
 /// Seconds a node's setup script may run when the lesson does not say.
 pub const DEFAULT_SETUP_TIMEOUT_SECS: u64 = 120;
+/// Seconds a step's background script may run: it runs while the learner
+/// reads, and installs may take minutes.
+pub const DEFAULT_ON_ENTER_TIMEOUT_SECS: u64 = 600;
 
 /// A node a lesson asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,11 +174,47 @@ impl CapturePattern {
     }
 }
 
+/// A script and the node it runs in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeScript {
+    pub node: String,
+    pub script: Script,
+}
+
+/// What runs once per session when a learner first reaches a step or the
+/// finish page (Killercoda's per-step `background` and `foreground`
+/// scripts). Step 1 is reached when the session starts; a step jumped to
+/// is reached, the steps jumped over are not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OnEnter {
+    /// Run in their nodes unseen, one after the other, as setup scripts
+    /// are; a failure is logged and never ends the session.
+    pub background: Vec<NodeScript>,
+    /// Typed into their nodes' terminals as the Run button types a block,
+    /// so the learner sees them run (and what they leave, a `cd`, stays).
+    pub typed: Vec<Runnable>,
+}
+
+impl OnEnter {
+    pub fn is_empty(&self) -> bool {
+        self.background.is_empty() && self.typed.is_empty()
+    }
+
+    /// These scripts, then `next`'s.
+    pub fn then(mut self, next: OnEnter) -> OnEnter {
+        self.background.extend(next.background);
+        self.typed.extend(next.typed);
+        self
+    }
+}
+
 /// One step: what the learner sees plus what only the server needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LessonStep {
     pub view: Step,
     pub check: Option<Check>,
+    /// What runs when a learner first reaches the step.
+    pub on_enter: OnEnter,
     /// A script that solves the step (`lesson test` runs it instead of the blocks).
     pub solution_script: Option<Runnable>,
     /// Runnable blocks of the step's text, in order.
@@ -207,6 +246,8 @@ pub struct Lesson {
     pub intro: String,
     /// Markdown shown after the last step.
     pub finish: String,
+    /// What runs when a learner first reaches the finish page.
+    pub finish_on_enter: OnEnter,
     pub steps: Vec<LessonStep>,
     pub assets: Vec<Asset>,
     /// Where it was loaded from; none for the built-in lesson.
@@ -216,6 +257,16 @@ pub struct Lesson {
 }
 
 impl Lesson {
+    /// What runs when a learner first reaches step `n` (`steps.len()` is
+    /// the finish page); None past it.
+    pub fn on_enter(&self, n: usize) -> Option<&OnEnter> {
+        match self.steps.get(n) {
+            Some(step) => Some(&step.on_enter),
+            None if n == self.steps.len() => Some(&self.finish_on_enter),
+            None => None,
+        }
+    }
+
     /// The lesson as `GET /api/v1/lessons/{id}` shows it.
     pub fn detail(&self) -> LessonDetail {
         LessonDetail {
@@ -314,6 +365,7 @@ pub fn builtin_shell() -> Lesson {
         }],
         intro: String::new(),
         finish: String::new(),
+        finish_on_enter: OnEnter::default(),
         steps: Vec::new(),
         assets: Vec::new(),
         source: None,

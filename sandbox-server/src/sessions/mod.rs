@@ -33,6 +33,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 mod error;
+mod on_enter;
 mod operations;
 mod pool;
 pub mod progress;
@@ -59,7 +60,7 @@ pub struct Session {
     pub record: SessionRecord,
     /// The learner's progress (`record.progress` is its JSON at load); held
     /// while it changes, which writes it through to the store.
-    progress: tokio::sync::Mutex<Progress>,
+    progress: tokio::sync::Mutex<progress::Stored>,
     terminals: BTreeMap<String, Arc<Terminal>>,
     clients: AtomicUsize,
     /// Admin sockets watching this session's terminals (`?watch=1`).
@@ -313,6 +314,9 @@ pub struct Sessions {
     checks: Arc<tokio::sync::Semaphore>,
     /// Wakes the pool's filler (a session was handed out).
     pool_wake: tokio::sync::Notify,
+    /// Whether reaching a step starts its on-enter scripts (false for
+    /// `lesson test`, which runs them itself to wait for and report them).
+    run_on_enter: bool,
 }
 
 /// Whose a new session is, and so which limit it counts against.
@@ -397,7 +401,15 @@ impl Sessions {
             metrics,
             live: Mutex::new(Live::default()),
             pool_wake: tokio::sync::Notify::new(),
+            run_on_enter: true,
         }
+    }
+
+    /// These sessions, leaving each step's on-enter scripts to the caller
+    /// (`lesson test`, which types them itself to wait for and report them).
+    pub fn leaving_on_enter_to_caller(mut self) -> Sessions {
+        self.run_on_enter = false;
+        self
     }
 
     pub fn live_count(&self) -> usize {
@@ -469,7 +481,7 @@ impl Sessions {
         terminals: BTreeMap<String, Arc<Terminal>>,
     ) -> Arc<Session> {
         Arc::new(Session {
-            progress: tokio::sync::Mutex::new(progress::from_json(&record.progress)),
+            progress: tokio::sync::Mutex::new(progress::stored_from_json(&record.progress)),
             record,
             terminals,
             clients: AtomicUsize::new(0),
@@ -568,8 +580,14 @@ impl Sessions {
         tokio::spawn(async move {
             let created = match pooled {
                 Some(pooled) => this.hand_out(pooled, reservation).await,
-                None => this.build(lesson, reservation).await,
+                None => this.build(lesson.clone(), reservation).await,
             };
+            // The learner reaches the first step as the session starts.
+            if let (Ok((session, _)), true) = (&created, this.run_on_enter) {
+                if let Err(e) = this.enter_step(session, &lesson, 0).await {
+                    tracing::warn!(session = %session.record.id, "starting the first step's scripts: {e}");
+                }
+            }
             if let Err(Ok((session, _))) = taken.send(created) {
                 tracing::info!(session = %session.record.id, "the client left before its session was ready");
                 if let Err(e) = this.end(&session.record.id, EndReason::Abandoned).await {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use protocol::api::{CapturedValue, CheckResult};
 use tokio::sync::OwnedSemaphorePermit;
 
+use super::on_enter;
 use super::progress::{self, Progress};
 use super::scripts::run_check;
 use super::{Session, SessionError, Sessions};
@@ -142,7 +143,7 @@ impl Sessions {
         if passed {
             let mut current = session.progress.lock().await;
             let mut updated = current.clone();
-            if progress::record_pass(&mut updated, step) {
+            if progress::record_pass(&mut updated.learner, step) {
                 self.store
                     .set_progress(id, progress::to_json(&updated))
                     .await?;
@@ -177,30 +178,82 @@ impl Sessions {
 
     /// The learner's progress.
     pub async fn progress(&self, session: &Session) -> Progress {
-        session.progress.lock().await.clone()
+        session.progress.lock().await.learner.clone()
     }
 
     /// Stores the learner's progress by the rules of [`progress::accept`];
-    /// returns what was stored.
+    /// returns what was stored. Reaching a step for the first time starts
+    /// its on-enter scripts ([`Sessions::enter_step`]).
     pub async fn set_progress(
         &self,
-        session: &Session,
+        session: &Arc<Session>,
         wanted: Progress,
     ) -> Result<Progress, SessionError> {
         let lesson = self.lesson_of(session)?;
         let mut current = session.progress.lock().await;
         let accepted = progress::accept(
             &session.record.id,
-            &current,
+            &current.learner,
             wanted,
             lesson.steps.len(),
             |n| lesson.steps[n].check.is_some(),
         )?;
+        let mut updated = progress::Stored {
+            learner: accepted.clone(),
+            entered_steps: current.entered_steps.clone(),
+        };
+        let step = accepted.current_step;
+        let enter = self.run_on_enter
+            && lesson.on_enter(step).is_some_and(|e| !e.is_empty())
+            && updated.enter(step);
         self.store
-            .set_progress(&session.record.id, progress::to_json(&accepted))
+            .set_progress(&session.record.id, progress::to_json(&updated))
             .await?;
-        *current = accepted.clone();
+        *current = updated;
+        drop(current);
+        if enter {
+            self.start_on_enter(session, &lesson, step);
+        }
         Ok(accepted)
+    }
+
+    /// Starts step `n`'s on-enter scripts (the finish page's for `n` =
+    /// its number of steps) unless this session started them before; the
+    /// learner does not wait for them. Step 0's start with the session.
+    pub async fn enter_step(
+        &self,
+        session: &Arc<Session>,
+        lesson: &Lesson,
+        n: usize,
+    ) -> Result<(), SessionError> {
+        if lesson.on_enter(n).is_none_or(|e| e.is_empty()) {
+            return Ok(());
+        }
+        let mut current = session.progress.lock().await;
+        let mut updated = current.clone();
+        if !updated.enter(n) {
+            return Ok(());
+        }
+        self.store
+            .set_progress(&session.record.id, progress::to_json(&updated))
+            .await?;
+        *current = updated;
+        drop(current);
+        self.start_on_enter(session, lesson, n);
+        Ok(())
+    }
+
+    fn start_on_enter(&self, session: &Arc<Session>, lesson: &Lesson, n: usize) {
+        let Some(on_enter) = lesson.on_enter(n).cloned() else {
+            return;
+        };
+        tracing::info!(session = %session.record.id, step = n, "running the step's on-enter scripts");
+        tokio::spawn(on_enter::run(
+            self.runtime.clone(),
+            session.clone(),
+            n,
+            on_enter,
+        ));
     }
 
     /// Writes `file` into the node, creating its parent directories.

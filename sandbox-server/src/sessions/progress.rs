@@ -10,7 +10,7 @@ pub use protocol::api::Progress;
 /// Why a progress update was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProgressError {
-    #[error("current_step {current}: this lesson has {steps} steps (numbered from 0)")]
+    #[error("current_step {current}: this lesson has {steps} steps (numbered from 0; {steps} means finished)")]
     NoCurrentStep { current: usize, steps: usize },
     #[error("passed_steps: no step {step} (this lesson has {steps}, numbered from 0)")]
     NoPassedStep { step: usize, steps: usize },
@@ -18,13 +18,45 @@ pub enum ProgressError {
     Unchecked { session: String, step: usize },
 }
 
-/// The progress stored as JSON; anything unreadable counts as no progress.
+/// What the store keeps of a session's progress: the learner's, and the
+/// steps whose on-enter scripts ran (the server's own record, in the same
+/// JSON: a learner's update never touches it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Stored {
+    #[serde(flatten)]
+    pub learner: Progress,
+    /// Steps (the finish page as `steps`) whose on-enter scripts were
+    /// started, ascending.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entered_steps: Vec<usize>,
+}
+
+impl Stored {
+    /// Marks step `n` entered; false when it already was.
+    pub fn enter(&mut self, n: usize) -> bool {
+        match self.entered_steps.binary_search(&n) {
+            Ok(_) => false,
+            Err(at) => {
+                self.entered_steps.insert(at, n);
+                true
+            }
+        }
+    }
+}
+
+/// The learner's progress stored as JSON; anything unreadable counts as no
+/// progress.
 pub fn from_json(json: &str) -> Progress {
+    stored_from_json(json).learner
+}
+
+/// All of the stored progress; anything unreadable counts as none.
+pub fn stored_from_json(json: &str) -> Stored {
     serde_json::from_str(json).unwrap_or_default()
 }
 
-pub fn to_json(progress: &Progress) -> String {
-    serde_json::to_string(progress).expect("progress serializes")
+pub fn to_json(stored: &Stored) -> String {
+    serde_json::to_string(stored).expect("progress serializes")
 }
 
 /// Marks `step` passed (its check passed); false when it already was.
@@ -39,9 +71,10 @@ pub fn record_pass(progress: &mut Progress, step: usize) -> bool {
 
 /// The progress a learner may store instead of `stored`, in a lesson of
 /// `steps` steps where `has_check(n)` tells whether step `n` has a check:
-/// `current_step` and every passed step must exist (an empty lesson has step
-/// 0), passed steps come back sorted without duplicates, and a step with a
-/// check stays out unless `stored` has it passed already.
+/// `current_step` must be a step or `steps` (the learner finished: the web
+/// app's finish page), every passed step must exist, passed steps come back
+/// sorted without duplicates, and a step with a check stays out unless
+/// `stored` has it passed already.
 pub fn accept(
     session: &str,
     stored: &Progress,
@@ -49,7 +82,7 @@ pub fn accept(
     steps: usize,
     has_check: impl Fn(usize) -> bool,
 ) -> Result<Progress, ProgressError> {
-    if wanted.current_step >= steps.max(1) {
+    if wanted.current_step > steps {
         return Err(ProgressError::NoCurrentStep {
             current: wanted.current_step,
             steps,
@@ -98,12 +131,14 @@ mod tests {
     #[test]
     fn steps_out_of_range_are_refused() {
         assert_eq!(
-            accept("s", &Progress::default(), progress(4, &[]), 4, checked),
+            accept("s", &Progress::default(), progress(5, &[]), 4, checked),
             Err(ProgressError::NoCurrentStep {
-                current: 4,
+                current: 5,
                 steps: 4
             })
         );
+        // One past the last step is the finish page.
+        assert!(accept("s", &Progress::default(), progress(4, &[]), 4, checked).is_ok());
         assert_eq!(
             accept("s", &Progress::default(), progress(0, &[7]), 4, checked),
             Err(ProgressError::NoPassedStep { step: 7, steps: 4 })
@@ -145,8 +180,19 @@ mod tests {
 
     #[test]
     fn json_round_trips_and_garbage_is_no_progress() {
-        let p = progress(2, &[0, 1]);
-        assert_eq!(from_json(&to_json(&p)), p);
+        let mut stored = Stored {
+            learner: progress(2, &[0, 1]),
+            entered_steps: Vec::new(),
+        };
+        assert_eq!(
+            to_json(&stored),
+            r#"{"current_step":2,"passed_steps":[0,1]}"#
+        );
+        assert!(stored.enter(2) && stored.enter(0) && !stored.enter(2));
+        let json = to_json(&stored);
+        assert_eq!(stored_from_json(&json), stored);
+        assert_eq!(from_json(&json), progress(2, &[0, 1]));
+        assert_eq!(stored.entered_steps, vec![0, 2]);
         assert_eq!(from_json("not json"), Progress::default());
     }
 }

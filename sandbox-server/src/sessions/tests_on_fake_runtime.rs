@@ -11,7 +11,8 @@ use protocol::terminal::{close_code, Event, NoticeLevel};
 
 use super::*;
 use crate::lessons::{
-    builtin_shell, Asset, Capture, CapturePattern, Check, Lesson, LessonStep, Script,
+    builtin_shell, Asset, Capture, CapturePattern, Check, Lesson, LessonStep, NodeScript, OnEnter,
+    Runnable, Script,
 };
 use crate::runtime::fake::{eventually, FakeRuntime};
 use crate::runtime::{NewFile, OutputLimits};
@@ -37,6 +38,7 @@ fn step(check: Option<&str>) -> LessonStep {
             },
             grader: None,
         }),
+        on_enter: Default::default(),
         solution_script: None,
         text_blocks: Vec::new(),
         solution_blocks: Vec::new(),
@@ -73,6 +75,34 @@ fn reading_lesson() -> Lesson {
     lesson
 }
 
+/// Steps 0 and 1 with on-enter scripts (background and typed), step 2
+/// without; the finish page types one.
+fn entering_lesson() -> Lesson {
+    let mut lesson = builtin_shell();
+    lesson.summary.id = "entering".into();
+    let on_enter = |n: usize| OnEnter {
+        background: vec![NodeScript {
+            node: "node1".into(),
+            script: Script {
+                body: format!("touch /tmp/background-{n}"),
+                timeout_secs: 5,
+            },
+        }],
+        typed: vec![Runnable {
+            node: "node1".into(),
+            code: format!("echo typed-{n}\n"),
+            interrupt: false,
+            fails: false,
+            capture: None,
+        }],
+    };
+    lesson.steps = vec![step(None), step(None), step(None)];
+    lesson.steps[0].on_enter = on_enter(0);
+    lesson.steps[1].on_enter = on_enter(1);
+    lesson.finish_on_enter.typed = on_enter(3).typed;
+    lesson
+}
+
 struct Setup {
     fake: Arc<FakeRuntime>,
     store: Store,
@@ -98,7 +128,11 @@ fn sessions_on(fake: &Arc<FakeRuntime>, store: &Store, config: Config) -> Arc<Se
         Arc::new(config),
         fake.clone(),
         store.clone(),
-        Arc::new(Catalog::new([lesson(), reading_lesson()])),
+        Arc::new(Catalog::new([
+            lesson(),
+            reading_lesson(),
+            entering_lesson(),
+        ])),
         Arc::new(Metrics::default()),
     ))
 }
@@ -796,7 +830,7 @@ async fn set_progress_follows_the_rules_and_is_stored() {
         .unwrap_err();
     assert!(matches!(err, SessionError::Invalid(_)), "{err:?}");
     assert!(matches!(
-        s.sessions.set_progress(&session, wanted(3, &[])).await,
+        s.sessions.set_progress(&session, wanted(4, &[])).await,
         Err(SessionError::Invalid(_))
     ));
     let stored = s
@@ -817,6 +851,69 @@ async fn set_progress_follows_the_rules_and_is_stored() {
         .await
         .unwrap();
     assert_eq!(kept, wanted(2, &[0, 1]));
+}
+
+#[tokio::test]
+async fn reaching_a_step_the_first_time_runs_its_background_and_types_its_foreground() {
+    let s = setup();
+    let (session, _) = s.sessions.create("entering", IP).await.unwrap();
+    let ran = |what: &str| {
+        s.fake
+            .exec_log()
+            .iter()
+            .filter(|(_, _, cmd)| cmd.join(" ").contains(what))
+            .count()
+    };
+    // Step 0 is reached as the session starts: its background runs, and its
+    // foreground is typed once the shell shows a prompt.
+    eventually("step 0's background ran", || ran("/tmp/background-0") == 1).await;
+    eventually("a shell", || !s.fake.shells().is_empty()).await;
+    let shell = s.fake.shells()[0].clone();
+    assert!(shell.input().is_empty(), "nothing typed before the prompt");
+    shell.print("root@node1:~# ");
+    eventually("step 0's foreground typed", || {
+        shell.input() == b"echo typed-0\r"
+    })
+    .await;
+    let wanted = |current_step| Progress {
+        current_step,
+        passed_steps: Vec::new(),
+    };
+    s.sessions.set_progress(&session, wanted(1)).await.unwrap();
+    eventually("step 1's background ran", || ran("/tmp/background-1") == 1).await;
+    // The echo moved the cursor to a new line: the next script waits for
+    // the prompt to come back.
+    assert_eq!(shell.input(), b"echo typed-0\r", "typed at no prompt");
+    shell.print("\r\ntyped-0\r\nroot@node1:~# ");
+    eventually("step 1's foreground typed", || {
+        shell.input().ends_with(b"echo typed-1\r")
+    })
+    .await;
+    // Back and forth: nothing runs twice; a step without scripts runs none.
+    for step in [0, 1, 2, 1] {
+        s.sessions
+            .set_progress(&session, wanted(step))
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!((ran("/tmp/background-0"), ran("/tmp/background-1")), (1, 1));
+    assert_eq!(shell.input(), b"echo typed-0\recho typed-1\r");
+    // The finish page (step = number of steps) is reached like a step.
+    shell.print("\r\ntyped-1\r\nroot@node1:~# ");
+    s.sessions.set_progress(&session, wanted(3)).await.unwrap();
+    eventually("the finish page's foreground typed", || {
+        shell.input().ends_with(b"echo typed-3\r")
+    })
+    .await;
+    // What ran is stored with the progress, so a restarted server keeps it;
+    // the learner's view of the progress does not show it.
+    let record = s.store.get(&session.record.id).await.unwrap().unwrap();
+    assert_eq!(
+        progress::stored_from_json(&record.progress).entered_steps,
+        vec![0, 1, 3]
+    );
+    assert_eq!(s.sessions.progress(&session).await, wanted(3));
 }
 
 #[tokio::test]

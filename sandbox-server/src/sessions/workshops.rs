@@ -222,7 +222,7 @@ impl Sessions {
         };
         let mut learners = Vec::with_capacity(sessions.len());
         for session in sessions {
-            let progress = session.progress.lock().await.clone();
+            let progress = session.progress.lock().await.learner.clone();
             learners.push(Learner {
                 name: session
                     .record
@@ -375,7 +375,7 @@ impl Sessions {
         });
         let mut out = Vec::with_capacity(sessions.len());
         for s in sessions {
-            let progress = s.progress.lock().await.clone();
+            let progress = s.progress.lock().await.learner.clone();
             out.push(AdminSession {
                 id: s.record.id.clone(),
                 lesson: s.record.lesson.clone(),

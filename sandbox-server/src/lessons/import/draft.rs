@@ -8,7 +8,7 @@ use protocol::api::LessonSummary;
 
 use crate::lessons::diag::Diagnostics;
 use crate::lessons::markdown::{fence_closes, fence_open, resolve_relative, Fence, Source};
-use crate::lessons::{Asset, Check, LessonNode, Runnable};
+use crate::lessons::{Asset, Check, LessonNode, OnEnter, Runnable};
 
 /// Largest asset file copied into a node.
 pub const MAX_ASSET_BYTES: u64 = 1024 * 1024;
@@ -26,6 +26,8 @@ pub struct Draft {
     pub nodes: Vec<LessonNode>,
     pub intro: Option<Source>,
     pub finish: Option<Source>,
+    /// What runs when a learner first reaches the finish page.
+    pub finish_on_enter: OnEnter,
     pub steps: Vec<DraftStep>,
     pub assets: Vec<Asset>,
     /// The lesson's directory.
@@ -49,6 +51,7 @@ impl Default for Draft {
             nodes: Vec::new(),
             intro: None,
             finish: None,
+            finish_on_enter: OnEnter::default(),
             steps: Vec::new(),
             assets: Vec::new(),
             dir: PathBuf::new(),
@@ -76,6 +79,8 @@ pub struct DraftStep {
     /// A check defined outside the Markdown (lesson.toml, index.json).
     pub check: Option<Check>,
     pub solution_script: Option<Runnable>,
+    /// What runs when a learner first reaches the step.
+    pub on_enter: OnEnter,
 }
 
 /// The fence `line` opens at any indentation, and that indentation:

@@ -10,8 +10,8 @@ use super::draft::{read_asset, read_file, title_from_file, Draft, DraftStep};
 use crate::lessons::diag::{line_containing, line_of_offset, Diagnostics};
 use crate::lessons::markdown::{read_relative, resolve_relative, Source, MAX_CHECK_TIMEOUT_SECS};
 use crate::lessons::{
-    Asset, Check, LessonNode, Resources, Runnable, Script, DEFAULT_CHECK_TIMEOUT_SECS,
-    DEFAULT_SETUP_TIMEOUT_SECS,
+    Asset, Check, LessonNode, NodeScript, OnEnter, Resources, Runnable, Script,
+    DEFAULT_CHECK_TIMEOUT_SECS, DEFAULT_ON_ENTER_TIMEOUT_SECS, DEFAULT_SETUP_TIMEOUT_SECS,
 };
 
 #[derive(Deserialize)]
@@ -98,6 +98,14 @@ struct StepToml {
     /// `sandbox-server lesson build` (instead of a check script or block).
     #[serde(default)]
     grader: Option<Spanned<String>>,
+    /// Script file run unseen in the step's node when a learner first
+    /// reaches the step (Killercoda's step `background`).
+    #[serde(default)]
+    background: Option<Spanned<String>>,
+    /// Script file typed into the step's node's terminal when a learner
+    /// first reaches the step (Killercoda's step `foreground`).
+    #[serde(default)]
+    foreground: Option<Spanned<String>>,
 }
 
 /// Reads `dir/lesson.toml` and the files it names.
@@ -441,6 +449,34 @@ impl Manifest<'_> {
                 fails: false,
                 capture: None,
             });
+        let on_enter = OnEnter {
+            background: step
+                .background
+                .as_ref()
+                .and_then(|p| self.script(p, "background", diags))
+                .into_iter()
+                .map(|body| NodeScript {
+                    node: node.clone(),
+                    script: Script {
+                        body,
+                        timeout_secs: DEFAULT_ON_ENTER_TIMEOUT_SECS,
+                    },
+                })
+                .collect(),
+            typed: step
+                .foreground
+                .as_ref()
+                .and_then(|p| self.script(p, "foreground", diags))
+                .into_iter()
+                .map(|code| Runnable {
+                    node: node.clone(),
+                    code,
+                    interrupt: false,
+                    fails: false,
+                    capture: None,
+                })
+                .collect(),
+        };
         let path = step.file.get_ref();
         let source = match read_relative(self.dir, path) {
             Ok(text) => Source::new(&self.dir.join(path), &text, 1),
@@ -454,6 +490,7 @@ impl Manifest<'_> {
             fallback_title: title_from_file(Path::new(path)),
             check,
             solution_script,
+            on_enter,
         })
     }
 

@@ -5,7 +5,9 @@
 //! traffic placeholders (`{{TRAFFIC_HOST1_80}}`, Katacoda's
 //! `https://[[HOST_SUBDOMAIN]]-80-[[KATACODA_HOST]]...`) preview links;
 //! `<details>` folds become the step's hint and solution. Each host
-//! (`host01`, `host02`...) is a node. Whatever has no equivalent is reported
+//! (`host01`, `host02`...) is a node. A page's `background` and
+//! `foreground` scripts run when a learner first reaches it (`OnEnter`; the
+//! intro's with the first step's). Whatever has no equivalent is reported
 //! as a warning, and so is an asset `index.json` lists but the scenario does
 //! not contain (Killercoda serves such scenarios; so does this server).
 //!
@@ -27,8 +29,8 @@ use super::settings::ImportSettings;
 use crate::lessons::diag::{line_containing, Diagnostics};
 use crate::lessons::markdown::{read_relative, Source};
 use crate::lessons::{
-    Asset, Check, LessonNode, Resources, Script, DEFAULT_CHECK_TIMEOUT_SECS,
-    DEFAULT_SETUP_TIMEOUT_SECS,
+    Asset, Check, LessonNode, NodeScript, OnEnter, Resources, Runnable, Script,
+    DEFAULT_CHECK_TIMEOUT_SECS, DEFAULT_ON_ENTER_TIMEOUT_SECS,
 };
 use convert::{host_node, Converter, Fold};
 
@@ -141,23 +143,30 @@ pub fn load(dir: &Path, settings: &ImportSettings, diags: &mut Diagnostics) -> O
     draft.summary = sc.summary(&index, diags);
     sc.unsupported_keys(&index, diags);
     let mut conv = Converter::new(diags);
-    let mut setup = String::new();
     let intro = &index.details.intro;
-    draft.intro = sc.intro(intro, &mut setup, &mut conv);
-    // The first step's scripts start the nodes when the intro has none.
-    let intro_has_scripts = intro.background.is_some() || intro.foreground.is_some();
+    let (intro_text, intro_scripts) = sc.intro(intro, &mut conv);
+    draft.intro = intro_text;
     for (n, step) in index.details.steps.iter().enumerate() {
-        let setup = (n == 0 && !intro_has_scripts).then_some(&mut setup);
-        draft.steps.extend(sc.step(n + 1, step, setup, &mut conv));
+        draft.steps.extend(sc.step(n + 1, step, &mut conv));
     }
-    draft.finish = sc.finish(&index.details.finish, &mut conv);
+    let (finish_text, finish_scripts) = sc.finish(&index.details.finish, &mut conv);
+    draft.finish = finish_text;
+    draft.finish_on_enter = finish_scripts;
+    // Killercoda runs the intro's scripts as the scenario starts and the
+    // first step's as the learner starts it: both when a session starts
+    // here (its Start button is the intro's), the intro's first.
+    let first = match draft.steps.first_mut() {
+        Some(step) => &mut step.on_enter,
+        None => &mut draft.finish_on_enter,
+    };
+    *first = intro_scripts.then(std::mem::take(first));
     for (host, list) in &index.details.assets {
         draft.assets.extend(sc.assets(host, list, &mut conv));
     }
     for key in index.backend.iter().flat_map(|b| b.other.keys()) {
         sc.warn_key("backend", key, conv.diags);
     }
-    draft.nodes = sc.nodes(index.backend.as_ref(), settings, setup, &mut conv);
+    draft.nodes = sc.nodes(index.backend.as_ref(), settings, &mut conv);
     super::carry::map_join_commands(&mut draft, conv.diags);
     Some(draft)
 }
@@ -286,8 +295,8 @@ impl Scenario<'_> {
         }
     }
 
-    /// The intro's text; its scripts are appended to node1's `setup`.
-    fn intro(&self, intro: &Page, setup: &mut String, conv: &mut Converter<'_>) -> Option<Source> {
+    /// The intro's text and scripts.
+    fn intro(&self, intro: &Page, conv: &mut Converter<'_>) -> (Option<Source>, OnEnter) {
         let mut source = intro
             .text
             .as_deref()
@@ -297,33 +306,46 @@ impl Scenario<'_> {
             source.push(at, "");
             source.push(at, format!("Credits: <{credits}>"));
         }
-        if let Some(s) = self.script(&intro.background, "background", conv) {
-            setup.push_str(&s);
-            setup.push('\n');
-        }
-        if let Some(s) = self.script(&intro.foreground, "foreground", conv) {
-            conv.diags.warn(self.file, self.line_of_value(intro.foreground.as_deref().unwrap_or("")),
-                "the intro's foreground script runs as node1's setup script (not visibly in the terminal)");
-            setup.push_str(&s);
-            setup.push('\n');
-        }
         for key in intro.other.keys() {
             self.warn_key("intro", key, conv.diags);
         }
-        source
+        (source, self.page_scripts(intro, conv))
+    }
+
+    /// A page's `background` and `foreground` scripts, both on node1 (the
+    /// first host, where Killercoda runs them): run unseen, and typed into
+    /// its terminal, when a learner first reaches the page.
+    fn page_scripts(&self, page: &Page, conv: &mut Converter<'_>) -> OnEnter {
+        OnEnter {
+            background: self
+                .script(&page.background, "background", conv)
+                .into_iter()
+                .map(|body| NodeScript {
+                    node: "node1".into(),
+                    script: Script {
+                        body,
+                        timeout_secs: DEFAULT_ON_ENTER_TIMEOUT_SECS,
+                    },
+                })
+                .collect(),
+            typed: self
+                .script(&page.foreground, "foreground", conv)
+                .into_iter()
+                .map(|code| Runnable {
+                    node: "node1".into(),
+                    code,
+                    interrupt: false,
+                    fails: false,
+                    capture: None,
+                })
+                .collect(),
+        }
     }
 
     /// Step `n` (from 1): its text, its verify script as the check on
-    /// node1; its scripts go to `setup` when given one (the first step of a
-    /// scenario whose intro has none), else they are reported as not run.
-    /// `None` when the text is missing or unreadable.
-    fn step(
-        &self,
-        n: usize,
-        step: &Page,
-        mut setup: Option<&mut String>,
-        conv: &mut Converter<'_>,
-    ) -> Option<DraftStep> {
+    /// node1, its scripts run when a learner reaches it. `None` when the
+    /// text is missing or unreadable.
+    fn step(&self, n: usize, step: &Page, conv: &mut Converter<'_>) -> Option<DraftStep> {
         let Some(text_path) = &step.text else {
             conv.diags
                 .error(self.file, 0, format!("step {n} has no \"text\" file"));
@@ -341,23 +363,6 @@ impl Scenario<'_> {
             },
             grader: None,
         });
-        for (what, path) in [
-            ("background", &step.background),
-            ("foreground", &step.foreground),
-        ] {
-            let Some(body) = self.script(path, what, conv) else {
-                continue;
-            };
-            let at = self.line_of_value(path.as_deref().unwrap_or(""));
-            match setup.as_deref_mut() {
-                Some(setup) => {
-                    conv.diags.warn(self.file, at, format!("the first step's {what} script runs as node1's setup script when the nodes start"));
-                    setup.push_str(&body);
-                    setup.push('\n');
-                }
-                None => conv.diags.warn(self.file, at, format!("step {n}: {what} scripts of later steps are not run (the playground runs setup scripts only when nodes start)")),
-            }
-        }
         for key in step.other.keys() {
             self.warn_key("step", key, conv.diags);
         }
@@ -370,6 +375,7 @@ impl Scenario<'_> {
             },
             check,
             solution_script: None,
+            on_enter: self.page_scripts(step, conv),
         })
     }
 
@@ -388,23 +394,16 @@ impl Scenario<'_> {
         source.lines.extend(answer_src.lines);
     }
 
-    /// The finish page's text; its scripts are reported as not run.
-    fn finish(&self, finish: &Page, conv: &mut Converter<'_>) -> Option<Source> {
+    /// The finish page's text and scripts.
+    fn finish(&self, finish: &Page, conv: &mut Converter<'_>) -> (Option<Source>, OnEnter) {
         let source = finish
             .text
             .as_deref()
             .and_then(|p| self.read_page(p, Fold::Inline, conv));
-        if finish.background.is_some() || finish.foreground.is_some() {
-            conv.diags.warn(
-                self.file,
-                self.line("\"finish\""),
-                "scripts of the finish page are not run",
-            );
-        }
         for key in finish.other.keys() {
             self.warn_key("finish", key, conv.diags);
         }
-        source
+        (source, self.page_scripts(finish, conv))
     }
 
     /// The assets of one host: files under `assets/` (`*` and `**`
@@ -490,7 +489,6 @@ impl Scenario<'_> {
         &self,
         backend: Option<&Backend>,
         settings: &ImportSettings,
-        setup: String,
         conv: &mut Converter<'_>,
     ) -> Vec<LessonNode> {
         let backend_id = backend.map(|b| b.imageid.as_str()).unwrap_or("");
@@ -521,10 +519,7 @@ impl Scenario<'_> {
             .map(|n| LessonNode {
                 name: format!("node{n}"),
                 image: image.clone(),
-                setup: (n == 1 && !setup.trim().is_empty()).then(|| Script {
-                    body: setup.clone(),
-                    timeout_secs: DEFAULT_SETUP_TIMEOUT_SECS,
-                }),
+                setup: None,
                 resources: Resources::default(),
             })
             .collect()
