@@ -98,6 +98,76 @@ async fn exit_sends_the_code_and_a_new_connection_gets_a_new_shell() {
     server.delete_session(&s).await.unwrap();
 }
 
+/// What confines a process in a node, as the node's own `/proc` shows it:
+/// user, capabilities, seccomp, no-new-privileges, cgroup, AppArmor.
+const CONFINEMENT: &str = "grep --color=never -E '^(Uid|Gid|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):' /proc/self/status; cat /proc/self/cgroup; cat /proc/self/attr/current 2>/dev/null; echo end-of-confinement";
+
+/// The server holds a shell's PTY itself (`shell_pty = "auto"`, root next to
+/// the Engine: `direct`), and that shell is confined exactly as a `docker
+/// exec` into the same node is; the shell is the server's child, reaped with
+/// its exit code.
+#[tokio::test]
+async fn a_shell_whose_pty_the_server_holds_is_confined_as_docker_exec_is() {
+    let Some((server, s)) = shell_session(&[]).await else {
+        return;
+    };
+    let mut term = server.prompt(&s, "node1").await.unwrap();
+    let log = server.log();
+    let direct = log.contains("the server holds their PTYs");
+    if std::env::var("CI").as_deref() == Ok("true") {
+        assert!(direct, "CI runs as root next to the Engine: {log}");
+    }
+    let in_terminal = term.run(CONFINEMENT, T).await.unwrap();
+    let container = format!("pg-{}-node1", s.id);
+    let by_exec = docker(&["exec", &container, "sh", "-c", CONFINEMENT]).unwrap();
+    let lines = |text: &str| -> Vec<String> {
+        text.lines()
+            .map(|l| l.trim().to_owned())
+            .take_while(|l| l != "end-of-confinement")
+            .collect()
+    };
+    assert!(
+        lines(&in_terminal).iter().any(|l| l.starts_with("CapEff:")),
+        "{in_terminal}"
+    );
+    assert_eq!(lines(&in_terminal), lines(&by_exec));
+    if direct {
+        // The shell is a child of the server (a subreaper), on the node's PTY.
+        let children =
+            std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", server.pid()))
+                .unwrap_or_default();
+        assert!(!children.trim().is_empty(), "no child of the server");
+    }
+    server.delete_session(&s).await.unwrap();
+}
+
+/// `shell_pty = "engine"`: shells through `docker exec` attach still echo,
+/// resize and report their exit code.
+#[tokio::test]
+async fn shells_through_the_engine_echo_resize_and_report_their_exit() {
+    let Some((server, s)) = shell_session(&[("PLAYGROUND_SHELL_PTY", "engine")]).await else {
+        return;
+    };
+    let mut term = server.prompt(&s, "node1").await.unwrap();
+    assert!(
+        server.log().contains("shells: through the Engine"),
+        "{}",
+        server.log()
+    );
+    assert_eq!(term.run("echo via-$((40+2))", T).await.unwrap(), "via-42");
+    term.resize(100, 33).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(term.run("stty size", T).await.unwrap(), "33 100");
+    term.type_text("exit 4\r").await.unwrap();
+    let (events, _) = term.events_until_closed(T).await.unwrap();
+    let exit = events.iter().rev().find_map(|e| match e {
+        Event::Exit { code } => Some(*code),
+        _ => None,
+    });
+    assert_eq!(exit, Some(4));
+    server.delete_session(&s).await.unwrap();
+}
+
 #[tokio::test]
 async fn restart_node_keeps_files_ends_processes_and_terminals_reconnect() {
     let Some((server, s)) = shell_session(&[]).await else {

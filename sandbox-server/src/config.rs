@@ -58,6 +58,20 @@ impl DindDockerdStart {
     }
 }
 
+/// Who holds the PTY of a learner's shell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ShellPty {
+    /// `direct` where it works (the server is root and finds runc and the
+    /// Engine's runc state), else `engine`.
+    Auto,
+    /// The server: `runc exec --console-socket` hands it the PTY, and
+    /// keystrokes and output pass no other process (the shortest path).
+    Direct,
+    /// The Engine: `docker exec` attach, through dockerd and the shim.
+    Engine,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -135,6 +149,10 @@ pub struct Config {
     /// When the Docker daemon inside a Docker-in-Docker node starts: `on-demand` (on
     /// first use) or `at-start`.
     pub dind_dockerd_start: DindDockerdStart,
+    /// Who holds the PTY of a learner's shell: `auto`, `direct` or `engine`.
+    pub shell_pty: ShellPty,
+    /// The `runc` the `direct` shells are started with (the Engine's runtime).
+    pub runc_path: PathBuf,
     /// The Docker Engine's API socket: the learner engine by default, never the
     /// host's main daemon (scripts/learner-engine.sh).
     pub engine_socket: PathBuf,
@@ -269,6 +287,8 @@ impl Default for Config {
             engine_socket: PathBuf::from("/run/playground-engine/docker.sock"),
             docker_profile: DockerProfile::Isolated,
             dind_dockerd_start: DindDockerdStart::OnDemand,
+            shell_pty: ShellPty::Auto,
+            runc_path: "runc".into(),
             dind_seccomp_profile: PathBuf::from("/etc/playground-engine/seccomp-dind.json"),
             network_internal: true,
             session_subnet_pool: "10.210.0.0/16".into(),

@@ -71,14 +71,15 @@ pub async fn run(
     use anyhow::Context;
     // An instance of its own: a server sharing the Docker host never takes
     // the test's containers for its orphans.
+    let data = std::env::temp_dir().join(format!("pg-lesson-test-{}", std::process::id()));
     let own = Config {
         instance: format!("{}-lesson-test", config.instance),
+        data_dir: data.clone(),
         ..(*config).clone()
     };
     let runtime = crate::runtime::connect(&own)
         .await
         .context("cannot reach the Docker Engine")?;
-    let data = std::env::temp_dir().join(format!("pg-lesson-test-{}", std::process::id()));
     let store = Store::open(&data.join("sessions.sqlite3"))?;
     let id = lesson.summary.id.clone();
     let catalog = Arc::new(Catalog::new([lesson.clone()]));

@@ -307,6 +307,9 @@ pub async fn connect(config: &Config) -> RuntimeResult<Arc<dyn Runtime>> {
         dind_volume_mib: config.dind_volume_mib,
         require_disk_quota: config.require_disk_quota,
         dind_dockerd_start: config.dind_dockerd_start,
+        shell_pty: config.shell_pty,
+        runc_path: config.runc_path.clone(),
+        pty_dir: config.data_dir.join("pty"),
     };
     let docker = docker::DockerRuntime::connect(&config.instance, &options)
         .await?

@@ -9,6 +9,7 @@
 mod disk;
 mod files;
 mod inner;
+mod pty;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -33,7 +34,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
 use super::*;
-use crate::config::{DindDockerdStart, DockerProfile};
+use crate::config::{DindDockerdStart, DockerProfile, ShellPty};
 use crate::subnets::{AllocError, Attempt, Ipv4Net, SubnetPool};
 pub use disk::{DiskLimits, VolumeBound};
 
@@ -60,7 +61,21 @@ pub struct EngineOptions {
     pub require_disk_quota: bool,
     /// When the nested dockerd of Docker-in-Docker nodes starts.
     pub dind_dockerd_start: DindDockerdStart,
+    /// Who holds the PTY of a learner's shell.
+    pub shell_pty: ShellPty,
+    /// The `runc` of direct shells.
+    pub runc_path: PathBuf,
+    /// Where direct shells' console sockets live a moment (the server's data
+    /// directory's `pty/`).
+    pub pty_dir: PathBuf,
 }
+
+/// What a learner's shell gets on top of the container's environment.
+const SHELL_ENV: &[&str] = &[
+    "TERM=xterm-256color",
+    "COLORTERM=truecolor",
+    "SHELL=/bin/bash",
+];
 
 pub struct DockerRuntime {
     docker: Docker,
@@ -84,6 +99,10 @@ pub struct DockerRuntime {
     disk: DiskLimits,
     /// When the nested dockerd of Docker-in-Docker nodes starts.
     dind_dockerd_start: DindDockerdStart,
+    /// Shells whose PTY the server holds; `None`: through the Engine.
+    direct_pty: Option<pty::DirectPty>,
+    /// A node whose runc state was not found was reported (once).
+    direct_pty_missed: std::sync::atomic::AtomicBool,
 }
 
 impl DockerRuntime {
@@ -147,6 +166,34 @@ impl DockerRuntime {
             ),
         }
         let disk = Self::disk_limits(&docker, &info, instance, options).await?;
+        let direct_pty = match options.shell_pty {
+            ShellPty::Engine => {
+                tracing::info!("shells: through the Engine (docker exec; shell_pty = \"engine\")");
+                None
+            }
+            wanted => match pty::DirectPty::new(&options.runc_path, &options.pty_dir) {
+                Ok(direct) => {
+                    tracing::info!(
+                        "shells: the server holds their PTYs (runc exec; shell_pty = \"{}\")",
+                        if wanted == ShellPty::Auto {
+                            "auto"
+                        } else {
+                            "direct"
+                        }
+                    );
+                    Some(direct)
+                }
+                Err(e) if wanted == ShellPty::Direct => {
+                    return Err(RuntimeError::Backend(format!(
+                        "shell_pty = \"direct\" cannot work here: {e} (use \"auto\" or \"engine\")"
+                    )))
+                }
+                Err(e) => {
+                    tracing::info!("shells: through the Engine (docker exec), since {e}");
+                    None
+                }
+            },
+        };
         Ok(DockerRuntime {
             docker,
             instance: instance.to_owned(),
@@ -160,7 +207,54 @@ impl DockerRuntime {
             output_limits: OutputLimits::default(),
             disk,
             dind_dockerd_start: options.dind_dockerd_start,
+            direct_pty,
+            direct_pty_missed: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// A shell whose PTY the server holds ([`pty`]); `Ok(None)` when this
+    /// node cannot have one (no direct shells, or its runc state was not
+    /// found): the caller goes through the Engine.
+    async fn open_direct_shell(
+        &self,
+        session: &str,
+        node: &str,
+        cmd: &[String],
+        cols: u16,
+        rows: u16,
+    ) -> RuntimeResult<Option<Shell>> {
+        let Some(direct) = &self.direct_pty else {
+            return Ok(None);
+        };
+        let no_node = || RuntimeError::NoSuchNode {
+            session: session.to_owned(),
+            node: node.to_owned(),
+        };
+        let container = match self
+            .docker
+            .inspect_container(&container_name(session, node), None)
+            .await
+        {
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => return Err(no_node()),
+            r => r?,
+        };
+        let state = container.state.unwrap_or_default();
+        let (Some(id), Some(pid), Some(true)) = (container.id, state.pid, state.running) else {
+            return Err(no_node());
+        };
+        let shell = direct
+            .open(&id, pid, cmd, SHELL_ENV, "/root", (cols, rows))
+            .await?;
+        if shell.is_none()
+            && !self
+                .direct_pty_missed
+                .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            tracing::warn!(session, node, "no runc state found for this node's container: its shells (and any others like it) go through the Engine");
+        }
+        Ok(shell)
     }
 
     /// The disk limits of `options` this engine can apply; logs what it applies and
@@ -841,6 +935,12 @@ impl Runtime for DockerRuntime {
         cols: u16,
         rows: u16,
     ) -> RuntimeResult<Shell> {
+        if let Some(shell) = self
+            .open_direct_shell(session, node, cmd, cols, rows)
+            .await?
+        {
+            return Ok(shell);
+        }
         let exec = self
             .docker
             .create_exec(
@@ -850,11 +950,7 @@ impl Runtime for DockerRuntime {
                     attach_stdout: Some(true),
                     attach_stderr: Some(true),
                     tty: Some(true),
-                    env: Some(vec![
-                        "TERM=xterm-256color".to_owned(),
-                        "COLORTERM=truecolor".to_owned(),
-                        "SHELL=/bin/bash".to_owned(),
-                    ]),
+                    env: Some(SHELL_ENV.iter().map(|e| (*e).to_owned()).collect()),
                     cmd: Some(cmd.to_vec()),
                     working_dir: Some("/root".to_owned()),
                     ..Default::default()
@@ -1293,6 +1389,8 @@ mod tests {
             output_limits: OutputLimits::default(),
             disk,
             dind_dockerd_start: DindDockerdStart::OnDemand,
+            direct_pty: None,
+            direct_pty_missed: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
