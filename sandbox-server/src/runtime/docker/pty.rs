@@ -419,14 +419,20 @@ struct PtyOutput {
 }
 
 impl AsyncRead for PtyOutput {
+    /// Reads what the PTY has now, several reads' worth while they fill
+    /// `buf` without waiting: a PTY gives at most 4 KiB per read (the line
+    /// discipline's buffer), and each chunk handed on costs the terminal a
+    /// wake-up and a queue entry per client.
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        let mut got = 0;
         loop {
             let mut guard = match self.master.poll_read_ready(cx) {
                 Poll::Ready(r) => r?,
+                Poll::Pending if got > 0 => return Poll::Ready(Ok(())),
                 Poll::Pending => {
                     self.exit.reader.register(cx.waker());
                     if self.exit.done.load(Ordering::Acquire) {
@@ -435,20 +441,33 @@ impl AsyncRead for PtyOutput {
                     return Poll::Pending;
                 }
             };
+            if buf.remaining() == 0 {
+                return Poll::Ready(Ok(()));
+            }
             let unfilled = buf.initialize_unfilled();
             let fd = guard.get_inner().as_raw_fd();
             // SAFETY: reads into the unfilled part of `buf`.
             let n = unsafe { libc::read(fd, unfilled.as_mut_ptr().cast(), unfilled.len()) };
-            if n >= 0 {
+            if n > 0 {
                 buf.advance(n as usize);
+                got += n as usize;
+                continue;
+            }
+            if n == 0 {
                 return Poll::Ready(Ok(()));
             }
             let e = io::Error::last_os_error();
             match e.raw_os_error() {
-                // The slave side is closed: the end.
+                // The slave side is closed: the end (after what was read).
                 Some(libc::EIO) => return Poll::Ready(Ok(())),
-                Some(libc::EAGAIN) => guard.clear_ready(),
+                Some(libc::EAGAIN) => {
+                    guard.clear_ready();
+                    if got > 0 {
+                        return Poll::Ready(Ok(()));
+                    }
+                }
                 Some(libc::EINTR) => {}
+                _ if got > 0 => return Poll::Ready(Ok(())),
                 _ => return Poll::Ready(Err(e)),
             }
         }
