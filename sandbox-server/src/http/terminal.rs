@@ -154,7 +154,7 @@ async fn serve(
     let close = |code: u16, reason: String| {
         Message::Close(Some(CloseFrame {
             code,
-            reason: reason.into(),
+            reason: close_reason(reason).into(),
         }))
     };
     // A watcher never sizes the learner's terminal.
@@ -189,6 +189,7 @@ async fn serve(
         let mut attempt = 0;
         loop {
             if let Err(e) = terminal.ensure_shell(size).await {
+                tracing::warn!(session = %session.record.id, "cannot start a shell: {e}");
                 let _ = sink
                     .send(close(INTERNAL_ERROR, format!("cannot start a shell: {e}")))
                     .await;
@@ -322,6 +323,40 @@ async fn serve(
         None => {}
     }
     let _ = sink.close().await;
+}
+
+/// Longest close reason: a close frame's payload is at most 125 bytes, two
+/// of them the code (RFC 6455, 5.5); a longer one is a protocol error to
+/// the client, which then never learns why.
+const MAX_CLOSE_REASON: usize = 123;
+
+/// `reason` cut to [`MAX_CLOSE_REASON`] bytes at a character boundary,
+/// ending in "…" when cut (the whole of it is in the server's log).
+fn close_reason(reason: String) -> String {
+    if reason.len() <= MAX_CLOSE_REASON {
+        return reason;
+    }
+    let mut end = MAX_CLOSE_REASON - '…'.len_utf8();
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &reason[..end])
+}
+
+#[cfg(test)]
+mod close_reason_tests {
+    use super::*;
+
+    #[test]
+    fn close_reasons_fit_a_close_frame_and_are_cut_on_a_character() {
+        assert_eq!(close_reason("short".into()), "short");
+        let long = "é".repeat(100);
+        let cut = close_reason(long);
+        assert!(cut.len() <= MAX_CLOSE_REASON, "{}", cut.len());
+        assert!(cut.ends_with('…') && cut.starts_with("éé"));
+        let exact = "x".repeat(MAX_CLOSE_REASON);
+        assert_eq!(close_reason(exact.clone()), exact);
+    }
 }
 
 /// How the socket loop ended, when the client is to be told.

@@ -244,9 +244,23 @@ impl DockerRuntime {
         let (Some(id), Some(pid), Some(true)) = (container.id, state.pid, state.running) else {
             return Err(no_node());
         };
-        let shell = direct
+        // A node that is there and running whose direct shell fails (runc
+        // refused, or timed out on a saturated machine) still gets a shell:
+        // through the Engine, as before, with the reason in the log.
+        let shell = match direct
             .open(&id, pid, cmd, SHELL_ENV, "/root", (cols, rows))
-            .await?;
+            .await
+        {
+            Ok(shell) => shell,
+            Err(e) => {
+                tracing::warn!(
+                    session,
+                    node,
+                    "a direct shell failed, so this one goes through the Engine: {e}"
+                );
+                return Ok(None);
+            }
+        };
         if shell.is_none()
             && !self
                 .direct_pty_missed
