@@ -343,22 +343,6 @@ fn close_reason(reason: String) -> String {
     format!("{}…", &reason[..end])
 }
 
-#[cfg(test)]
-mod close_reason_tests {
-    use super::*;
-
-    #[test]
-    fn close_reasons_fit_a_close_frame_and_are_cut_on_a_character() {
-        assert_eq!(close_reason("short".into()), "short");
-        let long = "é".repeat(100);
-        let cut = close_reason(long);
-        assert!(cut.len() <= MAX_CLOSE_REASON, "{}", cut.len());
-        assert!(cut.ends_with('…') && cut.starts_with("éé"));
-        let exact = "x".repeat(MAX_CLOSE_REASON);
-        assert_eq!(close_reason(exact.clone()), exact);
-    }
-}
-
 /// How the socket loop ended, when the client is to be told.
 enum Closing {
     /// A close frame with this code and reason.
@@ -428,5 +412,21 @@ async fn next_outbound(
     match held.take() {
         Some(out) => Some(out),
         None => rx.recv().await,
+    }
+}
+
+#[cfg(test)]
+mod close_reason_tests {
+    use super::*;
+
+    #[test]
+    fn close_reasons_fit_a_close_frame_and_are_cut_on_a_character() {
+        assert_eq!(close_reason("short".into()), "short");
+        let long = "é".repeat(100);
+        let cut = close_reason(long);
+        assert!(cut.len() <= MAX_CLOSE_REASON, "{}", cut.len());
+        assert!(cut.ends_with('…') && cut.starts_with("éé"));
+        let exact = "x".repeat(MAX_CLOSE_REASON);
+        assert_eq!(close_reason(exact.clone()), exact);
     }
 }
