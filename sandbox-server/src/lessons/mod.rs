@@ -118,6 +118,20 @@ pub struct Runnable {
     pub capture: Option<Capture>,
 }
 
+impl Runnable {
+    /// A script file's code as a block: no `interrupt`, not expected to
+    /// fail, capturing nothing (a solution or a step's foreground script).
+    pub fn of_script(node: &str, code: String) -> Runnable {
+        Runnable {
+            node: node.to_owned(),
+            code,
+            interrupt: false,
+            fails: false,
+            capture: None,
+        }
+    }
+}
+
 /// A value captured from a node's terminal output: the last match of
 /// `pattern` in a line the node printed (its first group, if it has one),
 /// which `{{name}}` in a runnable block stands for. See [`protocol::dialect`].

@@ -442,13 +442,7 @@ impl Manifest<'_> {
             .solution
             .as_ref()
             .and_then(|p| self.script(p, "solution", diags))
-            .map(|code| Runnable {
-                node: node.clone(),
-                code,
-                interrupt: false,
-                fails: false,
-                capture: None,
-            });
+            .map(|code| Runnable::of_script(&node, code));
         let on_enter = OnEnter {
             background: step
                 .background
@@ -468,13 +462,7 @@ impl Manifest<'_> {
                 .as_ref()
                 .and_then(|p| self.script(p, "foreground", diags))
                 .into_iter()
-                .map(|code| Runnable {
-                    node: node.clone(),
-                    code,
-                    interrupt: false,
-                    fails: false,
-                    capture: None,
-                })
+                .map(|code| Runnable::of_script(&node, code))
                 .collect(),
         };
         let path = step.file.get_ref();

@@ -331,13 +331,7 @@ impl Scenario<'_> {
             typed: self
                 .script(&page.foreground, "foreground", conv)
                 .into_iter()
-                .map(|code| Runnable {
-                    node: "node1".into(),
-                    code,
-                    interrupt: false,
-                    fails: false,
-                    capture: None,
-                })
+                .map(|code| Runnable::of_script("node1", code))
                 .collect(),
         }
     }
