@@ -10,8 +10,8 @@
 #     to Docker-in-Docker nodes), installed as /usr/local/libexec/playground/runc-delegate,
 #     with scripts/engine/libnetwork-setkey next to it (a cheap stand-in for Docker's
 #     network prestart hook);
-#   - the seccomp profile for Docker-in-Docker nodes (Docker 20.10's default plus keyctl,
-#     add_key, request_key and pivot_root), written to $ENGINE_ETC/seccomp-dind.json from
+#   - the seccomp profile for Docker-in-Docker nodes (Docker 20.10's default plus
+#     pivot_root), written to $ENGINE_ETC/seccomp-dind.json from
 #     Debian's golang-github-docker-docker-dev package;
 #   - its data-root on a file system of its own: an XFS image file of a fixed size, made once
 #     (space reserved with fallocate) and loop-mounted with project quotas where the kernel
@@ -96,24 +96,68 @@ daemon_json() {
 EOF
 }
 
-# The seccomp profile of Docker-in-Docker nodes: Docker 20.10's default plus the four system
-# calls a nested dockerd needs ("unable to join session keyring", "pivot_root .: operation
-# not permitted" without them). They stay inside the node's user namespace.
+# The seccomp profile of Docker-in-Docker nodes: Docker 20.10's default plus pivot_root, which
+# a nested dockerd's runc needs ("pivot_root .: operation not permitted" without it); it stays
+# inside the node's mount namespace. The kernel keyring calls (keyctl, add_key, request_key)
+# stay refused, as in Docker's default: keys are counted per host user, every node's root is
+# the same host user, so one node could use up that user's quota and stop every other
+# learner's containers and shells from starting. The nested dockerd runs runc with
+# --no-new-keyring instead (images/dind: playground-runc). A profile written by an earlier
+# version (which allowed them) is rewritten.
+SECCOMP_ENTRY_COMMENT="playground: a nested dockerd"
 write_seccomp() {
     local out=$ENGINE_ETC/seccomp-dind.json tmp deb
-    [ -s "$out" ] && return 0
     have jq || die "jq is missing (apt-get install jq)"
+    if [ -s "$out" ]; then
+        if jq -e --arg c "$SECCOMP_ENTRY_COMMENT" \
+            'any(.syscalls[]; .comment == $c and any(.names[]; . == "keyctl" or . == "add_key" or . == "request_key"))' \
+            "$out" >/dev/null; then
+            jq --arg c "$SECCOMP_ENTRY_COMMENT" \
+                '.syscalls |= map(if .comment == $c then .names -= ["keyctl", "add_key", "request_key"] else . end)' \
+                "$out" | "${SUDO[@]}" tee "$out.new" >/dev/null
+            "${SUDO[@]}" mv "$out.new" "$out"
+            say "rewrote $out: the kernel keyring calls are refused again"
+        fi
+        return 0
+    fi
     tmp=$(mktemp -d)
     (cd "$tmp" && apt-get download golang-github-docker-docker-dev >/dev/null 2>&1) ||
         die "cannot download golang-github-docker-docker-dev (Docker's default seccomp profile): run apt-get update, or write $out yourself"
     deb=$(ls "$tmp"/*.deb)
     dpkg-deb -x "$deb" "$tmp/x"
     [ -f "$tmp/x/$SECCOMP_SOURCE" ] || die "$deb has no $SECCOMP_SOURCE"
-    jq '.syscalls += [{"names": ["keyctl", "add_key", "request_key", "pivot_root"], "action": "SCMP_ACT_ALLOW", "args": [], "comment": "playground: a nested dockerd", "includes": {}, "excludes": {}}]' \
+    jq --arg c "$SECCOMP_ENTRY_COMMENT" '.syscalls += [{"names": ["pivot_root"], "action": "SCMP_ACT_ALLOW", "args": [], "comment": $c, "includes": {}, "excludes": {}}]' \
         "$tmp/x/$SECCOMP_SOURCE" | "${SUDO[@]}" tee "$out.new" >/dev/null
     "${SUDO[@]}" mv "$out.new" "$out"
     rm -rf "$tmp"
     say "wrote $out"
+}
+
+# The kernel's key quota of users other than root (kernel.keys.maxkeys, maxbytes): runc gives
+# every container and every process it starts in one (a shell, a check) a session keyring, and
+# every learner node's root is the same host user (userns-remap), so all nodes share one
+# quota. Linux's default (200 keys, 20000 bytes) runs out at about 100 nodes with a shell each:
+# "unable to join session keyring: disk quota exceeded". Raised, never lowered; kept in
+# /etc/sysctl.d for the next boot. Nodes cannot make keys themselves (write_seccomp).
+KEYS_MAXKEYS=${PLAYGROUND_KEYS_MAXKEYS:-20000}
+KEYS_MAXBYTES=${PLAYGROUND_KEYS_MAXBYTES:-2000000}
+ensure_key_quota() {
+    local key want have conf=/etc/sysctl.d/60-playground-keys.conf
+    for key in maxkeys maxbytes; do
+        if [ $key = maxkeys ]; then want=$KEYS_MAXKEYS; else want=$KEYS_MAXBYTES; fi
+        have=$(cat /proc/sys/kernel/keys/$key 2>/dev/null) || continue
+        if [ "$have" -lt "$want" ]; then
+            if echo "$want" | "${SUDO[@]}" tee /proc/sys/kernel/keys/$key >/dev/null 2>&1; then
+                say "kernel.keys.$key: $have -> $want"
+            else
+                warn "cannot raise kernel.keys.$key from $have to $want: about $((have / 2)) learner nodes can run at once"
+            fi
+        fi
+    done
+    if [ -d /etc/sysctl.d ] && ! grep -qs "kernel.keys.maxkeys = $KEYS_MAXKEYS" "$conf"; then
+        printf '# scripts/learner-engine.sh: every learner node and every shell in one holds a kernel key.\nkernel.keys.maxkeys = %s\nkernel.keys.maxbytes = %s\n' \
+            "$KEYS_MAXKEYS" "$KEYS_MAXBYTES" | "${SUDO[@]}" tee "$conf" >/dev/null 2>&1 || :
+    fi
 }
 
 # The engine's default bridge, which dockerd attaches to but does not create under this name.
@@ -393,6 +437,7 @@ case ${1:-} in
     prepare)
         # What must exist before dockerd starts (also systemd's ExecStartPre).
         "${SUDO[@]}" mkdir -p "$RUN_DIR"
+        ensure_key_quota
         ensure_bridge
         ensure_rules
         ensure_disk
@@ -401,6 +446,7 @@ case ${1:-} in
     start)
         changed=$(write_config)
         write_seccomp
+        ensure_key_quota
         ensure_bridge
         ensure_rules
         if answers && [ -z "$changed" ]; then

@@ -269,7 +269,10 @@ const OPEN_PROBE: &str = r#"p() { if [ ! -e "$1" ]; then echo "absent $1"; elif 
 ///   in the mounted hierarchies and in a new one the node would mount itself,
 /// - the node's own `devices.allow` (opens host devices) and limit files,
 /// - a device node for the host's first disk, opened for reading,
-/// - the uid the node's root has on the host.
+/// - the uid the node's root has on the host,
+/// - a kernel keyring of its own (keys are counted per host user, and every node's
+///   root is the same one: a node that could make keys could use up the quota and
+///   stop every other learner's nodes and shells from starting).
 fn escape_probes() -> String {
     format!(
         r#"{OPEN_PROBE}
@@ -287,6 +290,10 @@ elif mknod /tmp/pg-probe-disk b $disk 2>/dev/null && (exec 3</tmp/pg-probe-disk)
   echo "OPEN host-disk"
 else echo "refused host-disk"; fi
 rm -f /tmp/pg-probe-disk
+case $(uname -m) in x86_64) keyctl=250 ;; aarch64) keyctl=219 ;; *) keyctl= ;; esac
+if [ -z "$keyctl" ] || ! command -v perl >/dev/null; then echo "absent kernel-keyring"
+elif perl -e "exit(syscall($keyctl, 1, 0) < 0 ? 1 : 0)"; then echo "OPEN kernel-keyring"
+else echo "refused kernel-keyring"; fi
 echo "root-is-host-uid $(awk '$1 == 0 {{ print $2 }}' /proc/self/uid_map)"
 "#
     )
@@ -343,6 +350,12 @@ async fn escapes_from_nodes_and_nested_containers_are_refused() {
             .unwrap();
         assert!(out.contains("PROBES-DONE"), "{node}: {out}");
         assert_no_escape(node, &out);
+        assert!(
+            without_escapes(&out)
+                .lines()
+                .any(|l| l.trim() == "refused kernel-keyring"),
+            "{node}: the kernel keyring was not refused:\n{out}"
+        );
         term.close().await;
     }
 

@@ -118,6 +118,11 @@ pub struct Config {
     pub max_sessions_per_ip: usize,
     /// Sessions a client may create per minute (a token bucket of this size); beyond it 429.
     pub session_creations_per_minute: u32,
+    /// Session creations (network, nodes, setup, first shells) running at once at most;
+    /// more wait their turn, first come first served. Starting containers is CPU-bound
+    /// in the Engine, so a burst started all at once finishes all at once, late; in turns
+    /// the first learners get their prompt early and the burst ends no later.
+    pub max_concurrent_creations: usize,
     /// Connections open at once at most (WebSockets included); more wait to be accepted.
     pub max_connections: usize,
     /// A connection whose request headers take longer than this is closed.
@@ -273,6 +278,7 @@ impl Default for Config {
             max_sessions: 40,
             max_sessions_per_ip: 3,
             session_creations_per_minute: 10,
+            max_concurrent_creations: 4,
             max_connections: 1024,
             header_read_timeout_secs: 10,
             trust_forwarded_for: false,
@@ -485,6 +491,9 @@ impl Config {
             || self.grader_max_message_bytes == 0
         {
             return bad("grader_max_host_calls, grader_max_host_bytes, grader_host_call_timeout_secs and grader_max_message_bytes must be positive");
+        }
+        if self.max_concurrent_creations == 0 {
+            return bad("max_concurrent_creations must be positive");
         }
         if self.max_checks_per_session == 0 || self.max_checks == 0 {
             return bad("max_checks_per_session and max_checks must be positive");

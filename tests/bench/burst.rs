@@ -134,6 +134,7 @@ impl MemorySampler {
 fn creation_steps(log: &str, from: usize) -> Vec<(String, Vec<u64>)> {
     let steps = [
         ("session created", "took_ms"),
+        ("session created", "queued_ms"),
         ("session created", "network_ms"),
         ("session network ready", "network_ms"),
         ("registry mirror attached", "registry_ms"),
@@ -236,6 +237,19 @@ async fn one_burst(
         }
     }
     times.sort();
+    // What the server said of the sessions that failed: the cause is there.
+    let log = server.log();
+    for session in &unserved {
+        let lines: Vec<&str> = log[log_from..]
+            .lines()
+            .filter(|l| l.contains(&session.id))
+            .collect();
+        eprintln!(
+            "server log of failed session {}:\n{}",
+            session.id,
+            lines.join("\n")
+        );
+    }
     let mut rows = vec![(
         format!("{what}: served / refused (503 + Retry-After) / other"),
         format!(

@@ -315,7 +315,32 @@ pub async fn connect(config: &Config) -> RuntimeResult<Arc<dyn Runtime>> {
         .await?
         .with_subnet_pool(pool)
         .with_output_limits(OutputLimits::of(config));
+    if let Some(maxkeys) = std::fs::read_to_string("/proc/sys/kernel/keys/maxkeys")
+        .ok()
+        .and_then(|text| text.trim().parse::<u64>().ok())
+    {
+        if let Some(warning) = key_quota_warning(maxkeys, config.max_sessions) {
+            tracing::warn!("{warning}");
+        }
+    }
     Ok(Arc::new(docker))
+}
+
+/// Kernel keys each live session may hold: a session keyring per node and per
+/// shell or check running in one (runc makes them), for a few nodes.
+const KEYS_PER_SESSION: u64 = 10;
+
+/// Why `max_sessions` may not fit in the kernel's key quota of one user
+/// (`kernel.keys.maxkeys`): every learner node's root is the same host user,
+/// and a container or shell that finds the quota used up does not start.
+fn key_quota_warning(maxkeys: u64, max_sessions: usize) -> Option<String> {
+    let wanted = max_sessions as u64 * KEYS_PER_SESSION;
+    (maxkeys < wanted).then(|| {
+        format!(
+            "kernel.keys.maxkeys is {maxkeys}, about {} sessions' worth: beyond that, nodes and shells fail to start (\"unable to join session keyring: disk quota exceeded\"); max_sessions = {max_sessions} wants at least {wanted} (scripts/setup.sh engine raises it to 20000)",
+            maxkeys / KEYS_PER_SESSION
+        )
+    })
 }
 
 /// Name of a node's container.
@@ -351,4 +376,19 @@ pub async fn sessions_present(
         .collect();
     sessions.extend(runtime.list_session_leftovers().await?);
     Ok(sessions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linuxs_default_key_quota_is_too_small_for_the_default_max_sessions() {
+        let warning = key_quota_warning(200, 40).expect("200 keys for 40 sessions");
+        assert!(warning.contains("maxkeys is 200"), "{warning}");
+        assert!(warning.contains("scripts/setup.sh engine"), "{warning}");
+        assert_eq!(key_quota_warning(20000, 40), None);
+        assert_eq!(key_quota_warning(20000, 2000), None);
+        assert!(key_quota_warning(20000, 2001).is_some());
+    }
 }

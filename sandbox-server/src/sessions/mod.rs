@@ -312,6 +312,9 @@ pub struct Sessions {
     live: Mutex<Live>,
     /// Checks that may run at once on the server (`max_checks`).
     checks: Arc<tokio::sync::Semaphore>,
+    /// Creations that may run at once (`max_concurrent_creations`); fair, so
+    /// creations take turns in the order they came.
+    creations: Arc<tokio::sync::Semaphore>,
     /// Wakes the pool's filler (a session was handed out).
     pool_wake: tokio::sync::Notify,
     /// Whether reaching a step starts its on-enter scripts (false for
@@ -348,6 +351,14 @@ impl Claim {
             Claim::Seat { seat, expires_at } => (Some(seat.clone()), *expires_at),
         }
     }
+}
+
+/// A creation's turn to run (`max_concurrent_creations`); the next waiting
+/// creation starts when it is dropped.
+struct CreationTurn {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    /// How long the creation waited for it.
+    waited: Duration,
 }
 
 /// Releases a capacity reservation (and the id's "being created" mark) when
@@ -394,6 +405,7 @@ impl Sessions {
     ) -> Sessions {
         Sessions {
             checks: Arc::new(tokio::sync::Semaphore::new(config.max_checks)),
+            creations: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_creations)),
             config,
             runtime,
             store,
@@ -575,12 +587,23 @@ impl Sessions {
         }
         let id = random_hex(8);
         let (reservation, pooled) = self.reserve_or_take(ip, &id, &lesson, claim)?;
-        let (taken, result) = tokio::sync::oneshot::channel();
+        let (mut taken, result) = tokio::sync::oneshot::channel();
         let this = self.clone();
         tokio::spawn(async move {
             let created = match pooled {
                 Some(pooled) => this.hand_out(pooled, reservation).await,
-                None => this.build(lesson.clone(), reservation).await,
+                None => {
+                    // A client that leaves while its creation waits for a turn
+                    // costs nothing more.
+                    let turn = tokio::select! {
+                        turn = this.creation_turn() => turn,
+                        _ = taken.closed() => {
+                            tracing::info!(session = %reservation.id, "the client left while its creation waited for a turn");
+                            return;
+                        }
+                    };
+                    this.build(lesson.clone(), reservation, turn).await
+                }
             };
             // The learner reaches the first step as the session starts.
             if let (Ok((session, _)), true) = (&created, this.run_on_enter) {
@@ -607,6 +630,7 @@ impl Sessions {
         &self,
         lesson: Arc<Lesson>,
         reservation: Reservation,
+        turn: CreationTurn,
     ) -> Result<(Arc<Session>, String), SessionError> {
         let ip = reservation.ip.clone();
         let id = reservation.id.clone();
@@ -616,6 +640,7 @@ impl Sessions {
         let (seat, expires_at) = reservation
             .claim
             .record_fields(now, self.config.session_lifetime_secs);
+        let waited = turn.waited;
         let took = self.provision(&id, &lesson, expires_at).await?;
         let record = SessionRecord {
             id: id.clone(),
@@ -641,35 +666,60 @@ impl Sessions {
         // After the insert (never under the same lock: the drop takes it), so the
         // session is counted at least once at every moment.
         drop(reservation);
-        self.metrics.observe_start(started.elapsed());
+        // The learner waited for the turn too.
+        let took_all = waited + started.elapsed();
+        self.metrics.observe_start(took_all);
         self.metrics.sessions_created.inc();
         let ms = |d: Duration| d.as_millis() as u64;
         tracing::info!(
             session = %id,
             lesson = %session.record.lesson,
             %ip,
-            took_ms = ms(started.elapsed()),
+            took_ms = ms(took_all),
+            queued_ms = ms(waited),
             network_ms = ms(took[0]),
             nodes_ms = ms(took[1]),
             provision_ms = ms(took[2]),
             store_ms = ms(store_took),
             "session created"
         );
-        // Start the shells now, so the first prompt is waiting when the browser connects.
+        // Start the shells now, so the first prompt is waiting when the browser
+        // connects; the creation's turn ends when they have started.
+        let turn = Arc::new(turn);
         for terminal in session.terminals.values() {
             let terminal = terminal.clone();
+            let turn = turn.clone();
             tokio::spawn(async move {
                 if let Err(e) = terminal.ensure_shell(None).await {
                     tracing::warn!("starting a shell early: {e}");
                 }
+                drop(turn);
             });
         }
         Ok((session, token))
     }
 
+    /// Waits until a creation may start (`max_concurrent_creations`), first
+    /// come first served. The creation holds the turn until its first shells
+    /// have started.
+    async fn creation_turn(&self) -> CreationTurn {
+        let asked = Instant::now();
+        let permit = self
+            .creations
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the creations semaphore is never closed");
+        CreationTurn {
+            _permit: permit,
+            waited: asked.elapsed(),
+        }
+    }
+
     /// The runtime objects of session `id`: network, nodes, assets and setup
-    /// scripts. On failure, what was made is removed. Returns how long the
-    /// network, the nodes and the provisioning took.
+    /// scripts; called in a creation's turn. On failure, what was made is
+    /// removed. Returns how long the network, the nodes and the provisioning
+    /// took.
     async fn provision(
         &self,
         id: &str,

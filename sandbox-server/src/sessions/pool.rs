@@ -293,6 +293,7 @@ impl Sessions {
         let started = Instant::now();
         let id = filling.id.clone();
         let expires_at = unix_now() + self.config.session_lifetime_secs as i64;
+        let turn = self.creation_turn().await;
         self.provision(&id, &lesson, expires_at).await?;
         let nodes: Vec<String> = lesson.nodes.iter().map(|n| n.name.clone()).collect();
         let terminals = self.new_terminals(&id, &nodes, Some(&lesson));
@@ -301,6 +302,7 @@ impl Sessions {
             .await
             .into_iter()
             .collect();
+        drop(turn);
         let pooled = Pooled {
             id: id.clone(),
             lesson: lesson.clone(),

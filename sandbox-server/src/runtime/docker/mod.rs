@@ -685,9 +685,29 @@ fn load_seccomp_profile(path: &std::path::Path) -> RuntimeResult<String> {
             path.display()
         )));
     }
+    // Kernel keys are counted per host user and every node's root is the same
+    // one: a node allowed to make keys could use up the quota and stop every
+    // other learner's containers from starting (docs/security.md).
+    let allowed_keyring_call = json["syscalls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|rule| rule["action"] == "SCMP_ACT_ALLOW")
+        .flat_map(|rule| rule["names"].as_array().into_iter().flatten())
+        .filter_map(|name| name.as_str())
+        .find(|name| KEYRING_SYSCALLS.contains(name));
+    if let Some(call) = allowed_keyring_call {
+        return Err(RuntimeError::Backend(format!(
+            "dind_seccomp_profile {}: allows {call}, with which one learner could stop every other learner's nodes from starting; rerun scripts/setup.sh engine, which rewrites it",
+            path.display()
+        )));
+    }
     // Compact: it travels in every Docker-in-Docker node's create request.
     Ok(json.to_string())
 }
+
+/// The kernel keyring's system calls, which a node's seccomp profile must refuse.
+const KEYRING_SYSCALLS: [&str; 3] = ["keyctl", "add_key", "request_key"];
 
 #[async_trait]
 impl Runtime for DockerRuntime {
@@ -1364,6 +1384,17 @@ mod tests {
         std::fs::write(&path, r#"{"defaultAction": "SCMP_ACT_ERRNO"}"#).unwrap();
         let err = load_seccomp_profile(&path).unwrap_err();
         assert!(err.to_string().contains("syscalls"), "{err}");
+
+        // A profile written before the keyring calls were refused again.
+        std::fs::write(
+            &path,
+            r#"{"syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["keyctl", "pivot_root"], "action": "SCMP_ACT_ALLOW"}]}"#,
+        )
+        .unwrap();
+        let err = load_seccomp_profile(&path).unwrap_err();
+        assert!(err.to_string().contains("allows keyctl"), "{err}");
+        assert!(err.to_string().contains("scripts/setup.sh engine"), "{err}");
 
         std::fs::write(
             &path,
