@@ -120,6 +120,11 @@ impl FakeRuntime {
         self.state().nodes.get(&key(session, node)).copied()
     }
 
+    /// How many nodes exist now, in every session.
+    pub fn node_count(&self) -> usize {
+        self.state().nodes.len()
+    }
+
     /// Whether anything of the session exists.
     pub fn has_session(&self, session: &str) -> bool {
         let st = self.state();

@@ -308,6 +308,55 @@ async fn a_creation_whose_caller_hangs_up_leaves_nothing_behind() {
 }
 
 #[tokio::test]
+async fn creations_take_turns_and_one_whose_client_left_while_waiting_never_starts() {
+    let s = setup_with(Config {
+        max_concurrent_creations: 1,
+        ..Config::default()
+    });
+    let gate = s.fake.hold_create_node();
+    let create = |ip: &'static str| {
+        let sessions = s.sessions.clone();
+        tokio::spawn(async move { sessions.create("checks", ip).await })
+    };
+    let first = create("192.0.2.1");
+    eventually("the first creation makes its node", || {
+        s.fake.node_count() == 1
+    })
+    .await;
+    let second = create("192.0.2.2");
+    // A third client hangs up while its creation waits for a turn.
+    let hung_up = tokio::time::timeout(
+        Duration::from_millis(100),
+        s.sessions.create("checks", "192.0.2.3"),
+    )
+    .await;
+    assert!(hung_up.is_err(), "the third creation was still waiting");
+    assert_eq!(
+        sessions_with_nodes(&s.fake).await.len(),
+        1,
+        "the others wait while the first is under way"
+    );
+
+    gate.notify_one();
+    let (first, _) = first.await.unwrap().unwrap();
+    eventually("the second creation makes its node once the first is done", || {
+        s.fake.node_count() == 2
+    })
+    .await;
+    gate.notify_one();
+    let (second, _) = second.await.unwrap().unwrap();
+    // The third's turn came and went: nothing was made for it, nothing removed.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        sessions_with_nodes(&s.fake).await,
+        BTreeSet::from([first.record.id.clone(), second.record.id.clone()])
+    );
+    assert!(s.fake.removed().is_empty(), "{:?}", s.fake.removed());
+    assert_eq!(s.sessions.live_count(), 2);
+    assert_eq!(lock(&s.sessions.live).total(), 2, "no reservation left");
+}
+
+#[tokio::test]
 async fn the_sweep_removes_orphans_but_not_live_sessions_or_creations_under_way() {
     let s = setup();
     let (live, _) = s.sessions.create("checks", IP).await.unwrap();
