@@ -339,9 +339,10 @@ async fn creations_take_turns_and_one_whose_client_left_while_waiting_never_star
 
     gate.notify_one();
     let (first, _) = first.await.unwrap().unwrap();
-    eventually("the second creation makes its node once the first is done", || {
-        s.fake.node_count() == 2
-    })
+    eventually(
+        "the second creation makes its node once the first is done",
+        || s.fake.node_count() == 2,
+    )
     .await;
     gate.notify_one();
     let (second, _) = second.await.unwrap().unwrap();
