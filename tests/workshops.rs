@@ -151,7 +151,8 @@ async fn every_admin_route_wants_the_admin_token_from_its_private_file() {
     assert_eq!(sessions[0]["client_ip"], "127.0.0.1");
     assert!(sessions[0].get("learner").is_none());
     let end = format!("/api/v1/admin/sessions/{}", learner.id);
-    assert_eq!(server.call("DELETE", &end, Some(&admin), None).await.0, 204);
+    let (status, body) = server.call("DELETE", &end, Some(&admin), None).await;
+    assert_eq!(status, 204, "{body}\nserver log:\n{}", server.log());
     assert_eq!(server.call("DELETE", &end, Some(&admin), None).await.0, 404);
 
     // The token survives a restart (the file is kept).
@@ -504,6 +505,21 @@ async fn the_admin_commands_list_and_end_sessions_of_a_running_server() {
     assert!(ok, "{err}");
     let parsed: protocol::admin::AdminSessions = serde_json::from_str(&out).unwrap();
     assert_eq!(parsed.sessions[0].id, learner.id);
+    // The lesson's step count, so the finish page is told from the last step
+    // ("shell" is a free terminal: no steps, so the table shows the step alone).
+    let (status, lesson) = server
+        .call("GET", "/api/v1/lessons/shell", None, None)
+        .await;
+    assert_eq!(status, 200);
+    let steps = lesson["steps"].as_array().map_or(0, Vec::len);
+    assert_eq!(parsed.sessions[0].steps, steps, "{out}");
+    let (_, table, _) = admin(&["sessions"], &token_file);
+    let step = if steps == 0 {
+        " 1 ".to_owned()
+    } else {
+        format!(" 1/{steps} ")
+    };
+    assert!(table.contains(&step), "{table}");
     // A wrong token is refused and says what to check.
     let wrong = server.data_dir.join("wrong-token");
     std::fs::write(&wrong, "a-wrong-but-long-enough-token\n").unwrap();

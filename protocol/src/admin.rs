@@ -39,6 +39,10 @@ pub struct AdminSession {
     pub watchers: usize,
     pub nodes: Vec<NodeInfo>,
     pub progress: Progress,
+    /// Steps of the lesson as the server serves it now: `progress.current_step`
+    /// equal to it is the finish page. 0 when the lesson is gone from the catalog.
+    #[serde(default)]
+    pub steps: usize,
 }
 
 /// Body of `POST /api/v1/workshops`.

@@ -132,18 +132,14 @@ pub fn sessions_table(sessions: &AdminSessions) -> String {
     let _ = writeln!(
         out,
         "{:<16}  {:<20}  {:<20}  {:<15}  {:<8}  {:<20}  {:<20}",
-        "ID", "LESSON", "LEARNER", "CLIENT", "STEPS", "EXPIRES", "LAST ACTIVE"
+        "ID", "LESSON", "LEARNER", "CLIENT", "STEP", "EXPIRES", "LAST ACTIVE"
     );
     for s in &sessions.sessions {
         let learner = match (&s.learner, &s.workshop) {
             (Some(name), Some(w)) => format!("{name} ({w})"),
             _ => "-".into(),
         };
-        let steps = format!(
-            "{}/{}",
-            s.progress.passed_steps.len(),
-            s.progress.current_step + 1
-        );
+        let steps = step_cell(s);
         let _ = writeln!(
             out,
             "{:<16}  {:<20}  {:<20}  {:<15}  {:<8}  {:<20}  {:<20}",
@@ -170,6 +166,17 @@ fn truncate(s: &str, max: usize) -> String {
     }
 }
 
+/// Where the learner is: "2/5" (step 2 of 5), "done" on the finish page,
+/// "2" when the lesson is gone from the catalog.
+fn step_cell(s: &protocol::admin::AdminSession) -> String {
+    let step = s.progress.current_step;
+    match s.steps {
+        0 => (step + 1).to_string(),
+        steps if step >= steps => "done".into(),
+        steps => format!("{}/{steps}", step + 1),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,5 +196,38 @@ mod tests {
         let table = sessions_table(&sessions);
         assert!(table.starts_with("ID"));
         assert!(table.ends_with("0 live session(s)"));
+    }
+
+    #[test]
+    fn the_step_column_says_which_step_of_how_many_or_done() {
+        let session = |current_step, steps| protocol::admin::AdminSession {
+            id: "s".into(),
+            lesson: "l".into(),
+            workshop: None,
+            learner: None,
+            client_ip: "127.0.0.1".into(),
+            created_at: String::new(),
+            expires_at: String::new(),
+            last_active_at: String::new(),
+            connected: 0,
+            watchers: 0,
+            nodes: vec![],
+            progress: protocol::api::Progress {
+                current_step,
+                passed_steps: vec![],
+            },
+            steps,
+        };
+        assert_eq!(step_cell(&session(1, 5)), "2/5");
+        assert_eq!(step_cell(&session(5, 5)), "done", "the finish page");
+        assert_eq!(
+            step_cell(&session(1, 0)),
+            "2",
+            "a lesson gone from the catalog"
+        );
+        let table = sessions_table(&AdminSessions {
+            sessions: vec![session(5, 5)],
+        });
+        assert!(table.contains(" done "), "{table}");
     }
 }

@@ -392,6 +392,10 @@ impl Sessions {
                     current_step: progress.current_step,
                     passed_steps: progress.passed_steps,
                 },
+                steps: self
+                    .catalog
+                    .get(&s.record.lesson)
+                    .map_or(0, |lesson| lesson.steps.len()),
             });
         }
         out

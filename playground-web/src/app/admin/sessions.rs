@@ -174,8 +174,13 @@ fn client_state(s: &AdminSession) -> String {
     parts.join(" · ")
 }
 
-/// "step 2 · 1 passed".
+/// "step 2 of 5 · 1 passed", or "finished · 3 passed" on the finish page.
 fn progress_cell(s: &AdminSession) -> String {
     let passed = s.progress.passed_steps.len();
-    format!("step {} · {passed} passed", s.progress.current_step + 1)
+    let step = s.progress.current_step;
+    match s.steps {
+        0 => format!("step {} · {passed} passed", step + 1),
+        steps if step >= steps => format!("finished · {passed} passed"),
+        steps => format!("step {} of {steps} · {passed} passed", step + 1),
+    }
 }

@@ -706,6 +706,12 @@ fn load_seccomp_profile(path: &std::path::Path) -> RuntimeResult<String> {
     Ok(json.to_string())
 }
 
+/// Tries at removing one container or network of a session before the
+/// ending fails (and the sweep is left to finish it), and the pause after the
+/// first failure (doubled after the second).
+const REMOVE_TRIES: u32 = 3;
+const REMOVE_RETRY_DELAY: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// The kernel keyring's system calls, which a node's seccomp profile must refuse.
 const KEYRING_SYSCALLS: [&str; 3] = ["keyctl", "add_key", "request_key"];
 
@@ -824,34 +830,44 @@ impl Runtime for DockerRuntime {
             .into_iter()
             .filter_map(|c| c.id)
             .map(|id| async move {
-                match self
-                    .docker
-                    .remove_container(
-                        &id,
-                        Some(RemoveContainerOptions {
-                            force: true,
-                            v: true,
-                            ..Default::default()
-                        }),
-                    )
-                    .await
-                {
-                    Ok(())
-                    | Err(bollard::errors::Error::DockerResponseServerError {
-                        status_code: 404,
-                        ..
-                    }) => Ok(()),
-                    // "Removal already in progress": one a previous server
-                    // started before it stopped (reconcile at the next start),
-                    // or a concurrent ending. Wait for it to finish, or the
-                    // network and volumes cannot go.
-                    Err(
-                        e @ bollard::errors::Error::DockerResponseServerError {
-                            status_code: 409,
+                let mut tries = 0;
+                loop {
+                    tries += 1;
+                    match self
+                        .docker
+                        .remove_container(
+                            &id,
+                            Some(RemoveContainerOptions {
+                                force: true,
+                                v: true,
+                                ..Default::default()
+                            }),
+                        )
+                        .await
+                    {
+                        Ok(())
+                        | Err(bollard::errors::Error::DockerResponseServerError {
+                            status_code: 404,
                             ..
-                        },
-                    ) => self.until_removed(&id).await.map_err(|()| e),
-                    Err(e) => Err(e),
+                        }) => return Ok(()),
+                        // "Removal already in progress": one a previous server
+                        // started before it stopped (reconcile at the next start),
+                        // or a concurrent ending. Wait for it to finish, or the
+                        // network and volumes cannot go.
+                        Err(
+                            e @ bollard::errors::Error::DockerResponseServerError {
+                                status_code: 409,
+                                ..
+                            },
+                        ) => return self.until_removed(&id).await.map_err(|()| e),
+                        // A forced removal can fail for a moment under load
+                        // (the kill's exit event late, a mount still busy).
+                        Err(e) if tries < REMOVE_TRIES => {
+                            tracing::warn!(session, container = %id, "removing a node failed, trying again: {e}");
+                            tokio::time::sleep(REMOVE_RETRY_DELAY * tries).await;
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
             });
         for result in futures_util::future::join_all(removals).await {
@@ -878,12 +894,25 @@ impl Runtime for DockerRuntime {
                     )
                     .await;
             }
-            match self.docker.remove_network(&network).await {
-                Ok(())
-                | Err(bollard::errors::Error::DockerResponseServerError {
-                    status_code: 404, ..
-                }) => {}
-                Err(e) => return Err(e.into()),
+            let mut tries = 0;
+            loop {
+                tries += 1;
+                match self.docker.remove_network(&network).await {
+                    Ok(())
+                    | Err(bollard::errors::Error::DockerResponseServerError {
+                        status_code: 404,
+                        ..
+                    }) => break,
+                    // "Has active endpoints" for a moment after its containers went.
+                    Err(e) if tries < REMOVE_TRIES => {
+                        tracing::warn!(
+                            session,
+                            "removing the session network failed, trying again: {e}"
+                        );
+                        tokio::time::sleep(REMOVE_RETRY_DELAY * tries).await;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
         }
         let volumes = self
