@@ -712,6 +712,41 @@ fn load_seccomp_profile(path: &std::path::Path) -> RuntimeResult<String> {
 const REMOVE_TRIES: u32 = 3;
 const REMOVE_RETRY_DELAY: std::time::Duration = std::time::Duration::from_millis(250);
 
+/// Whether `e` is the Engine answering with HTTP `status`.
+fn has_status(e: &bollard::errors::Error, status: u16) -> bool {
+    matches!(e, bollard::errors::Error::DockerResponseServerError { status_code, .. } if *status_code == status)
+}
+
+/// Runs `remove` (of `what`, one object of `session`) until it is done,
+/// Docker's 404 counting as done (already gone). A forced removal can fail for
+/// a moment under load (a kill's exit event late, a mount still busy, a
+/// network's endpoints not yet gone): a failure that is `retryable` is logged
+/// and tried again, [`REMOVE_TRIES`] times in all.
+async fn removing<F, Fut>(
+    session: &str,
+    what: &str,
+    retryable: impl Fn(&bollard::errors::Error) -> bool,
+    mut remove: F,
+) -> Result<(), bollard::errors::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), bollard::errors::Error>>,
+{
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match remove().await {
+            Ok(()) => return Ok(()),
+            Err(e) if has_status(&e, 404) => return Ok(()),
+            Err(e) if tries < REMOVE_TRIES && retryable(&e) => {
+                tracing::warn!(session, "removing {what} failed, trying again: {e}");
+                tokio::time::sleep(REMOVE_RETRY_DELAY * tries).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// The kernel keyring's system calls, which a node's seccomp profile must refuse.
 const KEYRING_SYSCALLS: [&str; 3] = ["keyctl", "add_key", "request_key"];
 
@@ -830,44 +865,24 @@ impl Runtime for DockerRuntime {
             .into_iter()
             .filter_map(|c| c.id)
             .map(|id| async move {
-                let mut tries = 0;
-                loop {
-                    tries += 1;
-                    match self
-                        .docker
-                        .remove_container(
-                            &id,
-                            Some(RemoveContainerOptions {
-                                force: true,
-                                v: true,
-                                ..Default::default()
-                            }),
-                        )
-                        .await
-                    {
-                        Ok(())
-                        | Err(bollard::errors::Error::DockerResponseServerError {
-                            status_code: 404,
-                            ..
-                        }) => return Ok(()),
-                        // "Removal already in progress": one a previous server
-                        // started before it stopped (reconcile at the next start),
-                        // or a concurrent ending. Wait for it to finish, or the
-                        // network and volumes cannot go.
-                        Err(
-                            e @ bollard::errors::Error::DockerResponseServerError {
-                                status_code: 409,
-                                ..
-                            },
-                        ) => return self.until_removed(&id).await.map_err(|()| e),
-                        // A forced removal can fail for a moment under load
-                        // (the kill's exit event late, a mount still busy).
-                        Err(e) if tries < REMOVE_TRIES => {
-                            tracing::warn!(session, container = %id, "removing a node failed, trying again: {e}");
-                            tokio::time::sleep(REMOVE_RETRY_DELAY * tries).await;
-                        }
-                        Err(e) => return Err(e),
-                    }
+                let what = format!("node container {id}");
+                let remove = || {
+                    self.docker.remove_container(
+                        &id,
+                        Some(RemoveContainerOptions {
+                            force: true,
+                            v: true,
+                            ..Default::default()
+                        }),
+                    )
+                };
+                // "Removal already in progress" is not tried again: it is
+                // one a previous server started before it stopped (reconcile
+                // at the next start), or a concurrent ending. Wait for it to
+                // finish, or the network and volumes cannot go.
+                match removing(session, &what, |e| !has_status(e, 409), remove).await {
+                    Err(e) if has_status(&e, 409) => self.until_removed(&id).await.map_err(|()| e),
+                    removed => removed,
                 }
             });
         for result in futures_util::future::join_all(removals).await {
@@ -894,26 +909,14 @@ impl Runtime for DockerRuntime {
                     )
                     .await;
             }
-            let mut tries = 0;
-            loop {
-                tries += 1;
-                match self.docker.remove_network(&network).await {
-                    Ok(())
-                    | Err(bollard::errors::Error::DockerResponseServerError {
-                        status_code: 404,
-                        ..
-                    }) => break,
-                    // "Has active endpoints" for a moment after its containers went.
-                    Err(e) if tries < REMOVE_TRIES => {
-                        tracing::warn!(
-                            session,
-                            "removing the session network failed, trying again: {e}"
-                        );
-                        tokio::time::sleep(REMOVE_RETRY_DELAY * tries).await;
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
+            // "Has active endpoints" for a moment after its containers went.
+            removing(
+                session,
+                "the session network",
+                |_| true,
+                || self.docker.remove_network(&network),
+            )
+            .await?;
         }
         let volumes = self
             .docker
