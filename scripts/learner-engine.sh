@@ -142,21 +142,29 @@ write_seccomp() {
 KEYS_MAXKEYS=${PLAYGROUND_KEYS_MAXKEYS:-20000}
 KEYS_MAXBYTES=${PLAYGROUND_KEYS_MAXBYTES:-2000000}
 ensure_key_quota() {
-    local key want have conf=/etc/sysctl.d/60-playground-keys.conf
+    local key want have keep persist="" conf=/etc/sysctl.d/60-playground-keys.conf
     for key in maxkeys maxbytes; do
         if [ $key = maxkeys ]; then want=$KEYS_MAXKEYS; else want=$KEYS_MAXBYTES; fi
         have=$(cat /proc/sys/kernel/keys/$key 2>/dev/null) || continue
+        keep=$have
         if [ "$have" -lt "$want" ]; then
+            keep=$want
             if echo "$want" | "${SUDO[@]}" tee /proc/sys/kernel/keys/$key >/dev/null 2>&1; then
                 say "kernel.keys.$key: $have -> $want"
             else
-                warn "cannot raise kernel.keys.$key from $have to $want: about $((have / 2)) learner nodes can run at once"
+                warn "cannot raise kernel.keys.$key from $have to $want: learner nodes and shells beyond the quota will not start"
             fi
         fi
+        # What is in effect now or what it should be, whichever is higher: never lower
+        # at the next boot what the host runs with.
+        persist="${persist}kernel.keys.$key = $keep
+"
     done
-    if [ -d /etc/sysctl.d ] && ! grep -qs "kernel.keys.maxkeys = $KEYS_MAXKEYS" "$conf"; then
-        printf '# scripts/learner-engine.sh: every learner node and every shell in one holds a kernel key.\nkernel.keys.maxkeys = %s\nkernel.keys.maxbytes = %s\n' \
-            "$KEYS_MAXKEYS" "$KEYS_MAXBYTES" | "${SUDO[@]}" tee "$conf" >/dev/null 2>&1 || :
+    persist="# scripts/learner-engine.sh: every learner node and every shell in one holds a kernel key.
+$persist"
+    if [ -d /etc/sysctl.d ] && [ "$(cat "$conf" 2>/dev/null)
+" != "$persist" ]; then
+        printf '%s' "$persist" | "${SUDO[@]}" tee "$conf" >/dev/null 2>&1 || :
     fi
 }
 
