@@ -480,15 +480,27 @@ impl Server {
         Ok(serde_json::from_str(&body)?)
     }
 
+    /// A server error is explained on stderr: its body and the server's log
+    /// lines of the session.
     pub async fn delete_session(&self, s: &CreatedSession) -> Result<u16> {
-        Ok(self
+        let response = self
             .http
             .delete(self.url(&format!("/api/v1/sessions/{}", s.id)))
             .bearer_auth(&s.token)
             .send()
-            .await?
-            .status()
-            .as_u16())
+            .await?;
+        let status = response.status().as_u16();
+        if status >= 500 {
+            let body = response.text().await.unwrap_or_default();
+            let log = self.log();
+            let lines: Vec<&str> = log.lines().filter(|l| l.contains(&s.id)).collect();
+            eprintln!(
+                "deleting session {} answered {status}: {body}\nserver log of it:\n{}",
+                s.id,
+                lines.join("\n")
+            );
+        }
+        Ok(status)
     }
 
     /// Opens node's terminal.
